@@ -1,0 +1,86 @@
+// swift-tools-version:6.0
+import PackageDescription
+
+// Layout: ../shared/brief/STYLE.md §15 — each service is a library target with all of its
+// logic plus a thin executable target (only main.swift) so tests and benchmarks can import it.
+let package = Package(
+    name: "Hotline",
+    platforms: [.macOS(.v14)],
+    products: [
+        .executable(name: "ct-server", targets: ["CTServer"]),
+        .executable(name: "flow-server", targets: ["FlowServer"]),
+        .executable(name: "app-operate", targets: ["AppOperate"]),
+        .executable(name: "hotline-bench", targets: ["HotlineBench"]),
+        .library(name: "Protocol", targets: ["Protocol"]),
+    ],
+    dependencies: [
+        .package(url: "https://github.com/apple/swift-argument-parser", from: "1.5.0"),
+        .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
+        .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
+        .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+    ],
+    targets: [
+        // Thin C modules. System libraries are found through pkg-config.
+        .target(name: "CPosix", path: "Sources/CPosix"),
+        .systemLibrary(name: "CLibPQ", path: "Sources/CLibPQ", pkgConfig: "libpq",
+                       providers: [.apt(["libpq-dev"])]),
+        .systemLibrary(name: "COpenSSL", path: "Sources/COpenSSL", pkgConfig: "openssl",
+                       providers: [.apt(["libssl-dev"])]),
+        .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
+                       providers: [.apt(["zlib1g-dev"])]),
+
+        .target(
+            name: "Protocol",
+            dependencies: [
+                "CPosix", "COpenSSL", "CZlib",
+                .product(name: "Logging", package: "swift-log"),
+                .product(name: "DequeModule", package: "swift-collections"),
+                .product(name: "HeapModule", package: "swift-collections"),
+                .product(name: "Yams", package: "Yams"),
+            ],
+            path: "Sources/Protocol"
+        ),
+
+        .target(name: "CTServerKit",
+                dependencies: ["Protocol", "CPosix",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Yams", package: "Yams")],
+                path: "Sources/CTServer", exclude: ["Main"]),
+        .executableTarget(name: "CTServer",
+                          dependencies: ["CTServerKit",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/CTServer/Main"),
+
+        .target(name: "FlowServerKit",
+                dependencies: ["Protocol", "CPosix", "CLibPQ",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Yams", package: "Yams")],
+                path: "Sources/FlowServer", exclude: ["Main"]),
+        .executableTarget(name: "FlowServer",
+                          dependencies: ["FlowServerKit",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/FlowServer/Main"),
+
+        .target(name: "AppOperateKit",
+                dependencies: ["Protocol",
+                               .product(name: "Logging", package: "swift-log"),
+                               .product(name: "Yams", package: "Yams")],
+                path: "Sources/AppOperate", exclude: ["Main"]),
+        .executableTarget(name: "AppOperate",
+                          dependencies: ["AppOperateKit",
+                                         .product(name: "ArgumentParser", package: "swift-argument-parser")],
+                          path: "Sources/AppOperate/Main"),
+
+        .executableTarget(name: "HotlineBench",
+                          dependencies: ["Protocol", "CPosix"],
+                          path: "Benchmarks/FrameCodec"),
+
+        .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport", "CPosix"]),
+        .testTarget(name: "CTServerTests", dependencies: ["CTServerKit", "TestSupport"]),
+        .testTarget(name: "FlowServerTests", dependencies: ["FlowServerKit", "TestSupport"]),
+        .testTarget(name: "AppOperateTests", dependencies: ["AppOperateKit", "TestSupport"]),
+        .testTarget(name: "EndToEnd", dependencies: ["Protocol", "TestSupport"]),
+    ],
+    swiftLanguageModes: [.v5]
+)
