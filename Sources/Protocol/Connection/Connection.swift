@@ -181,6 +181,8 @@ public final class Connection: EventLoopHandler, CustomStringConvertible {
         closeReason = reason
         if reason.code == .connectionClosed {
             logger.info("link closed: \(reason.reason)")
+        } else if establishedAt == nil && reason.code == .unavailable {
+            logger.debug("link closed: \(reason)")
         } else {
             logger.warning("link closed: \(reason)")
         }

@@ -34,6 +34,10 @@ public final class Dialer {
     public var onConnection: ((Connection) -> Void)?
     public var onEstablished: ((Connection) -> Void)?
     public var onDisconnected: ((ProtocolError) -> Void)?
+    /// With `maximumAttempts`, called once when the last attempt failed (the dialer stops).
+    public var onGiveUp: ((ProtocolError) -> Void)?
+    /// Consecutive failed attempts after which the dialer gives up; nil = never (services).
+    public var maximumAttempts: Int?
 
     private let configuration: LinkConfiguration
     private let identity: LinkIdentity
@@ -130,6 +134,13 @@ public final class Dialer {
     private func failed(_ error: ProtocolError) {
         lastError = error
         guard state != .stopped else { return }
+        // A one-shot client (maximumAttempts set) does not retry what retrying cannot fix.
+        let permanent: Set<ErrorCode> = [.authenticationFailed, .roleNotAccepted, .unsupportedVersion]
+        if let max = maximumAttempts, backoff.attempt + 1 >= max || permanent.contains(error.code) {
+            state = .stopped
+            onGiveUp?(error)
+            return
+        }
         let delay = backoff.nextDelayMs()
         state = .waiting(retryInMs: delay)
         logger.info("link to \(target) down (\(error)); retrying in \(delay) ms")

@@ -1,0 +1,93 @@
+import Foundation
+import Logging
+import Protocol
+
+/// App-Operate's link to a Flow-Server, for command-line use: the event loop runs on a
+/// background thread and calls block the caller until the answer or a timeout.
+public final class FlowClient {
+    public let loop: EventLoop
+    private let dialer: Dialer
+    private let thread: Thread
+
+    public struct Options {
+        public var address: String
+        public var link: LinkSettings
+        public var name: String
+        public var attempts: Int
+
+        public init(address: String, link: LinkSettings, name: String, attempts: Int = 3) {
+            self.address = address
+            self.link = link
+            self.name = name
+            self.attempts = attempts
+        }
+    }
+
+    /// Connects and completes the handshake, or throws the reason it could not.
+    public init(_ options: Options, logger: Logger) throws {
+        loop = try EventLoop()
+        thread = loop.startThread(name: "app-operate-link")
+        let (host, port) = try SocketAddress.split(options.address)
+        var link = options.link
+        if link.backoffInitialMs == nil { link.backoffInitialMs = 200 }
+        let configuration = try link.linkConfiguration(secretEnvironmentVariable: FlowServerLinkDefaults.secretEnvironmentVariable)
+        let tls = try link.clientTLS()
+        let d = Dialer(loop: loop, host: host, port: port, configuration: configuration,
+                       identity: LinkIdentity(role: .appOperate, name: options.name), expectedPeerRoles: [.flowServer],
+                       tls: tls, backoff: link.backoff, logger: logger)
+        d.maximumAttempts = max(1, options.attempts)
+        dialer = d
+        let ready = DispatchSemaphore(value: 0)
+        var outcome: Result<Void, ProtocolError>?
+        try loop.submitAndWait {
+            d.onEstablished = { _ in
+                if outcome == nil { outcome = .success(()); ready.signal() }
+            }
+            d.onGiveUp = { e in
+                if outcome == nil { outcome = .failure(e); ready.signal() }
+            }
+            d.start()
+        }
+        ready.wait()
+        if case .failure(let e) = outcome! {
+            close()
+            throw e
+        }
+    }
+
+    /// Sends a request and waits for its response.
+    public func request<Req: WireMessage, Resp: WireMessage>(_ message: Req, expecting: Resp.Type, timeoutMs: Int? = nil) throws -> Resp {
+        let done = DispatchSemaphore(value: 0)
+        var result: Result<Resp, ProtocolError>!
+        loop.execute { [dialer] in
+            guard let c = dialer.established else {
+                result = .failure(ProtocolError(.unavailable, "not connected: \(dialer.lastError.map(\.description) ?? "link down")"))
+                done.signal()
+                return
+            }
+            c.request(message, expecting: Resp.self, timeoutMs: timeoutMs) { r in
+                result = r
+                done.signal()
+            }
+        }
+        done.wait()
+        return try result.get()
+    }
+
+    public var peer: PeerInfo? { try? loop.submitAndWait { [dialer] in dialer.established?.peer } ?? nil }
+
+    public func close() {
+        let done = DispatchSemaphore(value: 0)
+        loop.execute { [dialer, loop] in
+            dialer.stop(reason: "app-operate done")
+            loop.stop()
+            done.signal()
+        }
+        done.wait()
+    }
+}
+
+public enum FlowServerLinkDefaults {
+    public static let secretEnvironmentVariable = "HOTLINE_APP_LINK_SECRET"
+    public static let defaultAddress = "127.0.0.1:7200"
+}

@@ -1,0 +1,71 @@
+import Logging
+import Protocol
+
+/// The CT-Server process: accepts Flow-Server links and answers their requests.
+///
+/// The SIP edge and the channel loop (issues #3 and #4) plug in here; today the service
+/// keeps the table of attached Flow-Servers and reports the topology.
+public final class CTService {
+    public let loop: EventLoop
+    public let name: String
+    public let startedAt: UInt64
+    public private(set) var flowListener: Listener!
+    private let logger: Logger
+
+    public init(loop: EventLoop, config: CTServerConfig, logger: Logger) throws {
+        self.loop = loop
+        self.logger = logger
+        name = config.name ?? "ct-1"
+        startedAt = loop.now
+        let link = config.flowLink ?? LinkSettings()
+        let address = try SocketAddress(parsing: link.listen ?? CTServerConfig.defaultListen)
+        let configuration = try link.linkConfiguration(secretEnvironmentVariable: CTServerConfig.secretEnvironmentVariable)
+        flowListener = try Listener(loop: loop, address: address, configuration: configuration,
+                                    identity: LinkIdentity(role: .ctServer, name: name), acceptedRoles: [.flowServer],
+                                    tls: try link.serverTLS(), maximumConnections: link.maxConnections ?? 256,
+                                    logger: logger)
+        flowListener.onAccept = { [weak self] conn in self?.attach(conn) }
+    }
+
+    public var listenAddress: SocketAddress { flowListener.boundAddress }
+
+    private func attach(_ conn: Connection) {
+        conn.onEstablished = { [weak self] c in
+            self?.logger.info("flow-server \(c.peer?.name ?? "?") attached from \(c.remoteAddress)")
+        }
+        conn.onRequest = { [weak self] c, frame in self?.handleRequest(c, frame) }
+        conn.onClose = { [weak self] c, reason in
+            guard c.peer != nil else { return }
+            self?.logger.notice("flow-server \(c.peer?.name ?? "?") detached: \(reason)")
+        }
+    }
+
+    private func handleRequest(_ conn: Connection, _ frame: Frame) {
+        switch frame.type {
+        case TopologyRequest.messageType:
+            conn.respond(to: frame, with: topology())
+        default:
+            conn.respond(to: frame, error: ProtocolError(.unknownMessage, "ct-server does not handle \(frame.type)"))
+        }
+    }
+
+    /// This CT-Server and every attached Flow-Server.
+    public func topology() -> TopologyReport {
+        let now = loop.now
+        var nodes = [NodeInfo(role: .ctServer, name: name, address: listenAddress.description, software: HotlineVersion.software,
+                              protocolVersion: ProtocolVersion.current, uptimeSeconds: (now - startedAt) / 1_000_000_000,
+                              attachedTo: "", state: "up")]
+        for c in flowListener.establishedConnections {
+            guard let p = c.peer else { continue }
+            nodes.append(NodeInfo(role: p.role, name: p.name, address: c.remoteAddress, software: p.software,
+                                  protocolVersion: p.version, uptimeSeconds: (now - (c.establishedAt ?? now)) / 1_000_000_000,
+                                  attachedTo: name, state: "up (\(c.security))"))
+        }
+        return TopologyReport(nodes: nodes)
+    }
+
+    public func shutdown() {
+        logger.notice("ct-server \(name) shutting down")
+        flowListener.close(reason: "ct-server shutting down")
+    }
+}

@@ -1,0 +1,104 @@
+import Logging
+import Protocol
+
+/// The Flow-Server process: keeps its link to the CT-Server up and serves App-Operate clients.
+///
+/// Flows, ACD, agents and storage (issues #5–#7) plug in here.
+public final class FlowService {
+    public let loop: EventLoop
+    public let name: String
+    public let startedAt: UInt64
+    public let ctLink: Dialer
+    public private(set) var appListener: Listener!
+    private let logger: Logger
+
+    public init(loop: EventLoop, config: FlowServerConfig, logger: Logger) throws {
+        self.loop = loop
+        self.logger = logger
+        name = config.name ?? "flow-1"
+        startedAt = loop.now
+        let identity = LinkIdentity(role: .flowServer, name: name)
+
+        let ct = config.ctLink ?? LinkSettings()
+        let (host, port) = try SocketAddress.split(ct.connect ?? FlowServerConfig.defaultConnect)
+        ctLink = Dialer(loop: loop, host: host, port: port,
+                        configuration: try ct.linkConfiguration(secretEnvironmentVariable: FlowServerConfig.ctSecretEnvironmentVariable),
+                        identity: identity, expectedPeerRoles: [.ctServer], tls: try ct.clientTLS(), backoff: ct.backoff,
+                        logger: logger)
+        ctLink.onEstablished = { [weak self] c in self?.logger.notice("attached to ct-server \(c.peer?.name ?? "?") at \(c.remoteAddress)") }
+        ctLink.onDisconnected = { [weak self] reason in self?.logger.warning("lost ct-server link: \(reason)") }
+
+        let app = config.appLink ?? LinkSettings()
+        appListener = try Listener(loop: loop, address: try SocketAddress(parsing: app.listen ?? FlowServerConfig.defaultListen),
+                                   configuration: try app.linkConfiguration(secretEnvironmentVariable: FlowServerConfig.appSecretEnvironmentVariable),
+                                   identity: identity, acceptedRoles: [.appOperate], tls: try app.serverTLS(),
+                                   maximumConnections: app.maxConnections ?? 4096, logger: logger)
+        appListener.onAccept = { [weak self] conn in
+            conn.onRequest = { c, frame in self?.handleAppRequest(c, frame) }
+        }
+    }
+
+    public var appListenAddress: SocketAddress { appListener.boundAddress }
+
+    public func start() { ctLink.start() }
+
+    private func handleAppRequest(_ conn: Connection, _ frame: Frame) {
+        switch frame.type {
+        case TopologyRequest.messageType:
+            topology { report in conn.respond(to: frame, with: report) }
+        default:
+            conn.respond(to: frame, error: ProtocolError(.unknownMessage, "flow-server does not handle \(frame.type)"))
+        }
+    }
+
+    /// The CT-Server's view (itself and its Flow-Servers) plus this server's own clients.
+    /// When the CT link is down, reports the CT-Server as down with the last error.
+    public func topology(_ completion: @escaping (TopologyReport) -> Void) {
+        guard let ct = ctLink.established else {
+            var nodes = [NodeInfo(role: .ctServer, name: "?", address: ctLink.target, software: "", protocolVersion: 0,
+                                  uptimeSeconds: 0, attachedTo: "",
+                                  state: "unreachable: \(ctLink.state)\(ctLink.lastError.map { " (\($0))" } ?? "")"),
+                         selfNode(attachedTo: "")]
+            nodes += clientNodes()
+            completion(TopologyReport(nodes: nodes))
+            return
+        }
+        ct.request(TopologyRequest(), expecting: TopologyReport.self) { [weak self] result in
+            guard let self else { return }
+            var nodes: [NodeInfo]
+            switch result {
+            case .success(let report):
+                // Our own entry from the CT's view shows link uptime; replace it with ours.
+                nodes = report.nodes.map { $0.role == .flowServer && $0.name == self.name ? self.selfNode(attachedTo: $0.attachedTo, state: $0.state) : $0 }
+            case .failure(let e):
+                nodes = [NodeInfo(role: .ctServer, name: ct.peer?.name ?? "?", address: ct.remoteAddress, software: ct.peer?.software ?? "",
+                                  protocolVersion: ct.peer?.version ?? 0, uptimeSeconds: 0, attachedTo: "", state: "no answer: \(e)"),
+                         self.selfNode(attachedTo: ct.peer?.name ?? "")]
+            }
+            nodes += self.clientNodes()
+            completion(TopologyReport(nodes: nodes))
+        }
+    }
+
+    private func selfNode(attachedTo: String, state: String = "up") -> NodeInfo {
+        NodeInfo(role: .flowServer, name: name, address: appListenAddress.description, software: HotlineVersion.software,
+                 protocolVersion: ProtocolVersion.current, uptimeSeconds: (loop.now - startedAt) / 1_000_000_000,
+                 attachedTo: attachedTo, state: state)
+    }
+
+    private func clientNodes() -> [NodeInfo] {
+        let now = loop.now
+        return appListener.establishedConnections.compactMap { c in
+            guard let p = c.peer else { return nil }
+            return NodeInfo(role: p.role, name: p.name, address: c.remoteAddress, software: p.software, protocolVersion: p.version,
+                            uptimeSeconds: (now - (c.establishedAt ?? now)) / 1_000_000_000, attachedTo: name,
+                            state: "up (\(c.security))")
+        }
+    }
+
+    public func shutdown() {
+        logger.notice("flow-server \(name) shutting down")
+        appListener.close(reason: "flow-server shutting down")
+        ctLink.stop(reason: "flow-server shutting down")
+    }
+}
