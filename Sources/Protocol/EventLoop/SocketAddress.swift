@@ -16,6 +16,9 @@ public struct SocketAddress: CustomStringConvertible, Sendable, Equatable {
         self.length = length
     }
 
+    /// The raw address, for callers that make their own system calls.
+    public var sockaddrStorage: sockaddr_storage { storage }
+
     public var family: Family { Int32(storage.ss_family) == AF_INET6 ? .v6 : .v4 }
 
     /// Resolves `host` (a literal or a name, e.g. "localhost") and `port`.

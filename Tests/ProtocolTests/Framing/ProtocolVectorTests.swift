@@ -1,0 +1,123 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Protocol
+
+/// The byte vectors of docs/protocol.md §11, read from the document itself so the spec and
+/// the codec cannot drift apart. Each is decoded all at once, byte by byte, and re-encoded.
+@Suite struct ProtocolVectorTests {
+    static let vectors: [String: [UInt8]] = {
+        let url = TestSupport.packageRoot.appendingPathComponent("docs/protocol.md")
+        let text = (try? String(contentsOf: url, encoding: .utf8)) ?? ""
+        var out: [String: [UInt8]] = [:]
+        var name: String?
+        var inHex = false
+        var bytes: [UInt8] = []
+        for line in text.split(separator: "\n", omittingEmptySubsequences: false) {
+            if line.hasPrefix("### vector: ") { name = String(line.dropFirst("### vector: ".count)) }
+            else if line == "```hex" { inHex = true; bytes = [] }
+            else if line == "```", inHex {
+                inHex = false
+                if let n = name { out[n] = bytes }
+                name = nil
+            } else if inHex {
+                bytes += line.split(separator: " ").compactMap { UInt8($0, radix: 16) }
+            }
+        }
+        return out
+    }()
+
+    let codec = FrameCodec(compressionThreshold: 0)
+
+    func decodeFrame(_ name: String) throws -> Frame {
+        let bytes = try #require(Self.vectors[name], "vector \(name) missing from docs/protocol.md")
+        var all = ByteBuffer(bytes: bytes)
+        let frame = try #require(try codec.decode(&all))
+        #expect(all.readableBytes == 0)
+        // Byte by byte gives the same frame.
+        var b = ByteBuffer()
+        var fed: Frame?
+        for byte in bytes {
+            b.writeBytes([byte])
+            if let f = try codec.decode(&b) { fed = f }
+        }
+        #expect(fed == frame)
+        return frame
+    }
+
+    func checkReencodes(_ name: String, _ frame: Frame, body: [UInt8]) throws {
+        var f = frame
+        f.body = body
+        #expect(try codec.encode(f) == Self.vectors[name], "re-encoding \(name)")
+    }
+
+    @Test func documentHasAtLeastFiveVectors() { #expect(Self.vectors.count >= 5) }
+
+    @Test func heartbeat() throws {
+        let f = try decodeFrame("heartbeat")
+        #expect(f.type == Heartbeat.messageType && f.correlationID == 0 && f.flags == [])
+        let m = try Heartbeat.decode(f.body)
+        #expect(m == Heartbeat(sentAtMs: 1000))
+        try checkReencodes("heartbeat", f, body: m.encodedBody())
+    }
+
+    @Test func topologyRequest() throws {
+        let f = try decodeFrame("topology-request")
+        #expect(f.type == MessageCatalogue.topology && f.correlationID == 7 && f.body.isEmpty)
+        try checkReencodes("topology-request", f, body: TopologyRequest().encodedBody())
+    }
+
+    @Test func errorResponse() throws {
+        let f = try decodeFrame("error-response")
+        #expect(f.flags == [.response, .error])
+        let m = try ErrorMessage.decode(f.body)
+        #expect(m == ErrorMessage(code: .unavailable, reason: "ct down"))
+        try checkReencodes("error-response", f, body: m.encodedBody())
+    }
+
+    @Test func challengeHelloWelcome() throws {
+        let c = try decodeFrame("challenge")
+        let challenge = try Challenge.decode(c.body)
+        #expect(challenge == Challenge(nonce: Array(0..<16), role: .ctServer, minVersion: 1, maxVersion: 1, name: "ct-1"))
+        try checkReencodes("challenge", c, body: challenge.encodedBody())
+
+        let h = try decodeFrame("hello")
+        let hello = try Hello.decode(h.body)
+        let proof = HandshakeStateMachine.proof(secret: Array("example-secret".utf8), nonce: challenge.nonce, role: .flowServer, name: "flow-1")
+        #expect(hello == Hello(role: .flowServer, minVersion: 1, maxVersion: 1, name: "flow-1", software: "hotline/0.1.0", proof: proof))
+        try checkReencodes("hello", h, body: hello.encodedBody())
+
+        let w = try decodeFrame("welcome")
+        let welcome = try Welcome.decode(w.body)
+        #expect(welcome == Welcome(version: 1, role: .ctServer, name: "ct-1", software: "hotline/0.1.0", heartbeatIntervalMs: 2000, sessionID: 42))
+        try checkReencodes("welcome", w, body: welcome.encodedBody())
+    }
+
+    @Test func topologyReport() throws {
+        let f = try decodeFrame("topology-report")
+        let m = try TopologyReport.decode(f.body)
+        #expect(m.nodes == [NodeInfo(role: .ctServer, name: "ct-1", address: "127.0.0.1:7100", software: "hotline/0.1.0",
+                                     protocolVersion: 1, uptimeSeconds: 3600, attachedTo: "", state: "up")])
+        try checkReencodes("topology-report", f, body: m.encodedBody())
+    }
+
+    @Test func goodbye() throws {
+        let f = try decodeFrame("goodbye")
+        let m = try Goodbye.decode(f.body)
+        #expect(m.reason == "shutting down")
+        try checkReencodes("goodbye", f, body: m.encodedBody())
+    }
+
+    @Test func unknownOptionalIsSkippedUnknownMandatoryRejected() throws {
+        let f = try decodeFrame("heartbeat-with-unknown-optional")
+        #expect(try Heartbeat.decode(f.body) == Heartbeat(sentAtMs: 1000))
+        let g = try decodeFrame("heartbeat-with-unknown-mandatory")
+        #expect(throws: ProtocolError.self) { try Heartbeat.decode(g.body) }
+    }
+
+    @Test func compressedGoodbye() throws {
+        let f = try decodeFrame("goodbye-compressed")
+        #expect(try Goodbye.decode(f.body).reason == String(repeating: "A", count: 200))
+        #expect(f.flags == [], "the compressed flag is a property of the encoding, not of the frame")
+    }
+}

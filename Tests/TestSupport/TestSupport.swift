@@ -1,0 +1,134 @@
+import Foundation
+import Logging
+import Protocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// Helpers shared by the test targets: loops on threads, bounded waits, paths, processes.
+public enum TestSupport {
+    /// The package root (Tests/TestSupport/ is two levels down).
+    public static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+
+    /// Folder of built executables: $HOTLINE_BIN_DIR, else .build/debug.
+    public static var binDirectory: URL {
+        if let d = ProcessInfo.processInfo.environment["HOTLINE_BIN_DIR"] { return URL(fileURLWithPath: d) }
+        return packageRoot.appendingPathComponent(".build/debug")
+    }
+
+    /// `../shared` beside the project, where fixtures live.
+    public static var sharedDirectory: URL { packageRoot.deletingLastPathComponent().appendingPathComponent("shared") }
+
+    public static let logger: Logger = {
+        var l = Logger(label: "test")
+        l.logLevel = ProcessInfo.processInfo.environment["HOTLINE_TEST_LOG"].flatMap { Logger.Level(rawValue: $0) } ?? .critical
+        return l
+    }()
+
+    /// Polls `condition` every 10 ms until it holds or `seconds` pass. Generous limits only:
+    /// tests never fail because the machine is slow.
+    @discardableResult
+    public static func waitUntil(_ seconds: Double = 10, _ condition: () throws -> Bool) rethrows -> Bool {
+        let deadline = Date().addingTimeInterval(seconds)
+        while Date() < deadline {
+            if try condition() { return true }
+            usleep(10_000)
+        }
+        return try condition()
+    }
+
+    public static func temporaryDirectory(_ prefix: String = "hotline-test") -> URL {
+        let url = URL(fileURLWithPath: NSTemporaryDirectory()).appendingPathComponent("\(prefix)-\(UUID().uuidString.prefix(8))")
+        try? FileManager.default.createDirectory(at: url, withIntermediateDirectories: true)
+        return url
+    }
+}
+
+/// An event loop running on its own thread for the duration of a test.
+public final class LoopThread {
+    public let loop: EventLoop
+    private let thread: Thread
+
+    public init(_ name: String = "test-loop") throws {
+        loop = try EventLoop()
+        thread = loop.startThread(name: name)
+    }
+
+    /// Runs `body` on the loop and returns its result.
+    public func sync<T>(_ body: @escaping () throws -> T) throws -> T { try loop.submitAndWait(body) }
+
+    public func stop() { loop.stop() }
+
+    deinit { loop.stop() }
+}
+
+/// A thread-safe box for values written by loop callbacks and read by the test.
+public final class Box<T>: @unchecked Sendable {
+    private let lock = NSLock()
+    private var _value: T
+    public init(_ v: T) { _value = v }
+    public var value: T {
+        get { lock.lock(); defer { lock.unlock() }; return _value }
+        set { lock.lock(); _value = newValue; lock.unlock() }
+    }
+    public func mutate(_ f: (inout T) -> Void) { lock.lock(); f(&_value); lock.unlock() }
+}
+
+/// A blocking TCP client socket for feeding raw bytes to servers.
+public final class RawClient {
+    public let fd: Int32
+
+    public init(port: Int, host: String = "127.0.0.1") throws {
+        let addr = try SocketAddress(host: host, port: port)
+        fd = socket(addr.family == .v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
+        var tv = timeval(tv_sec: 5, tv_usec: 0)
+        setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
+        let fdLocal = fd
+        let rc = addr.withSockAddrForTests { connect(fdLocal, $0, $1) }
+        guard rc == 0 else { Glibc.close(fd); throw SystemError(errno: errno, function: "connect") }
+    }
+
+    @discardableResult
+    public func send(_ bytes: [UInt8]) -> Bool {
+        bytes.withUnsafeBytes { Glibc.send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) } == bytes.count
+    }
+
+    /// Reads until the peer closes or `seconds` pass; returns what arrived and whether it closed.
+    public func readUntilClosed(seconds: Int = 5) -> (bytes: [UInt8], closed: Bool) {
+        var out: [UInt8] = []
+        var buf = [UInt8](repeating: 0, count: 65536)
+        let deadline = Date().addingTimeInterval(Double(seconds))
+        while Date() < deadline {
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n == 0 { return (out, true) }
+            if n < 0 {
+                if errno == EAGAIN || errno == EINTR { continue }
+                return (out, true)
+            }
+            out += buf[0..<n]
+        }
+        return (out, false)
+    }
+
+    /// Reads one frame (blocking, 5 s limit).
+    public func readFrame(codec: FrameCodec = FrameCodec()) throws -> Frame? {
+        var b = ByteBuffer()
+        var buf = [UInt8](repeating: 0, count: 65536)
+        while true {
+            if let f = try codec.decode(&b) { return f }
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, 0) }
+            if n <= 0 { return nil }
+            b.writeBytes(buf[0..<n])
+        }
+    }
+
+    public func close() { Glibc.close(fd) }
+    deinit { Glibc.close(fd) }
+}
+
+extension SocketAddress {
+    func withSockAddrForTests<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R {
+        var s = sockaddrStorage
+        return withUnsafePointer(to: &s) { p in p.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, length) } }
+    }
+}
