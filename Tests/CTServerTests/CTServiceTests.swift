@@ -1,0 +1,59 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import CTServerKit
+@testable import Protocol
+
+@Suite struct CTServerConfigTests {
+    @Test func sampleConfigParsesWithEveryKey() throws {
+        let path = TestSupport.packageRoot.appendingPathComponent("deploy/config/ct-server.yaml").path
+        let cfg = try #require(try loadYAMLConfig(CTServerConfig.self, path: path))
+        #expect(cfg.name == "ct-1")
+        #expect(cfg.flowLink?.listen == "127.0.0.1:7100")
+        #expect(cfg.flowLink?.heartbeatMs == 2000)
+        #expect(cfg.flowLink?.maxConnections == 256)
+    }
+
+    @Test func yamlErrorsNameTheLine() throws {
+        let dir = TestSupport.temporaryDirectory()
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let p = dir.appendingPathComponent("c.yaml")
+        try "name: ok\nflow_link:\n  heartbeat_ms: [1\n".write(to: p, atomically: true, encoding: .utf8)
+        #expect { try loadYAMLConfig(CTServerConfig.self, path: p.path) } throws: { "\($0)".contains("line") }
+        try "flow_link:\n  heartbeat_ms: often\n".write(to: p, atomically: true, encoding: .utf8)
+        #expect { try loadYAMLConfig(CTServerConfig.self, path: p.path) } throws: { "\($0)".contains("heartbeat_ms") }
+    }
+}
+
+/// CTService in process, with a real Flow-side dialler over loopback.
+@Suite struct CTServiceTests {
+    @Test func attachedFlowServersAppearInTheTopology() throws {
+        let lt = try LoopThread()
+        defer { lt.stop() }
+        var link = LinkSettings()
+        link.listen = "127.0.0.1:0"
+        link.secret = "ct-unit-secret"
+        let service = try lt.sync { try CTService(loop: lt.loop, config: CTServerConfig(name: "ct-u", flowLink: link), logger: TestSupport.logger) }
+        let d = try lt.sync {
+            let d = Dialer(loop: lt.loop, host: "127.0.0.1", port: service.listenAddress.port, configuration: LinkConfiguration(secret: "ct-unit-secret"),
+                           identity: LinkIdentity(role: .flowServer, name: "flow-u"), expectedPeerRoles: [.ctServer], logger: TestSupport.logger)
+            d.start()
+            return d
+        }
+        #expect(TestSupport.waitUntil { (try? lt.sync { d.established != nil }) == true })
+        let report = Box<TopologyReport?>(nil)
+        lt.loop.execute { d.established?.request(TopologyRequest(), expecting: TopologyReport.self) { report.value = try? $0.get() } }
+        #expect(TestSupport.waitUntil { report.value != nil })
+        #expect(report.value?.nodes.map(\.name) == ["ct-u", "flow-u"])
+        #expect(report.value?.nodes.last?.attachedTo == "ct-u")
+        // App-Operate is not accepted on the CT-Server's Flow port.
+        let app = try lt.sync {
+            let a = Dialer(loop: lt.loop, host: "127.0.0.1", port: service.listenAddress.port, configuration: LinkConfiguration(secret: "ct-unit-secret"),
+                           identity: LinkIdentity(role: .appOperate, name: "intruder"), expectedPeerRoles: [.ctServer], logger: TestSupport.logger)
+            a.start()
+            return a
+        }
+        #expect(TestSupport.waitUntil { (try? lt.sync { app.lastError?.code == .roleNotAccepted }) == true })
+        try lt.sync { app.stop(); d.stop(); service.shutdown() }
+    }
+}
