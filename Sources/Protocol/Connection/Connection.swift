@@ -58,7 +58,6 @@ public final class Connection: EventLoopHandler, CustomStringConvertible {
     private var nextCorrelation: UInt32 = 1
     private var pending: [UInt32: (timer: TimerID, completion: (Result<Frame, ProtocolError>) -> Void)] = [:]
     private var logger: Logger
-    private static var scratch = [UInt8](repeating: 0, count: 64 * 1024)
     nonisolated(unsafe) private static var nextID: UInt64 = 1
 
     init(loop: EventLoop, stream: ByteStream, side: Side, remoteAddress: String, configuration: LinkConfiguration,
@@ -335,11 +334,11 @@ public final class Connection: EventLoopHandler, CustomStringConvertible {
 
     private func readAvailable() {
         while !isClosed {
-            let step = Connection.scratch.withUnsafeMutableBytes { stream.read(into: $0) }
-            switch step {
+            let scratch = loop.readScratch
+            switch stream.read(into: scratch) {
             case .bytes(let n):
                 bytesIn += n
-                Connection.scratch.withUnsafeBytes { inbound.writeBytes(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+                inbound.writeBytes(UnsafeRawBufferPointer(rebasing: scratch[0..<n]))
                 decodeFrames()
             case .wantRead:
                 return

@@ -51,6 +51,10 @@ public final class EventLoop: @unchecked Sendable {
     private var stopRequested = false
     private var threadID: pthread_t?
 
+    /// A read buffer shared by every connection of this loop (one loop = one thread, so one
+    /// read at a time): connections keep only the bytes of incomplete frames.
+    public let readScratch = UnsafeMutableRawBufferPointer.allocate(byteCount: 64 * 1024, alignment: 16)
+
     private static let wakeToken: UInt64 = 1
     private static let timerToken: UInt64 = 2
 
@@ -66,6 +70,7 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     deinit {
+        readScratch.deallocate()
         close(epfd)
         close(wakeFD)
         close(timerFD)

@@ -215,3 +215,36 @@ import TestSupport
         try lt.sync { good.stop() }
     }
 }
+
+/// Server and client on two loops (two threads) in one process, many frames of random sizes
+/// in flight: every body comes back intact and in its own response. (Guards against state
+/// shared between loops, such as a read buffer.)
+@Suite struct TwoLoopTests {
+    @Test func pipelinedEchoAcrossTwoLoops() throws {
+        let t = LinkSocketTests()
+        let serverLoop = try LoopThread("server")
+        let clientLoop = try LoopThread("client")
+        defer { serverLoop.stop(); clientLoop.stop() }
+        let server = try t.makeServer(serverLoop)
+        let d = try t.makeDialer(clientLoop, port: server.boundAddress.port)
+        #expect(TestSupport.waitUntil { (try? clientLoop.sync { d.established != nil }) == true })
+        let total = 3000
+        let mismatches = Box(0)
+        let received = Box(0)
+        clientLoop.loop.execute {
+            var g = SplitMix64(seed: 42)
+            let c = d.established!
+            for i in 0..<total {
+                let size = Int.random(in: 0...20_000, using: &g)
+                let body = (0..<size).map { UInt8(truncatingIfNeeded: $0 &* 31 &+ i) }
+                c.requestFrame(Frame(type: LinkSocketTests.echo, body: body)) { r in
+                    if (try? r.get().body) != body { mismatches.mutate { $0 += 1 } }
+                    received.mutate { $0 += 1 }
+                }
+            }
+        }
+        #expect(TestSupport.waitUntil(60) { received.value == total })
+        #expect(mismatches.value == 0)
+        try clientLoop.sync { d.stop() }
+    }
+}
