@@ -94,6 +94,8 @@ func describe(_ e: DecodingError) -> String {
     func path(_ ctx: DecodingError.Context) -> String { ctx.codingPath.map(\.stringValue).joined(separator: ".") }
     switch e {
     case .keyNotFound(let k, let ctx): return "missing key \((path(ctx).isEmpty ? "" : path(ctx) + ".") + k.stringValue)"
+    case .dataCorrupted(let ctx) where ctx.underlyingError is YamlError:
+        return "\(ctx.underlyingError!)"
     case .typeMismatch(_, let ctx), .valueNotFound(_, let ctx), .dataCorrupted(let ctx):
         return "\(path(ctx)): \(ctx.debugDescription)"
     @unknown default: return "\(e)"

@@ -1,0 +1,36 @@
+# Shared by deploy/up, deploy/down and deploy/test. Sourced, not run.
+set -euo pipefail
+
+HOTLINE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
+RUN_DIR="${HOTLINE_RUN_DIR:-$HOTLINE_ROOT/run}"
+
+# Debian packages the build and the tests need (idempotent: installs only what is missing).
+BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev openssl ca-certificates iproute2 procps)
+
+log() { printf '[hotline] %s\n' "$*" >&2; }
+
+ensure_packages() {
+  local missing=()
+  for p in "$@"; do
+    dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
+  done
+  if [ ${#missing[@]} -gt 0 ]; then
+    log "installing: ${missing[*]}"
+    local sudo=""
+    [ "$(id -u)" -eq 0 ] || sudo="sudo"
+    $sudo apt-get update -qq
+    DEBIAN_FRONTEND=noninteractive $sudo apt-get install -y -qq --no-install-recommends "${missing[@]}" >/dev/null
+  fi
+}
+
+ensure_swift() {
+  if ! command -v swift >/dev/null 2>&1; then
+    for d in /opt/swift/usr/bin /usr/share/swift/usr/bin; do
+      [ -x "$d/swift" ] && export PATH="$d:$PATH" && break
+    done
+  fi
+  command -v swift >/dev/null 2>&1 || {
+    log "Swift 6 toolchain not found (looked on PATH and in /opt/swift). Install it from swift.org first."
+    exit 1
+  }
+}
