@@ -74,7 +74,18 @@ public struct TLVFields: Sendable {
     }
 
     public let fields: [Field]
-    private var understood: Set<UInt16> = []
+    // Field numbers the reader asked for: a bit mask for 1...63 (every catalogue message so
+    // far), a set beyond. Kept cheap because it is touched on every field lookup.
+    private var understoodMask: UInt64 = 0
+    private var understoodHigh: Set<UInt16> = []
+
+    private mutating func markUnderstood(_ n: UInt16) {
+        if n < 64 { understoodMask |= 1 << UInt64(n) } else { understoodHigh.insert(n) }
+    }
+
+    private func isUnderstood(_ n: UInt16) -> Bool {
+        n < 64 ? understoodMask & (1 << UInt64(n)) != 0 : understoodHigh.contains(n)
+    }
 
     /// Splits `bytes` into fields. Throws on a field that runs past the end.
     public init(_ bytes: ArraySlice<UInt8>) throws {
@@ -98,12 +109,12 @@ public struct TLVFields: Sendable {
     public init(_ bytes: [UInt8]) throws { try self.init(bytes[...]) }
 
     private mutating func first(_ number: UInt16) -> ArraySlice<UInt8>? {
-        understood.insert(number)
+        markUnderstood(number)
         return fields.first(where: { $0.number == number })?.value
     }
 
     private mutating func all(_ number: UInt16) -> [ArraySlice<UInt8>] {
-        understood.insert(number)
+        markUnderstood(number)
         return fields.filter { $0.number == number }.map(\.value)
     }
 
@@ -182,7 +193,7 @@ public struct TLVFields: Sendable {
 
     /// Rejects the message if it carries a mandatory field the reader did not ask for.
     public func finish() throws {
-        for f in fields where f.mandatory && !understood.contains(f.number) {
+        for f in fields where f.mandatory && !isUnderstood(f.number) {
             throw ProtocolError(.unknownMandatoryField, "unknown mandatory field \(f.number)")
         }
     }
