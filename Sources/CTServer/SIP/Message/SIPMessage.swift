@@ -57,7 +57,10 @@ public struct SIPMessage: Equatable, Sendable {
         out.reserveCapacity(512 + body.count)
         switch startLine {
         case .request(let m, let u, let v): out += Array("\(m) \(u) \(v)\r\n".utf8)
-        case .response(let v, let c, let r): out += Array("\(v) \(c) \(r)\r\n".utf8)
+        case .response(let v, let c, let r):
+            // A reason phrase may quote parser diagnostics: never let control octets through.
+            let safe = String(String.UnicodeScalarView(r.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
+            out += Array("\(v) \(c) \(safe)\r\n".utf8)
         }
         for h in headers where h.name != .contentLength {
             out += Array(h.name.canonical.utf8)
