@@ -11,10 +11,12 @@ import Glibc
     let env = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-link-secret"]
 
     /// Starts a ct-server on an ephemeral port and returns it with that port.
-    func startCT(_ extra: [String] = []) throws -> (ChildProcess, Int) {
-        let ct = try ChildProcess("ct-server", ["--name", "ct-e2e", "--listen", "127.0.0.1:0"] + extra, environment: env)
+    func startCT(linkPort: Int = 0) throws -> (ChildProcess, Int) {
+        let ct = try ChildProcess("ct-server", ["--name", "ct-e2e", "--link-listen", "127.0.0.1:\(linkPort)", "--sip-listen", "127.0.0.1:0"],
+                                  environment: env)
         let line = try #require(ct.waitForLine(containing: "listening flow_link="), "ct-server did not start: \(ct.outputText)")
-        let port = try #require(Int(line.split(separator: ":").last ?? ""))
+        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") })
+        let port = try #require(Int(field.split(separator: ":").last ?? ""))
         return (ct, port)
     }
 
@@ -76,7 +78,7 @@ import Glibc
         ct.signal(SIGKILL)
         ct.stop()
         #expect(flow.waitForLine(containing: "lost ct-server link") != nil)
-        (ct, _) = try startCT(["--listen", "127.0.0.1:\(ctPort)"])
+        (ct, _) = try startCT(linkPort: ctPort)
         defer { ct.stop() }
         #expect(ct.waitForLine(containing: "flow-server flow-r attached") != nil, "\(flow.outputText)")
         let (rc, out) = try status(flowPort)
@@ -124,7 +126,7 @@ import Glibc
         let (rc, out) = try ChildProcess.run("ct-server", ["--config", bad.path], environment: env)
         #expect(rc != 0)
         #expect(out.contains("bad.yaml") && out.contains("line"), "\(out)")
-        let noSecret = try ChildProcess.run("ct-server", ["--listen", "127.0.0.1:0"], environment: ["HOTLINE_FLOW_LINK_SECRET": ""])
+        let noSecret = try ChildProcess.run("ct-server", ["--link-listen", "127.0.0.1:0", "--sip-listen", "127.0.0.1:0"], environment: ["HOTLINE_FLOW_LINK_SECRET": ""])
         #expect(noSecret.status != 0 && noSecret.output.contains("secret"), "\(noSecret.output)")
     }
 }

@@ -6,6 +6,8 @@ RUN_DIR="${HOTLINE_RUN_DIR:-$HOTLINE_ROOT/run}"
 
 # Debian packages the build and the tests need (idempotent: installs only what is missing).
 BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev openssl ca-certificates iproute2 procps)
+# Real peers the tests drive (TESTING.md): SIPp, baresip; python3 for small replay helpers.
+TEST_PACKAGES=(sip-tester baresip-core python3)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }
 

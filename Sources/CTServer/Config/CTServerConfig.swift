@@ -8,19 +8,95 @@ public struct CTServerConfig: Codable, Equatable, Sendable {
     public var logLevel: String?
     /// Where Flow-Servers attach (`listen`, secret, TLS, heartbeat, limits).
     public var flowLink: LinkSettings?
+    /// The SIP edge: addresses, realm, users, limits.
+    public var sip: SIPSettings?
 
-    public init(name: String? = nil, logLevel: String? = nil, flowLink: LinkSettings? = nil) {
+    public init(name: String? = nil, logLevel: String? = nil, flowLink: LinkSettings? = nil, sip: SIPSettings? = nil) {
         self.name = name
         self.logLevel = logLevel
         self.flowLink = flowLink
+        self.sip = sip
     }
 
     enum CodingKeys: String, CodingKey {
-        case name
+        case name, sip
         case logLevel = "log_level"
         case flowLink = "flow_link"
     }
 
     public static let secretEnvironmentVariable = "HOTLINE_FLOW_LINK_SECRET"
     public static let defaultListen = "127.0.0.1:7100"
+}
+
+/// The `sip:` block of ct-server.yaml.
+public struct SIPSettings: Codable, Equatable, Sendable {
+    /// UDP and TCP on this address ("host:port"; IPv6 as "[::1]:5060").
+    public var listen: String?
+    /// SIP over TLS on this address, with `tls`.
+    public var tlsListen: String?
+    public var tls: TLSConfiguration?
+    /// Digest realm (default "hotline").
+    public var realm: String?
+    /// Phones allowed to register (agents' extensions).
+    public var users: [SIPUserSettings]?
+    public var minExpires: Int?
+    public var maxExpires: Int?
+    /// Messages per second accepted from one source address, and the burst allowed.
+    public var rateLimitPerSource: Double?
+    public var rateLimitBurst: Double?
+    /// Server transactions alive at once; beyond this new requests get 503 + Retry-After.
+    public var maxTransactions: Int?
+    /// Failed authentications from one user and source before a lock-out, and its length.
+    public var authMaxFailures: Int?
+    public var authLockoutSeconds: Int?
+    /// Digest algorithms offered, most preferred first: "SHA-256", "MD5".
+    public var digestAlgorithms: [String]?
+
+    public init(listen: String? = nil) { self.listen = listen }
+
+    enum CodingKeys: String, CodingKey {
+        case listen, tls, realm, users
+        case tlsListen = "tls_listen"
+        case minExpires = "min_expires"
+        case maxExpires = "max_expires"
+        case rateLimitPerSource = "rate_limit_per_source"
+        case rateLimitBurst = "rate_limit_burst"
+        case maxTransactions = "max_transactions"
+        case authMaxFailures = "auth_max_failures"
+        case authLockoutSeconds = "auth_lockout_seconds"
+        case digestAlgorithms = "digest_algorithms"
+    }
+
+    public static let defaultListen = "127.0.0.1:5060"
+    public static let defaultRealm = "hotline"
+}
+
+/// One SIP user. Store `ha1_sha256` and `ha1_md5` (print them with
+/// `ct-server --hash-credentials USER`); `password` is accepted for development only and is
+/// hashed at load, never kept or logged.
+public struct SIPUserSettings: Codable, Equatable, Sendable {
+    public var user: String
+    public var password: String?
+    public var ha1Md5: String?
+    public var ha1Sha256: String?
+
+    public init(user: String, password: String? = nil) {
+        self.user = user
+        self.password = password
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case user, password
+        case ha1Md5 = "ha1_md5"
+        case ha1Sha256 = "ha1_sha256"
+    }
+
+    func credentials(realm: String) throws -> DigestAuthenticator.Credentials {
+        if let password { return .fromPassword(user: user, realm: realm, password: password) }
+        var h: [Crypto.DigestAlgorithm: String] = [:]
+        if let m = ha1Md5 { h[.md5] = m.lowercased() }
+        if let s = ha1Sha256 { h[.sha256] = s.lowercased() }
+        guard !h.isEmpty else { throw ConfigError("sip user \(user): give ha1_sha256/ha1_md5 (or password)") }
+        return DigestAuthenticator.Credentials(ha1: h)
+    }
 }

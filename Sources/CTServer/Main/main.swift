@@ -12,17 +12,31 @@ struct CTServerCommand: ParsableCommand {
 
     @Option(help: "YAML configuration file.") var config: String?
     @Option(help: "Name of this CT-Server in topology reports.") var name: String?
-    @Option(help: "Address for Flow-Server links, host:port.") var listen: String?
+    @Option(name: [.customLong("link-listen"), .customLong("listen")], help: "Address for Flow-Server links, host:port.") var linkListen: String?
+    @Option(help: "SIP address (UDP and TCP on the same port), host:port.") var sipListen: String?
+    @Option(help: "Print the digest HA1 values for USER (password read from stdin) and exit.") var hashCredentials: String?
+    @Option(help: "Digest realm for --hash-credentials.") var realm: String = SIPSettings.defaultRealm
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
 
     func run() throws {
         var cfg = try loadYAMLConfig(CTServerConfig.self, path: config) ?? CTServerConfig()
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
-        if let listen {
+        if let user = hashCredentials {
+            let password = (readLine(strippingNewline: true) ?? "")
+            let c = DigestAuthenticator.Credentials.fromPassword(user: user, realm: realm, password: password)
+            print("- user: \"\(user)\"\n  ha1_sha256: \(c.ha1[.sha256]!)\n  ha1_md5: \(c.ha1[.md5]!)")
+            return
+        }
+        if let linkListen {
             var link = cfg.flowLink ?? LinkSettings()
-            link.listen = listen
+            link.listen = linkListen
             cfg.flowLink = link
+        }
+        if let sipListen {
+            var sip = cfg.sip ?? SIPSettings()
+            sip.listen = sipListen
+            cfg.sip = sip
         }
         ServiceRuntime.bootstrapLogging(level: cfg.logLevel)
         let logger = Logger(label: "ct-server")
@@ -40,7 +54,7 @@ struct CTServerCommand: ParsableCommand {
             loop.stop()
         }
         // Machine-readable line for scripts and tests that start us on port 0.
-        print("ct-server \(service.name) listening flow_link=\(service.listenAddress)")
+        print("ct-server \(service.name) listening flow_link=\(service.listenAddress) sip=\(service.sipAddress.map { "\($0)" } ?? "-")")
         fflushStdout()
         loop.run()
     }

@@ -10,6 +10,9 @@ public final class CTService {
     public let name: String
     public let startedAt: UInt64
     public private(set) var flowListener: Listener!
+    public let sip: SIPEndpoint
+    public let sipCore: CTSIPCore
+    public private(set) var sipAddress: SocketAddress?
     private let logger: Logger
 
     public init(loop: EventLoop, config: CTServerConfig, logger: Logger) throws {
@@ -24,7 +27,36 @@ public final class CTService {
                                     identity: LinkIdentity(role: .ctServer, name: name), acceptedRoles: [.flowServer],
                                     tls: try link.serverTLS(), maximumConnections: link.maxConnections ?? 256,
                                     logger: logger)
+        let sipSettings = config.sip ?? SIPSettings()
+        var endpointConfig = SIPEndpoint.Configuration()
+        if let v = sipSettings.rateLimitPerSource { endpointConfig.rateLimitPerSource = v }
+        if let v = sipSettings.rateLimitBurst { endpointConfig.rateLimitBurst = v }
+        if let v = sipSettings.maxTransactions { endpointConfig.maximumServerTransactions = v }
+        sip = SIPEndpoint(loop: loop, configuration: endpointConfig, logger: logger)
+        let realm = sipSettings.realm ?? SIPSettings.defaultRealm
+        var users: [String: DigestAuthenticator.Credentials] = [:]
+        for u in sipSettings.users ?? [] { users[u.user] = try u.credentials(realm: realm) }
+        var auth = DigestAuthenticator(realm: realm, users: users)
+        if let v = sipSettings.authMaxFailures { auth.maximumFailures = v }
+        if let v = sipSettings.authLockoutSeconds { auth.lockoutSeconds = UInt64(v) }
+        if let names = sipSettings.digestAlgorithms {
+            auth.algorithms = try names.map { n in
+                guard let a = Crypto.DigestAlgorithm(rawValue: n.uppercased()) else { throw ConfigError("sip.digest_algorithms: unknown \(n)") }
+                return a
+            }
+            guard !auth.algorithms.isEmpty else { throw ConfigError("sip.digest_algorithms is empty") }
+        }
+        sipCore = CTSIPCore(loop: loop, authenticator: auth, logger: logger)
+        if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
+        if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
+        sip.core = sipCore
+        sipAddress = try sip.listen(udpAndTCP: try SocketAddress(parsing: sipSettings.listen ?? SIPSettings.defaultListen)).udp
+        if let tlsListen = sipSettings.tlsListen {
+            guard let tls = sipSettings.tls else { throw ConfigError("sip.tls_listen needs sip.tls (certificate, private_key)") }
+            _ = try sip.listen(tls: try SocketAddress(parsing: tlsListen), context: try TLSContext(server: tls))
+        }
         flowListener.onAccept = { [weak self] conn in self?.attach(conn) }
+        sipCore.flowAttached = { [weak self] in !(self?.flowListener.establishedConnections.isEmpty ?? true) }
     }
 
     public var listenAddress: SocketAddress { flowListener.boundAddress }
@@ -67,5 +99,7 @@ public final class CTService {
     public func shutdown() {
         logger.notice("ct-server \(name) shutting down")
         flowListener.close(reason: "ct-server shutting down")
+        sipCore.shutdown()
+        sip.close()
     }
 }

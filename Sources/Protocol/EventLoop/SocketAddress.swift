@@ -11,7 +11,7 @@ public struct SocketAddress: CustomStringConvertible, Sendable, Equatable {
 
     public static func == (a: SocketAddress, b: SocketAddress) -> Bool { a.description == b.description }
 
-    init(storage: sockaddr_storage, length: socklen_t) {
+    public init(storage: sockaddr_storage, length: socklen_t) {
         self.storage = storage
         self.length = length
     }
@@ -143,6 +143,35 @@ public enum Sockets {
             throw SystemError(errno: e, function: "connect(\(address))")
         }
         return fd
+    }
+
+    /// A non-blocking UDP socket bound to `address` (SO_REUSEADDR; receive and send buffers
+    /// raised to `bufferBytes` where the kernel allows).
+    public static func udpBind(_ address: SocketAddress, bufferBytes: Int32 = 4 << 20) throws -> Int32 {
+        let domain = address.family == .v6 ? AF_INET6 : AF_INET
+        let fd = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
+        guard fd >= 0 else { throw SystemError(errno: errno, function: "socket(udp)") }
+        var one: Int32 = 1
+        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        var size = bufferBytes
+        setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))
+        let rc = address.withSockAddr { bind(fd, $0, $1) }
+        guard rc == 0 else {
+            let e = errno
+            close(fd)
+            throw SystemError(errno: e, function: "bind(udp \(address))")
+        }
+        return fd
+    }
+
+    /// Sends one datagram; false when the kernel would block or refuses (the caller counts it).
+    @discardableResult
+    public static func sendTo(_ fd: Int32, _ bytes: [UInt8], _ address: SocketAddress) -> Bool {
+        let n = bytes.withUnsafeBytes { raw in
+            address.withSockAddr { sendto(fd, raw.baseAddress, raw.count, Int32(MSG_DONTWAIT) | Int32(MSG_NOSIGNAL), $0, $1) }
+        }
+        return n == bytes.count
     }
 
     /// The pending error of a socket (completes a non-blocking connect).

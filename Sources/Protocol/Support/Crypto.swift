@@ -1,4 +1,5 @@
 import COpenSSL
+import Foundation
 
 /// Small wrappers over OpenSSL's primitives used by the link handshake.
 public enum Crypto {
@@ -28,4 +29,23 @@ public enum Crypto {
         if a.isEmpty { return true }
         return a.withUnsafeBytes { pa in b.withUnsafeBytes { pb in CRYPTO_memcmp(pa.baseAddress, pb.baseAddress, a.count) == 0 } }
     }
+}
+
+extension Crypto {
+    public enum DigestAlgorithm: String, Sendable, CaseIterable {
+        case md5 = "MD5"
+        case sha256 = "SHA-256"
+    }
+
+    /// Lower-case hex of the digest of `text`'s UTF-8 bytes (SIP digest authentication).
+    public static func hexDigest(_ algorithm: DigestAlgorithm, _ text: String) -> String {
+        let md = algorithm == .md5 ? EVP_md5() : EVP_sha256()
+        var out = [UInt8](repeating: 0, count: 64)
+        var len: UInt32 = 0
+        let bytes = Array(text.utf8)
+        _ = bytes.withUnsafeBufferPointer { b in out.withUnsafeMutableBufferPointer { o in EVP_Digest(b.baseAddress, b.count, o.baseAddress, &len, md, nil) } }
+        return out[0..<Int(len)].map { String(format: "%02x", $0) }.joined()
+    }
+
+    public static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 }

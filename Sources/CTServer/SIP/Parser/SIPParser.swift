@@ -51,20 +51,25 @@ public struct SIPParser: Sendable {
             return nil
         }
         let lengths = Self.contentLengths(buffer[..<headerEnd.headersEnd])
-        guard Set(lengths).count <= 1 else {
-            throw SIPParseError(status: 400, reason: "Conflicting Content-Length", partial: nil, isResponse: false)
+        // When the stream cannot be framed, the headers still let us answer before closing.
+        func unframable(_ status: Int, _ reason: String) -> SIPParseError {
+            let headersOnly = Array(buffer[..<headerEnd.headersEnd])
+            var m: SIPMessage?
+            switch parse(headersOnly + [13, 10], framing: .datagram) {
+            case .success(let ok): m = ok
+            case .failure(let e): m = e.partial
+            }
+            m?.body = []
+            return SIPParseError(status: status, reason: reason, partial: m, isResponse: m.map { !$0.isRequest } ?? false)
         }
+        guard Set(lengths).count <= 1 else { throw unframable(400, "Conflicting Content-Length") }
         var bodyLength = 0
         if let l = lengths.first {
-            guard SIPSymbols.isDigits(l), let n = Int(l), n <= maximumMessageSize else {
-                throw SIPParseError(status: 400, reason: "Bad Content-Length", partial: nil, isResponse: false)
-            }
+            guard SIPSymbols.isDigits(l), let n = Int(l), n <= maximumMessageSize else { throw unframable(400, "Bad Content-Length") }
             bodyLength = n
         }
         let total = headerEnd.bodyStart + bodyLength
-        guard total <= maximumMessageSize else {
-            throw SIPParseError(status: 513, reason: "Message Too Large", partial: nil, isResponse: false)
-        }
+        guard total <= maximumMessageSize else { throw unframable(513, "Message Too Large") }
         guard buffer.count >= total else { return nil }
         let message = Array(buffer[0..<total])
         buffer.removeFirst(total)

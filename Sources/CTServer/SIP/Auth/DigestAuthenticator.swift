@@ -1,0 +1,144 @@
+import Protocol
+
+/// SIP digest authentication (RFC 3261 §22, RFC 7616, RFC 8760: MD5 and SHA-256, qop=auth).
+///
+/// Credentials are held as HA1 = H(user:realm:password) per algorithm, never as passwords.
+/// Nonces are stateless: `time.random.mac` with an HMAC over the first two, so any nonce we
+/// issued can be checked and aged without a table; an expired one gets `stale=true`.
+/// Known and unknown users see identical challenges; repeated failures from one user and
+/// source lock that pair out for a while.
+public struct DigestAuthenticator: Sendable {
+    public struct Credentials: Sendable, Equatable {
+        public var ha1: [Crypto.DigestAlgorithm: String]
+        public init(ha1: [Crypto.DigestAlgorithm: String]) { self.ha1 = ha1 }
+
+        public static func fromPassword(user: String, realm: String, password: String) -> Credentials {
+            var h: [Crypto.DigestAlgorithm: String] = [:]
+            for a in Crypto.DigestAlgorithm.allCases { h[a] = Crypto.hexDigest(a, "\(user):\(realm):\(password)") }
+            return Credentials(ha1: h)
+        }
+    }
+
+    public enum Outcome: Equatable, Sendable {
+        case authenticated(user: String)
+        /// Answer 401 with these challenges (stale when only the nonce had expired).
+        case challenge(stale: Bool)
+        /// The user+source is locked out after repeated failures: answer 403.
+        case lockedOut
+        /// The Authorization header is malformed: answer 400.
+        case malformed(String)
+    }
+
+    public let realm: String
+    public var users: [String: Credentials]
+    public var nonceLifetimeSeconds: UInt64 = 300
+    public var maximumFailures = 5
+    public var lockoutSeconds: UInt64 = 60
+    /// Challenges offered, most preferred first (RFC 8760 §2.4). Clients that only read the
+    /// first challenge (SIPp 3.6) need MD5 first.
+    public var algorithms: [Crypto.DigestAlgorithm] = [.sha256, .md5]
+    private let secret: [UInt8]
+    private var failures: [String: (count: Int, first: UInt64, lockedUntil: UInt64)] = [:]
+
+    public init(realm: String, users: [String: Credentials], secret: [UInt8] = Crypto.randomBytes(32)) {
+        self.realm = realm
+        self.users = users
+        self.secret = secret
+    }
+
+    // MARK: challenges
+
+    public func makeNonce(now: UInt64) -> String {
+        let stamp = String(now / 1_000_000_000, radix: 16)
+        let random = Crypto.hex(Crypto.randomBytes(8))
+        return "\(stamp).\(random).\(mac(stamp + "." + random))"
+    }
+
+    private func mac(_ s: String) -> String { Crypto.hex(Array(Crypto.hmacSHA256(key: secret, data: Array(s.utf8)).prefix(12))) }
+
+    /// WWW-Authenticate values, strongest first (RFC 8760 §2.4).
+    public func challenges(now: UInt64, stale: Bool) -> [String] {
+        let nonce = makeNonce(now: now)
+        return algorithms.map { a in
+            "Digest realm=\"\(realm)\", nonce=\"\(nonce)\", opaque=\"hotline\", algorithm=\(a.rawValue), qop=\"auth\"" + (stale ? ", stale=true" : "")
+        }
+    }
+
+    enum NonceCheck { case valid, expired, forged }
+
+    func checkNonce(_ nonce: String, now: UInt64) -> NonceCheck {
+        let parts = nonce.split(separator: ".")
+        guard parts.count == 3, let stamp = UInt64(parts[0], radix: 16),
+              Crypto.constantTimeEqual(Array(mac("\(parts[0]).\(parts[1])").utf8), Array(parts[2].utf8)) else { return .forged }
+        let age = now / 1_000_000_000 &- stamp
+        return age <= nonceLifetimeSeconds ? .valid : .expired
+    }
+
+    // MARK: verification
+
+    /// Checks the Authorization header of `request` from `source` (an IP address string).
+    public mutating func verify(_ request: SIPMessage, header: SIPHeaderName = .authorization, source: String, now: UInt64) -> Outcome {
+        let digests = request.values(header).compactMap { DigestParams(parsing: $0) }.filter { $0.scheme.lowercased() == "digest" }
+        guard let p = digests.first(where: { $0["realm"] == realm }) ?? digests.first else { return .challenge(stale: false) }
+        guard let user = p["username"], let nonce = p["nonce"], let uri = p["uri"], let response = p["response"] else {
+            return .malformed("digest credentials lack username, nonce, uri or response")
+        }
+        let lockKey = "\(user)|\(source)"
+        let nowS = now / 1_000_000_000
+        if let f = failures[lockKey], f.lockedUntil > nowS { return .lockedOut }
+        guard p["realm"] == realm else { return fail(lockKey, nowS) }
+        let algorithm = Crypto.DigestAlgorithm(rawValue: (p["algorithm"] ?? "MD5").uppercased()) ?? .md5
+        if (p["algorithm"].map { Crypto.DigestAlgorithm(rawValue: $0.uppercased()) == nil } ?? false) { return .challenge(stale: false) }
+        switch checkNonce(nonce, now: now) {
+        case .forged: return fail(lockKey, nowS)
+        case .expired: return .challenge(stale: true)
+        case .valid: break
+        }
+        // Unknown users are checked against a throwaway HA1 so the work and the answer match.
+        let ha1 = users[user]?.ha1[algorithm] ?? Crypto.hexDigest(algorithm, "\(user):\(realm):\(Crypto.hex(secret))")
+        let ha2 = Crypto.hexDigest(algorithm, "\(request.method ?? ""):\(uri)")
+        let expected: String
+        if let qop = p["qop"] {
+            guard qop.lowercased() == "auth", let nc = p["nc"], let cnonce = p["cnonce"] else { return .malformed("unsupported qop") }
+            expected = Crypto.hexDigest(algorithm, "\(ha1):\(nonce):\(nc):\(cnonce):auth:\(ha2)")
+        } else {
+            expected = Crypto.hexDigest(algorithm, "\(ha1):\(nonce):\(ha2)")
+        }
+        guard users[user] != nil, Crypto.constantTimeEqual(Array(expected.utf8), Array(response.lowercased().utf8)) else {
+            return fail(lockKey, nowS)
+        }
+        failures.removeValue(forKey: lockKey)
+        return .authenticated(user: user)
+    }
+
+    private mutating func fail(_ key: String, _ now: UInt64) -> Outcome {
+        var f = failures[key] ?? (0, now, 0)
+        if now - f.first > lockoutSeconds { f = (0, now, 0) }
+        f.count += 1
+        if f.count >= maximumFailures { f.lockedUntil = now + lockoutSeconds }
+        if failures.count > 100_000 { failures = failures.filter { $0.value.lockedUntil > now } }
+        failures[key] = f
+        return f.lockedUntil > now ? .lockedOut : .challenge(stale: false)
+    }
+}
+
+/// `Digest name=value, name="value", …` (RFC 3261 §25.1 credentials).
+struct DigestParams {
+    let scheme: String
+    private var values: [String: String] = [:]
+
+    subscript(_ k: String) -> String? { values[k] }
+
+    init?(parsing text: String) {
+        let t = text.trimmingLWS
+        guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else { return nil }
+        scheme = String(t[..<sp])
+        for item in splitHeaderList(t[sp...]) {
+            guard let eq = item.firstIndex(of: "=") else { continue }
+            let k = item[..<eq].trimmingLWS.lowercased()
+            var v = item[item.index(after: eq)...].trimmingLWS
+            if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = v.dropFirst().dropLast() }
+            values[k] = String(v)
+        }
+    }
+}

@@ -1,0 +1,109 @@
+import Logging
+import Protocol
+
+/// The CT-Server's SIP transaction user: what it does with each request that passed the
+/// screen. Standalone behaviour (no Flow-Server attached): OPTIONS 200, REGISTER through
+/// digest auth and the registrar, INVITE 480 (docs/operations.md, "SIP").
+public final class CTSIPCore: SIPCore {
+    public let loop: EventLoop
+    public var authenticator: DigestAuthenticator
+    public var registrar = Registrar()
+    /// Whether a Flow-Server is attached (calls can be routed).
+    public var flowAttached: () -> Bool = { false }
+    private let logger: Logger
+    private var sweepTimer: TimerID?
+    public private(set) var registrations = 0
+    public private(set) var authFailures = 0
+
+    public init(loop: EventLoop, authenticator: DigestAuthenticator, logger: Logger) {
+        self.loop = loop
+        self.authenticator = authenticator
+        self.logger = logger
+        scheduleSweep()
+    }
+
+    private func scheduleSweep() {
+        sweepTimer = loop.schedule(afterMilliseconds: 10_000) { [weak self] in
+            guard let self else { return }
+            self.registrar.sweep(now: self.loop.now)
+            self.scheduleSweep()
+        }
+    }
+
+    static let allow = "INVITE, ACK, CANCEL, BYE, OPTIONS, REGISTER, INFO, UPDATE, REFER, NOTIFY"
+
+    public func requestReceived(_ request: SIPMessage, transaction t: ServerTransactionHandle) {
+        switch request.method ?? "" {
+        case "OPTIONS":
+            t.respond(200, headers: [SIPHeader(name: .allow, value: Self.allow), SIPHeader(name: .accept, value: "application/sdp"),
+                                     SIPHeader(name: .supported, value: "")].filter { !$0.value.isEmpty })
+        case "REGISTER":
+            register(request, t)
+        case "INVITE":
+            invite(request, t)
+        case "BYE", "INFO", "UPDATE", "REFER", "NOTIFY":
+            // No dialogs exist outside the channel layer yet: nothing can match.
+            t.respond(481)
+        default:
+            t.respond(405, headers: [SIPHeader(name: .allow, value: Self.allow)])
+        }
+    }
+
+    private func register(_ request: SIPMessage, _ t: ServerTransactionHandle) {
+        let now = loop.now
+        switch authenticator.verify(request, source: t.source.address.host, now: now) {
+        case .challenge(let stale):
+            if request.count(.authorization) > 0 { authFailures += 1 }
+            t.respond(401, headers: authenticator.challenges(now: now, stale: stale).map { SIPHeader(name: .wwwAuthenticate, value: $0) })
+        case .lockedOut:
+            authFailures += 1
+            logger.warning("SIP: REGISTER from \(t.source.address.host) locked out after repeated authentication failures")
+            t.respond(403, "Forbidden (too many failed attempts)")
+        case .malformed(let why):
+            t.respond(400, "Bad Request (\(why))")
+        case .authenticated(let user):
+            switch registrar.register(request, authenticatedUser: user, source: t.source, now: now) {
+            case .ok(let list):
+                registrations += 1
+                var headers = list.map { SIPHeader(name: .contact, value: "\($0.contact);expires=\($0.expires)") }
+                headers.append(SIPHeader(name: .date, value: Self.httpDate()))
+                t.respond(200, headers: headers)
+                logger.info("SIP: \(user) registered \(list.count) contact(s) from \(t.source)")
+            case .reject(let code, let reason, let headers):
+                t.respond(code, reason, headers: headers)
+            }
+        }
+    }
+
+    private func invite(_ request: SIPMessage, _ t: ServerTransactionHandle) {
+        guard flowAttached() else {
+            t.respond(480, "Temporarily Unavailable (no Flow-Server attached)", headers: [SIPHeader(name: .retryAfter, value: "30")])
+            return
+        }
+        // TODO(#3): hand the call to the channel layer and the owning Flow-Server.
+        t.respond(480, "Temporarily Unavailable (call routing not available yet)", headers: [SIPHeader(name: .retryAfter, value: "30")])
+    }
+
+    public func ackReceived(_ ack: SIPMessage, from: SIPPeer) {
+        logger.debug("SIP: ACK outside any transaction from \(from) ignored")
+    }
+
+    public func inviteCancelled(_ transaction: ServerTransactionHandle) {
+        transaction.respond(487)
+    }
+
+    static func httpDate() -> String {
+        var t = time(nil)
+        var tmv = tm()
+        gmtime_r(&t, &tmv)
+        var buf = [CChar](repeating: 0, count: 64)
+        strftime(&buf, buf.count, "%a, %d %b %Y %H:%M:%S GMT", &tmv)
+        return String(cString: buf)
+    }
+
+    public func shutdown() { if let t = sweepTimer { loop.cancel(t) } }
+}
+
+#if canImport(Glibc)
+import Glibc
+#endif

@@ -1,0 +1,336 @@
+import Logging
+import Protocol
+
+/// The transaction user above the endpoint: the CT-Server's SIP core.
+public protocol SIPCore: AnyObject {
+    /// A new request (not ACK, not a retransmission). Answer through `transaction`.
+    func requestReceived(_ request: SIPMessage, transaction: ServerTransactionHandle)
+    /// An ACK that matched no server transaction: the ACK of a 2xx, for the dialog layer.
+    func ackReceived(_ ack: SIPMessage, from: SIPPeer)
+    /// A CANCEL matched this pending INVITE; the endpoint already answered the CANCEL with 200.
+    /// The core should answer the INVITE with 487.
+    func inviteCancelled(_ transaction: ServerTransactionHandle)
+}
+
+/// A server transaction as the core sees it.
+public final class ServerTransactionHandle {
+    public let key: ServerTransactionKey
+    public let request: SIPMessage
+    public let source: SIPPeer
+    weak var endpoint: SIPEndpoint?
+    public internal(set) var finalSent = false
+    /// Our To tag for responses of this transaction (generated once).
+    public lazy var toTag: String = SIPEndpoint.randomToken(10)
+
+    init(key: ServerTransactionKey, request: SIPMessage, source: SIPPeer, endpoint: SIPEndpoint) {
+        self.key = key
+        self.request = request
+        self.source = source
+        self.endpoint = endpoint
+    }
+
+    /// Sends `code` (adding our To tag to final and provisional non-100 responses).
+    public func respond(_ code: Int, _ reason: String? = nil, headers: [SIPHeader] = [], body: [UInt8] = [], contentType: String? = nil) {
+        let r = request.makeResponse(code, reason ?? SIPMessage.reasonPhrase(code), toTag: code == 100 ? nil : toTag,
+                                     extraHeaders: headers, body: body, contentType: contentType)
+        respond(r)
+    }
+
+    public func respond(_ response: SIPMessage) {
+        if let c = response.statusCode, c >= 200 { finalSent = true }
+        endpoint?.transactionResponded(key, response)
+    }
+}
+
+/// The SIP edge of the CT-Server: transports in, parse, screen, Via stamping (RFC 3261
+/// §18.2.1, RFC 3581), the transaction tables (§17) and responses out to the packet's source
+/// address — never to a host name resolved from Via.
+public final class SIPEndpoint: SIPTransportDelegate {
+    public struct Configuration: Sendable {
+        public var timers = SIPTimerValues()
+        public var maximumServerTransactions = 20_000
+        public var rateLimitPerSource: Double = 200
+        public var rateLimitBurst: Double = 400
+        public var maximumMessageSize = 65535
+        public var serverHeader = "Hotline CT-Server \(HotlineVersion.number)"
+        public init() {}
+    }
+
+    public struct Counters: Sendable {
+        public var messagesIn = 0
+        public var requestsIn = 0
+        public var responsesIn = 0
+        public var rejectedStateless = 0
+        public var dropped = 0
+        public var throttled = 0
+        public var retransmissionsAbsorbed = 0
+        public var overloaded = 0
+    }
+
+    public let loop: EventLoop
+    public weak var core: SIPCore?
+    public private(set) var counters = Counters()
+    let configuration: Configuration
+    let parser: SIPParser
+    var screen = SIPRequestScreen()
+    private var limiter: SourceRateLimiter
+    private var udp: [UDPTransport] = []
+    private var tcp: [TCPTransport] = []
+    private let logger: Logger
+
+    private struct ServerEntry {
+        var machine: ServerTransaction
+        let handle: ServerTransactionHandle
+        var timers: [TransactionTimer: TimerID]
+    }
+    private var servers: [ServerTransactionKey: ServerEntry] = [:]
+
+    public init(loop: EventLoop, configuration: Configuration = Configuration(), logger: Logger) {
+        self.loop = loop
+        self.configuration = configuration
+        self.logger = logger
+        parser = SIPParser(maximumMessageSize: configuration.maximumMessageSize)
+        limiter = SourceRateLimiter(ratePerSecond: configuration.rateLimitPerSource, burst: configuration.rateLimitBurst)
+    }
+
+    // MARK: transports
+
+    /// Listens for SIP on UDP and TCP at `address` (same port). Returns the bound addresses.
+    @discardableResult
+    public func listen(udpAndTCP address: SocketAddress) throws -> (udp: SocketAddress, tcp: SocketAddress) {
+        let u = try UDPTransport(loop: loop, address: address, logger: logger)
+        u.delegate = self
+        udp.append(u)
+        // Port 0: TCP takes the same port UDP got.
+        var tcpAddress = address
+        if address.port == 0 { tcpAddress = try SocketAddress(host: address.host, port: u.localAddress.port) }
+        let t = try TCPTransport(loop: loop, address: tcpAddress, tls: nil, parser: parser, logger: logger)
+        t.delegate = self
+        tcp.append(t)
+        logger.info("SIP listening on udp:\(u.localAddress) tcp:\(t.localAddress)")
+        return (u.localAddress, t.localAddress)
+    }
+
+    public func listen(tls address: SocketAddress, context: TLSContext) throws -> SocketAddress {
+        let t = try TCPTransport(loop: loop, address: address, tls: context, parser: parser, logger: logger)
+        t.delegate = self
+        tcp.append(t)
+        logger.info("SIP listening on tls:\(t.localAddress)")
+        return t.localAddress
+    }
+
+    public var udpAddresses: [SocketAddress] { udp.map(\.localAddress) }
+
+    public func close() {
+        for u in udp { u.close() }
+        for t in tcp { t.close() }
+        udp.removeAll()
+        tcp.removeAll()
+        for e in servers.values { for t in e.timers.values { loop.cancel(t) } }
+        servers.removeAll()
+    }
+
+    // MARK: receiving
+
+    func datagramReceived(_ bytes: [UInt8], from: SIPPeer) { received(bytes, from: from, framing: .datagram) }
+    func streamMessageReceived(_ bytes: [UInt8], from: SIPPeer) { received(bytes, from: from, framing: .stream) }
+
+    func streamFramingFailed(_ error: SIPParseError, from: SIPPeer) {
+        counters.messagesIn += 1
+        handle(screen.screen(.failure(error)), from: from)
+    }
+
+    private func received(_ bytes: [UInt8], from: SIPPeer, framing: SIPParser.Framing) {
+        counters.messagesIn += 1
+        // A lone CRLF keep-alive over UDP.
+        if framing == .datagram, bytes.allSatisfy({ $0 == 13 || $0 == 10 }) { return }
+        guard limiter.allow(from.address.host, now: loop.now) else {
+            counters.throttled += 1
+            if counters.throttled % 1000 == 1 { logger.warning("SIP: throttling \(from.address.host) (\(counters.throttled) messages throttled so far)") }
+            return
+        }
+        handle(screen.screen(parser.parse(bytes, framing: framing)), from: from)
+    }
+
+    private func handle(_ verdict: SIPRequestScreen.Verdict, from: SIPPeer) {
+        switch verdict {
+        case .drop(let why):
+            counters.dropped += 1
+            logger.debug("SIP: dropped from \(from): \(why)")
+        case .reject(let request, let code, let reason, let headers):
+            counters.rejectedStateless += 1
+            let stamped = stampVia(request, from: from)
+            var r = stamped.makeResponse(code, reason, toTag: Self.randomToken(10), extraHeaders: headers)
+            r.add(.server, configuration.serverHeader)
+            logger.debug("SIP: \(code) to \(from): \(reason)")
+            sendResponse(r, to: from)
+        case .accept(let message):
+            if message.isRequest {
+                counters.requestsIn += 1
+                requestAccepted(stampVia(message, from: from), from: from)
+            } else {
+                counters.responsesIn += 1
+                responseAccepted(message, from: from)
+            }
+        }
+    }
+
+    /// RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came from in its top Via.
+    func stampVia(_ request: SIPMessage, from: SIPPeer) -> SIPMessage {
+        guard let i = request.headers.firstIndex(where: { $0.name == .via }) else { return request }
+        var elements = splitHeaderList(Substring(request.headers[i].value))
+        guard let first = elements.first, var via = try? SIPVia(parsing: first) else { return request }
+        let host = from.address.host
+        var changed = false
+        if via.host.trimmingCharacters(in: ["[", "]"]) != host { via.parameters.set("received", host); changed = true }
+        if via.parameters.has("rport") {
+            via.parameters.set("rport", String(from.address.port))
+            via.parameters.set("received", host)
+            changed = true
+        }
+        guard changed else { return request }
+        elements[0] = Substring(via.description)
+        var m = request
+        m.headers[i].value = elements.joined(separator: ", ")
+        return m
+    }
+
+    private func requestAccepted(_ request: SIPMessage, from: SIPPeer) {
+        guard let key = ServerTransactionKey(request) else { counters.dropped += 1; return }
+        if request.method == "ACK" {
+            if var e = servers[key] {
+                let actions = e.machine.ackReceived()
+                servers[key] = e
+                run(actions, key: key)
+                if !actions.isEmpty { return }
+            }
+            core?.ackReceived(request, from: from)
+            return
+        }
+        if var e = servers[key] {
+            counters.retransmissionsAbsorbed += 1
+            let actions = e.machine.requestRetransmitted()
+            servers[key] = e
+            run(actions, key: key)
+            return
+        }
+        if request.method == "CANCEL" {
+            handleCancel(request, key: key, from: from)
+            return
+        }
+        guard servers.count < configuration.maximumServerTransactions else {
+            counters.overloaded += 1
+            var r = request.makeResponse(503, "Service Unavailable", toTag: Self.randomToken(10),
+                                         extraHeaders: [SIPHeader(name: .retryAfter, value: "5")])
+            r.add(.server, configuration.serverHeader)
+            sendResponse(r, to: from)
+            return
+        }
+        let handle = ServerTransactionHandle(key: key, request: request, source: from, endpoint: self)
+        let machine = ServerTransaction(request: request, reliable: from.reliable, timers: configuration.timers)
+        servers[key] = ServerEntry(machine: machine, handle: handle, timers: [:])
+        if request.method == "INVITE" {
+            // Quench retransmissions at once (RFC 3261 §17.2.1).
+            transactionResponded(key, request.makeResponse(100, "Trying"))
+        }
+        guard let core else {
+            handle.respond(503, "Service Unavailable")
+            return
+        }
+        core.requestReceived(request, transaction: handle)
+    }
+
+    /// CANCEL (RFC 3261 §9.2): matches the INVITE server transaction with the same branch.
+    private func handleCancel(_ cancel: SIPMessage, key: ServerTransactionKey, from: SIPPeer) {
+        let inviteKey = ServerTransactionKey(branch: key.branch, sentBy: key.sentBy, method: "INVITE")
+        let cancelHandle = ServerTransactionHandle(key: key, request: cancel, source: from, endpoint: self)
+        servers[key] = ServerEntry(machine: ServerTransaction(request: cancel, reliable: from.reliable, timers: configuration.timers),
+                                   handle: cancelHandle, timers: [:])
+        guard let invite = servers[inviteKey], !invite.handle.finalSent else {
+            cancelHandle.respond(481)
+            return
+        }
+        cancelHandle.respond(200)
+        if let core { core.inviteCancelled(invite.handle) } else { invite.handle.respond(487) }
+    }
+
+    private func responseAccepted(_ response: SIPMessage, from: SIPPeer) {
+        // Client transactions come with originate (issue #3, channels); until then a response
+        // matches nothing and is discarded (RFC 3261 §18.1.2).
+        counters.dropped += 1
+        logger.debug("SIP: stray response \(response.statusCode ?? 0) from \(from)")
+    }
+
+    // MARK: transactions
+
+    func transactionResponded(_ key: ServerTransactionKey, _ response: SIPMessage) {
+        guard var e = servers[key] else { return }
+        var r = response
+        if r.count(.server) == 0 { r.add(.server, configuration.serverHeader) }
+        let actions = e.machine.respond(r)
+        servers[key] = e
+        run(actions, key: key)
+    }
+
+    private func run(_ actions: [TransactionAction], key: ServerTransactionKey) {
+        for a in actions {
+            guard let e = servers[key] else { return }
+            switch a {
+            case .send(let m):
+                sendResponse(m, to: e.handle.source)
+            case .passToTU:
+                break
+            case .startTimer(let t, let ms):
+                let id = loop.schedule(afterMilliseconds: ms) { [weak self] in self?.serverTimerFired(key, t) }
+                servers[key]?.timers[t] = id
+            case .cancelTimer(let t):
+                if let id = servers[key]?.timers.removeValue(forKey: t) { loop.cancel(id) }
+            case .timeout(let t):
+                logger.debug("SIP: server transaction \(key) timed out (timer \(t.rawValue))")
+            case .terminate:
+                if let entry = servers.removeValue(forKey: key) { for id in entry.timers.values { loop.cancel(id) } }
+            }
+        }
+    }
+
+    private func serverTimerFired(_ key: ServerTransactionKey, _ t: TransactionTimer) {
+        guard var e = servers[key] else { return }
+        e.timers.removeValue(forKey: t)
+        let actions = e.machine.timerFired(t)
+        servers[key] = e
+        run(actions, key: key)
+    }
+
+    public var serverTransactionCount: Int { servers.count }
+
+    /// Live transactions for the health snapshot (no message content).
+    public func debugSnapshot() -> [String] {
+        servers.map { "\($0.key.method) \($0.value.machine.state.rawValue) from \($0.value.handle.source)" }.sorted()
+    }
+
+    // MARK: sending
+
+    /// RFC 3261 §18.2.2 with RFC 3581: stream → the same connection; UDP → the source address,
+    /// at the rport (when the request asked for it) or the Via port.
+    func sendResponse(_ response: SIPMessage, to peer: SIPPeer) {
+        let bytes = response.serialized()
+        switch peer.transport {
+        case .udp:
+            var target = peer.address
+            if let via = response.topVia, !via.parameters.has("rport"), let p = via.port ?? (via.transport == "UDP" ? 5060 : nil),
+               p != peer.address.port, let a = try? SocketAddress(host: peer.address.host, port: p) {
+                target = a
+            }
+            (udp.first { $0.localAddress.family == target.family } ?? udp.first)?.send(bytes, to: target)
+        case .tcp, .tls:
+            guard let id = peer.connectionID else { return }
+            for t in tcp where t.kind == peer.transport { if t.send(bytes, connectionID: id) { return } }
+        }
+    }
+
+    static func randomToken(_ n: Int) -> String {
+        let alphabet = Array("abcdefghijklmnopqrstuvwxyz0123456789")
+        return String(Crypto.randomBytes(n).map { alphabet[Int($0) % alphabet.count] })
+    }
+}
+

@@ -1,0 +1,71 @@
+import Testing
+@testable import CTServerKit
+@testable import Protocol
+
+@Suite struct DigestAndRegistrarTests {
+    func register(_ auth: String? = nil, user: String = "1001", contact: String = "<sip:1001@127.0.0.1:5062>", expires: String? = nil,
+                  cseq: Int = 1, callID: String = "reg-1") -> SIPMessage {
+        var m = SIPMessage(startLine: .request(method: "REGISTER", uri: "sip:127.0.0.1", version: "SIP/2.0"))
+        m.add(.via, "SIP/2.0/UDP 127.0.0.1:5062;branch=z9hG4bK-r\(cseq)")
+        m.add(.from, "<sip:\(user)@127.0.0.1>;tag=f")
+        m.add(.to, "<sip:\(user)@127.0.0.1>")
+        m.add(.callID, callID)
+        m.add(.cseq, "\(cseq) REGISTER")
+        m.add(.contact, contact)
+        if let expires { m.add(.expires, expires) }
+        if let auth { m.add(.authorization, auth) }
+        return m
+    }
+
+    /// What a phone computes (RFC 7616 §3.4.1, qop=auth).
+    func answer(_ a: Crypto.DigestAlgorithm, user: String, password: String, nonce: String, uri: String = "sip:127.0.0.1") -> String {
+        let ha1 = Crypto.hexDigest(a, "\(user):hotline:\(password)")
+        let ha2 = Crypto.hexDigest(a, "REGISTER:\(uri)")
+        let resp = Crypto.hexDigest(a, "\(ha1):\(nonce):00000001:abc:auth:\(ha2)")
+        return "Digest username=\"\(user)\", realm=\"hotline\", nonce=\"\(nonce)\", uri=\"\(uri)\", response=\"\(resp)\", algorithm=\(a.rawValue), qop=auth, nc=00000001, cnonce=\"abc\""
+    }
+
+    let now: UInt64 = 1_000 * 1_000_000_000
+
+    @Test func md5AndSHA256BothAuthenticate() {
+        var d = DigestAuthenticator(realm: "hotline", users: ["1001": .fromPassword(user: "1001", realm: "hotline", password: "pw")])
+        let nonce = d.makeNonce(now: now)
+        for a in Crypto.DigestAlgorithm.allCases {
+            #expect(d.verify(register(answer(a, user: "1001", password: "pw", nonce: nonce)), source: "127.0.0.1", now: now) == .authenticated(user: "1001"))
+        }
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "nope", nonce: nonce)), source: "127.0.0.1", now: now) == .challenge(stale: false))
+    }
+
+    @Test func expiredNonceIsStaleAndForgedNonceFails() {
+        var d = DigestAuthenticator(realm: "hotline", users: ["1001": .fromPassword(user: "1001", realm: "hotline", password: "pw")])
+        let old = d.makeNonce(now: now)
+        let later = now + 301 * 1_000_000_000
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: old)), source: "h", now: later) == .challenge(stale: true))
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: "abc.def.0123")), source: "h", now: now) == .challenge(stale: false))
+    }
+
+    @Test func lockoutAfterRepeatedFailuresIsPerUserAndSource() {
+        var d = DigestAuthenticator(realm: "hotline", users: ["1001": .fromPassword(user: "1001", realm: "hotline", password: "pw")])
+        let nonce = d.makeNonce(now: now)
+        for _ in 0..<4 { #expect(d.verify(register(answer(.md5, user: "1001", password: "x", nonce: nonce)), source: "10.9.9.9", now: now) == .challenge(stale: false)) }
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "x", nonce: nonce)), source: "10.9.9.9", now: now) == .lockedOut)
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.9.9.9", now: now) == .lockedOut, "even the right password")
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.1.1.1", now: now) == .authenticated(user: "1001"))
+    }
+
+    @Test func registrarBindsRefreshesAndRemoves() throws {
+        var r = Registrar()
+        let src = SIPPeer(transport: .udp, address: try SocketAddress(host: "127.0.0.1", port: 5062))
+        #expect(r.register(register(expires: "300"), authenticatedUser: "1001", source: src, now: now) == .ok([("<sip:1001@127.0.0.1:5062>", 300)]))
+        #expect(r.contacts(of: "1001", now: now).count == 1)
+        #expect(r.register(register(expires: "300", cseq: 1), authenticatedUser: "1001", source: src, now: now) == .reject(code: 500, reason: "", headers: []),
+                "same Call-ID, same CSeq: out of order")
+        #expect(r.register(register(expires: "30", cseq: 2), authenticatedUser: "1001", source: src, now: now) == .reject(code: 423, reason: "", headers: []))
+        #expect(r.register(register(contact: "<sip:1001@127.0.0.1:5064>", expires: "120", cseq: 3), authenticatedUser: "1001", source: src, now: now)
+                == .ok([("<sip:1001@127.0.0.1:5062>", 300), ("<sip:1001@127.0.0.1:5064>", 120)]))
+        #expect(r.contacts(of: "1001", now: now + 200 * 1_000_000_000).count == 1, "the 120 s binding expired")
+        #expect(r.register(register(contact: "*", expires: "0", cseq: 4), authenticatedUser: "1001", source: src, now: now) == .ok([]))
+        #expect(r.bindingCount == 0)
+        #expect(r.register(register(user: "1002"), authenticatedUser: "1001", source: src, now: now) == .reject(code: 403, reason: "", headers: []))
+    }
+}
