@@ -72,7 +72,7 @@ let package = Package(
                           path: "Sources/AppOperate/Main"),
 
         .executableTarget(name: "HotlineBench",
-                          dependencies: ["Protocol", "CPosix"],
+                          dependencies: ["Protocol", "CPosix", "CTServerKit"],
                           path: "Benchmarks/FrameCodec"),
 
         .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),

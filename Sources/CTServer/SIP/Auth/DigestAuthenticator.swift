@@ -134,7 +134,7 @@ struct DigestParams {
         guard let sp = t.firstIndex(where: { $0 == " " || $0 == "\t" }) else { return nil }
         scheme = String(t[..<sp])
         for item in splitHeaderList(t[sp...]) {
-            guard let eq = item.firstIndex(of: "=") else { continue }
+            guard let eq = item.utf8.firstIndex(of: 0x3D) else { continue }
             let k = item[..<eq].trimmingLWS.lowercased()
             var v = item[item.index(after: eq)...].trimmingLWS
             if v.hasPrefix("\""), v.hasSuffix("\""), v.count >= 2 { v = v.dropFirst().dropLast() }

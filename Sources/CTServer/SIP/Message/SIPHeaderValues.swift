@@ -33,22 +33,23 @@ public struct SIPParameters: Equatable, Sendable {
         while !rest.isEmpty {
             guard rest.first == ";" else { throw SIPHeaderError("expected ';' before parameter") }
             rest = rest.dropFirst().trimmingLWS
-            // Find the end of this parameter: next ';' outside quotes.
-            var end = rest.startIndex
+            // Find the end of this parameter: next ';' outside quotes (scanning code units).
+            let u = rest.utf8
+            var end = u.startIndex
             var inQuote = false
             var escaped = false
-            while end < rest.endIndex {
-                let c = rest[end]
+            while end < u.endIndex {
+                let c = u[end]
                 if inQuote {
-                    if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inQuote = false }
-                } else if c == "\"" { inQuote = true } else if c == ";" { break }
-                end = rest.index(after: end)
+                    if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inQuote = false }
+                } else if c == 0x22 { inQuote = true } else if c == 0x3B { break }
+                end = u.index(after: end)
             }
             guard !inQuote else { throw SIPHeaderError("unterminated quoted parameter") }
             let item = rest[rest.startIndex..<end].trimmingLWS
             rest = rest[end...]
             guard !item.isEmpty else { throw SIPHeaderError("empty parameter") }
-            if let eq = item.firstIndex(of: "=") {
+            if let eq = item.utf8.firstIndex(of: 0x3D) {
                 let name = item[..<eq].trimmingLWS
                 var value = item[item.index(after: eq)...].trimmingLWS
                 guard SIPSymbols.isToken(name), !value.isEmpty else { throw SIPHeaderError("bad parameter \(item.prefix(30))") }
@@ -90,10 +91,10 @@ public struct SIPVia: Equatable, Sendable {
 
     public init(parsing text: Substring) throws {
         let s = text.trimmingLWS
-        guard let slash1 = s.firstIndex(of: "/") else { throw SIPHeaderError("Via without protocol") }
+        guard let slash1 = s.utf8.firstIndex(of: 0x2F) else { throw SIPHeaderError("Via without protocol") }
         let proto = s[..<slash1].trimmingLWS
         let afterProto = s[s.index(after: slash1)...].trimmingLWS
-        guard let slash2 = afterProto.firstIndex(of: "/") else { throw SIPHeaderError("Via without version") }
+        guard let slash2 = afterProto.utf8.firstIndex(of: 0x2F) else { throw SIPHeaderError("Via without version") }
         let version = afterProto[..<slash2].trimmingLWS
         var rest = afterProto[afterProto.index(after: slash2)...].trimmingLWS
         guard proto.uppercased() == "SIP", version == "2.0" else { throw SIPHeaderError("Via protocol \(proto)/\(version)") }
@@ -102,7 +103,7 @@ public struct SIPVia: Equatable, Sendable {
         guard SIPSymbols.isToken(t) else { throw SIPHeaderError("bad Via transport") }
         transport = t.uppercased()
         rest = rest[sp...].trimmingLWS
-        let semi = rest.firstIndex(of: ";") ?? rest.endIndex
+        let semi = rest.utf8.firstIndex(of: 0x3B) ?? rest.endIndex
         let sentBy = rest[..<semi].trimmingLWS
         (host, port) = try SIPURI.parseHostPort(sentBy)
         parameters = try SIPParameters(parsing: rest[semi...])
@@ -160,7 +161,7 @@ public struct SIPNameAddr: Equatable, Sendable {
             displayName = name
             rest = s[s.index(after: i)...].trimmingLWS
             guard rest.first == "<" else { throw SIPHeaderError("display name without <URI>") }
-        } else if let lt = s.firstIndex(of: "<") {
+        } else if let lt = s.utf8.firstIndex(of: 0x3C) {
             let dn = s[..<lt].trimmingLWS
             // Unquoted display name: *(token LWS) (RFC 4475 3.1.2.15 puts a ',' here).
             for word in dn.split(whereSeparator: { $0 == " " || $0 == "\t" }) where !SIPSymbols.isToken(word) {
@@ -172,7 +173,7 @@ public struct SIPNameAddr: Equatable, Sendable {
             rest = s
         }
         if rest.first == "<" {
-            guard let gt = rest.firstIndex(of: ">") else { throw SIPHeaderError("unclosed <") }
+            guard let gt = rest.utf8.firstIndex(of: 0x3E) else { throw SIPHeaderError("unclosed <") }
             let inner = rest[rest.index(after: rest.startIndex)..<gt]
             guard inner.first != " ", inner.last != " " else { throw SIPHeaderError("spaces inside <>") }
             uri = try SIPURI(parsing: inner)
@@ -181,7 +182,7 @@ public struct SIPNameAddr: Equatable, Sendable {
             parameters = try SIPParameters(parsing: rest[rest.index(after: gt)...])
         } else {
             // addr-spec: parameters after ';' belong to the header, and '?' or ',' must not appear.
-            let semi = rest.firstIndex(of: ";") ?? rest.endIndex
+            let semi = rest.utf8.firstIndex(of: 0x3B) ?? rest.endIndex
             let spec = rest[..<semi].trimmingLWS
             guard !spec.contains("?"), !spec.contains(",") else { throw SIPHeaderError("URI with '?' or ',' must be in <>") }
             uri = try SIPURI(parsing: spec)

@@ -90,19 +90,37 @@ public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
     public let key: String
     /// Spelling used when we serialise.
     public let canonical: String
+    /// A small number for the names the stack knows (fast equality); 0 for others.
+    let id: Int
 
     public init(_ canonical: String) {
         self.canonical = canonical
         key = canonical.lowercased()
+        id = SIPHeaderName.knownIDs[key] ?? 0
     }
 
     private init(key: String, canonical: String) {
         self.key = key
         self.canonical = canonical
+        id = 0
     }
 
-    public static func == (a: SIPHeaderName, b: SIPHeaderName) -> Bool { a.key == b.key }
+    public static func == (a: SIPHeaderName, b: SIPHeaderName) -> Bool {
+        if a.id != 0 || b.id != 0 { return a.id == b.id }
+        return a.key == b.key
+    }
     public func hash(into h: inout Hasher) { h.combine(key) }
+
+    static let knownIDs: [String: Int] = {
+        let names = ["via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "content-length", "content-type",
+                     "content-encoding", "route", "record-route", "require", "proxy-require", "supported", "unsupported", "allow",
+                     "accept", "expires", "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate", "server",
+                     "user-agent", "retry-after", "subject", "event", "refer-to", "referred-by", "session-expires", "allow-events",
+                     "warning", "date", "subscription-state", "min-expires"]
+        var d: [String: Int] = [:]
+        for (i, n) in names.enumerated() { d[n] = i + 1 }
+        return d
+    }()
     public var description: String { canonical }
 
     public static let via = SIPHeaderName("Via")

@@ -33,7 +33,7 @@ public struct SIPURI: Equatable, Sendable, CustomStringConvertible {
 
     /// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":".
     static func hasScheme<S: StringProtocol>(_ s: S) -> Bool {
-        guard let colon = s.firstIndex(of: ":"), colon != s.startIndex else { return false }
+        guard let colon = s.utf8.firstIndex(of: 0x3A), colon != s.startIndex else { return false }
         let scheme = s[s.startIndex..<colon].utf8
         guard let f = scheme.first, (f | 0x20) >= 0x61 && (f | 0x20) <= 0x7A else { return false }
         return scheme.allSatisfy { c in
@@ -43,7 +43,7 @@ public struct SIPURI: Equatable, Sendable, CustomStringConvertible {
     }
 
     public init(parsing text: Substring) throws {
-        guard SIPURI.hasScheme(text), let colon = text.firstIndex(of: ":") else { throw SIPURIError("no scheme in \(text.prefix(40))") }
+        guard SIPURI.hasScheme(text), let colon = text.utf8.firstIndex(of: 0x3A) else { throw SIPURIError("no scheme in \(text.prefix(40))") }
         guard !text.utf8.contains(where: { $0 == 0x20 || $0 == 0x09 || $0 < 0x20 }) else { throw SIPURIError("white space in URI") }
         scheme = text[..<colon].lowercased()
         let rest = text[text.index(after: colon)...]
@@ -56,26 +56,26 @@ public struct SIPURI: Equatable, Sendable, CustomStringConvertible {
         // The user part may hold '?', ';' and ',' (RFC 3261 user-unreserved; RFC 4475
         // 3.1.1.2), so the first '@' ends it before '?' headers or ';' params are looked for.
         var hostPart = rest
-        if let at = rest.firstIndex(of: "@") {
+        if let at = rest.utf8.firstIndex(of: 0x40) {
             let userinfo = rest[..<at]
             hostPart = rest[rest.index(after: at)...]
             guard !userinfo.isEmpty else { throw SIPURIError("empty user") }
-            if let pc = userinfo.firstIndex(of: ":") {
+            if let pc = userinfo.utf8.firstIndex(of: 0x3A) {
                 user = try SIPURI.unescape(userinfo[..<pc])
                 password = try SIPURI.unescape(userinfo[userinfo.index(after: pc)...])
             } else {
                 user = try SIPURI.unescape(userinfo)
             }
         }
-        if let q = hostPart.firstIndex(of: "?") {
+        if let q = hostPart.utf8.firstIndex(of: 0x3F) {
             headers = String(hostPart[hostPart.index(after: q)...])
             hostPart = hostPart[..<q]
         }
-        let pieces = hostPart.split(separator: ";", omittingEmptySubsequences: false)
+        let pieces = hostPart.splitASCII(0x3B)
         let hostport = pieces[0]
         for p in pieces.dropFirst() {
             guard !p.isEmpty else { throw SIPURIError("empty URI parameter") }
-            if let eq = p.firstIndex(of: "=") {
+            if let eq = p.utf8.firstIndex(of: 0x3D) {
                 parameters.append((try SIPURI.unescape(p[..<eq]).lowercased(), try SIPURI.unescape(p[p.index(after: eq)...])))
             } else {
                 parameters.append((try SIPURI.unescape(p).lowercased(), nil))
@@ -91,14 +91,14 @@ public struct SIPURI: Equatable, Sendable, CustomStringConvertible {
         var host: Substring
         var portText: Substring?
         if s.hasPrefix("[") {
-            guard let close = s.firstIndex(of: "]") else { throw SIPURIError("unclosed IPv6 reference") }
+            guard let close = s.utf8.firstIndex(of: 0x5D) else { throw SIPURIError("unclosed IPv6 reference") }
             host = s[s.startIndex...close]
             let after = s[s.index(after: close)...]
             if !after.isEmpty {
                 guard after.hasPrefix(":") else { throw SIPURIError("junk after IPv6 reference") }
                 portText = after.dropFirst()
             }
-        } else if let c = s.firstIndex(of: ":") {
+        } else if let c = s.utf8.firstIndex(of: 0x3A) {
             host = s[..<c]
             portText = s[s.index(after: c)...]
         } else {

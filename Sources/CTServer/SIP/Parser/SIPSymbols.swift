@@ -40,30 +40,50 @@ extension StringProtocol {
 }
 
 /// Splits a header value at commas that are outside quoted strings and angle brackets
-/// (RFC 3261 §7.3.1: several values in one header line).
+/// (RFC 3261 §7.3.1: several values in one header line). Scans UTF-8 code units: the
+/// delimiters are ASCII, and grapheme-level iteration was the parser's top cost.
 func splitHeaderList(_ s: Substring) -> [Substring] {
     var parts: [Substring] = []
     var inQuote = false
     var angle = 0
     var escaped = false
-    var start = s.startIndex
-    var i = s.startIndex
-    while i < s.endIndex {
-        let c = s[i]
+    let u = s.utf8
+    var start = u.startIndex
+    var i = u.startIndex
+    while i < u.endIndex {
+        let c = u[i]
         if inQuote {
-            if escaped { escaped = false } else if c == "\\" { escaped = true } else if c == "\"" { inQuote = false }
-        } else if c == "\"" {
+            if escaped { escaped = false } else if c == 0x5C { escaped = true } else if c == 0x22 { inQuote = false }
+        } else if c == 0x22 {
             inQuote = true
-        } else if c == "<" {
+        } else if c == 0x3C {
             angle += 1
-        } else if c == ">" {
+        } else if c == 0x3E {
             angle = max(0, angle - 1)
-        } else if c == "," && angle == 0 {
+        } else if c == 0x2C && angle == 0 {
             parts.append(s[start..<i].trimmingLWS)
-            start = s.index(after: i)
+            start = u.index(after: i)
         }
-        i = s.index(after: i)
+        i = u.index(after: i)
     }
     parts.append(s[start...].trimmingLWS)
     return parts
+}
+
+extension Substring {
+    /// Splits at an ASCII delimiter, keeping empty pieces (code-unit scan, no grapheme work).
+    func splitASCII(_ delimiter: UInt8) -> [Substring] {
+        var out: [Substring] = []
+        var start = utf8.startIndex
+        var i = utf8.startIndex
+        while i < utf8.endIndex {
+            if utf8[i] == delimiter {
+                out.append(self[start..<i])
+                start = utf8.index(after: i)
+            }
+            i = utf8.index(after: i)
+        }
+        out.append(self[start...])
+        return out
+    }
 }
