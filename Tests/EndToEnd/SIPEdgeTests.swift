@@ -12,14 +12,16 @@ import Glibc
     let env = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret"]
 
     /// Writes a config with SIP user 1001 and starts a ct-server on ephemeral ports.
-    func startCT(extraSIP: String = "") throws -> (ChildProcess, sipPort: Int, dir: URL) {
+    func startCT(extraSIP: String = "", digestOrder: String = "[MD5]") throws -> (ChildProcess, sipPort: Int, dir: URL) {
         let dir = TestSupport.temporaryDirectory("hotline-sip")
         let cfg = dir.appendingPathComponent("ct.yaml")
         try """
         name: ct-sip
         sip:
           listen: 127.0.0.1:0
-          digest_algorithms: [MD5, SHA-256]
+          digest_algorithms: \(digestOrder)
+          rtp_port_min: \(40000 + Int(getpid() % 100) * 100)
+          rtp_port_max: \(40099 + Int(getpid() % 100) * 100)
           users:
             - user: "1001"
               password: "pw-1001-secret"

@@ -51,6 +51,13 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     public var authLockoutSeconds: Int?
     /// Digest algorithms offered, most preferred first: "SHA-256", "MD5".
     public var digestAlgorithms: [String]?
+    /// The echo-test number answered by the CT-Server itself (default 9196), and how long it rings.
+    public var echoNumber: String?
+    public var echoRingMs: Int?
+    /// Media: the address RTP binds and advertises (default: the SIP listen host) and the port range.
+    public var mediaAddress: String?
+    public var rtpPortMin: Int?
+    public var rtpPortMax: Int?
 
     public init(listen: String? = nil) { self.listen = listen }
 
@@ -65,6 +72,11 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case authMaxFailures = "auth_max_failures"
         case authLockoutSeconds = "auth_lockout_seconds"
         case digestAlgorithms = "digest_algorithms"
+        case echoNumber = "echo_number"
+        case echoRingMs = "echo_ring_ms"
+        case mediaAddress = "media_address"
+        case rtpPortMin = "rtp_port_min"
+        case rtpPortMax = "rtp_port_max"
     }
 
     public static let defaultListen = "127.0.0.1:5060"

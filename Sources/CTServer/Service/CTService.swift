@@ -46,11 +46,21 @@ public final class CTService {
             }
             guard !auth.algorithms.isEmpty else { throw ConfigError("sip.digest_algorithms is empty") }
         }
-        sipCore = CTSIPCore(loop: loop, authenticator: auth, logger: logger)
+        let sipListen = try SocketAddress(parsing: sipSettings.listen ?? SIPSettings.defaultListen)
+        var channelSettings = ChannelManager.Settings()
+        if let v = sipSettings.echoNumber { channelSettings.echoNumber = v }
+        if let v = sipSettings.echoRingMs { channelSettings.echoRingMs = max(0, v) }
+        channelSettings.mediaAddress = sipSettings.mediaAddress ?? (sipListen.host == "0.0.0.0" || sipListen.host == "::" ? "127.0.0.1" : sipListen.host)
+        if let v = sipSettings.rtpPortMin { channelSettings.rtpPortMin = v }
+        if let v = sipSettings.rtpPortMax { channelSettings.rtpPortMax = v }
+        guard channelSettings.rtpPortMin > 1024, channelSettings.rtpPortMax > channelSettings.rtpPortMin, channelSettings.rtpPortMax <= 65535 else {
+            throw ConfigError("sip.rtp_port_min/rtp_port_max must be a range within 1025...65535")
+        }
+        sipCore = CTSIPCore(loop: loop, authenticator: auth, channelSettings: channelSettings, logger: logger)
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
         if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
-        sip.core = sipCore
-        sipAddress = try sip.listen(udpAndTCP: try SocketAddress(parsing: sipSettings.listen ?? SIPSettings.defaultListen)).udp
+        sipCore.attach(to: sip)
+        sipAddress = try sip.listen(udpAndTCP: sipListen).udp
         if let tlsListen = sipSettings.tlsListen {
             guard let tls = sipSettings.tls else { throw ConfigError("sip.tls_listen needs sip.tls (certificate, private_key)") }
             _ = try sip.listen(tls: try SocketAddress(parsing: tlsListen), context: try TLSContext(server: tls))
@@ -99,6 +109,7 @@ public final class CTService {
     public func shutdown() {
         logger.notice("ct-server \(name) shutting down")
         flowListener.close(reason: "ct-server shutting down")
+        sipCore.channels.hangupAll(cause: "ct-server shutting down")
         sipCore.shutdown()
         sip.close()
     }

@@ -34,9 +34,11 @@ public struct DigestAuthenticator: Sendable {
     public var nonceLifetimeSeconds: UInt64 = 300
     public var maximumFailures = 5
     public var lockoutSeconds: UInt64 = 60
-    /// Challenges offered, most preferred first (RFC 8760 §2.4). Clients that only read the
-    /// first challenge (SIPp 3.6) need MD5 first.
-    public var algorithms: [Crypto.DigestAlgorithm] = [.sha256, .md5]
+    /// Challenges offered, in this order (RFC 8760 §2.4). Default: MD5 only. Measured here:
+    /// SIPp 3.6 uses only the first challenge and fails on SHA-256; baresip 1.0 (libre 0.6)
+    /// fails the whole REGISTER (ENOSYS) if *any* challenge is SHA-256. Sites whose phones
+    /// speak RFC 8760 set `digest_algorithms: [SHA-256, MD5]` or `[SHA-256]`. Both HA1s are kept.
+    public var algorithms: [Crypto.DigestAlgorithm] = [.md5]
     private let secret: [UInt8]
     private var failures: [String: (count: Int, first: UInt64, lockedUntil: UInt64)] = [:]
 

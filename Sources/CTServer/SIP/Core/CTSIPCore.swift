@@ -8,18 +8,28 @@ public final class CTSIPCore: SIPCore {
     public let loop: EventLoop
     public var authenticator: DigestAuthenticator
     public var registrar = Registrar()
+    public let channels: ChannelManager
     /// Whether a Flow-Server is attached (calls can be routed).
-    public var flowAttached: () -> Bool = { false }
+    public var flowAttached: () -> Bool = { false } {
+        didSet { channels.flowAttached = flowAttached }
+    }
     private let logger: Logger
     private var sweepTimer: TimerID?
     public private(set) var registrations = 0
     public private(set) var authFailures = 0
 
-    public init(loop: EventLoop, authenticator: DigestAuthenticator, logger: Logger) {
+    public init(loop: EventLoop, authenticator: DigestAuthenticator, channelSettings: ChannelManager.Settings = .init(), logger: Logger) {
         self.loop = loop
         self.authenticator = authenticator
         self.logger = logger
+        channels = ChannelManager(loop: loop, settings: channelSettings, logger: logger)
         scheduleSweep()
+    }
+
+    /// Connects the channel layer to the endpoint that carries its requests (BYE …).
+    public func attach(to endpoint: SIPEndpoint) {
+        endpoint.core = self
+        channels.endpoint = endpoint
     }
 
     private func scheduleSweep() {
@@ -34,16 +44,19 @@ public final class CTSIPCore: SIPCore {
 
     public func requestReceived(_ request: SIPMessage, transaction t: ServerTransactionHandle) {
         switch request.method ?? "" {
+        case "OPTIONS" where request.to?.tag != nil && channels.inDialogRequest(request, t):
+            break
         case "OPTIONS":
             t.respond(200, headers: [SIPHeader(name: .allow, value: Self.allow), SIPHeader(name: .accept, value: "application/sdp"),
                                      SIPHeader(name: .supported, value: "")].filter { !$0.value.isEmpty })
         case "REGISTER":
             register(request, t)
         case "INVITE":
-            invite(request, t)
-        case "BYE", "INFO", "UPDATE", "REFER", "NOTIFY":
-            // No dialogs exist outside the channel layer yet: nothing can match.
-            t.respond(481)
+            channels.inviteReceived(request, t)
+        case "BYE":
+            channels.byeReceived(request, t)
+        case "INFO", "UPDATE", "REFER", "NOTIFY":
+            if !channels.inDialogRequest(request, t) { t.respond(481) }
         default:
             t.respond(405, headers: [SIPHeader(name: .allow, value: Self.allow)])
         }
@@ -75,21 +88,12 @@ public final class CTSIPCore: SIPCore {
         }
     }
 
-    private func invite(_ request: SIPMessage, _ t: ServerTransactionHandle) {
-        guard flowAttached() else {
-            t.respond(480, "Temporarily Unavailable (no Flow-Server attached)", headers: [SIPHeader(name: .retryAfter, value: "30")])
-            return
-        }
-        // TODO(#3): hand the call to the channel layer and the owning Flow-Server.
-        t.respond(480, "Temporarily Unavailable (call routing not available yet)", headers: [SIPHeader(name: .retryAfter, value: "30")])
-    }
-
     public func ackReceived(_ ack: SIPMessage, from: SIPPeer) {
-        logger.debug("SIP: ACK outside any transaction from \(from) ignored")
+        if !channels.ackReceived(ack) { logger.debug("SIP: ACK matching no dialog from \(from) ignored") }
     }
 
     public func inviteCancelled(_ transaction: ServerTransactionHandle) {
-        transaction.respond(487)
+        if !channels.cancelled(transaction) { transaction.respond(487) }
     }
 
     static func httpDate() -> String {

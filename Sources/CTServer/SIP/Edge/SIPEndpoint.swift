@@ -85,6 +85,15 @@ public final class SIPEndpoint: SIPTransportDelegate {
     }
     private var servers: [ServerTransactionKey: ServerEntry] = [:]
 
+    private struct ClientEntry {
+        var machine: ClientTransaction
+        let peer: SIPPeer
+        var timers: [TransactionTimer: TimerID]
+        let onResponse: (SIPMessage) -> Void
+        let onTimeout: () -> Void
+    }
+    private var clients: [ClientTransactionKey: ClientEntry] = [:]
+
     public init(loop: EventLoop, configuration: Configuration = Configuration(), logger: Logger) {
         self.loop = loop
         self.configuration = configuration
@@ -128,6 +137,8 @@ public final class SIPEndpoint: SIPTransportDelegate {
         tcp.removeAll()
         for e in servers.values { for t in e.timers.values { loop.cancel(t) } }
         servers.removeAll()
+        for e in clients.values { for t in e.timers.values { loop.cancel(t) } }
+        clients.removeAll()
     }
 
     // MARK: receiving
@@ -255,11 +266,91 @@ public final class SIPEndpoint: SIPTransportDelegate {
     }
 
     private func responseAccepted(_ response: SIPMessage, from: SIPPeer) {
-        // Client transactions come with originate (issue #3, channels); until then a response
-        // matches nothing and is discarded (RFC 3261 §18.1.2).
-        counters.dropped += 1
-        logger.debug("SIP: stray response \(response.statusCode ?? 0) from \(from)")
+        guard let key = ClientTransactionKey(response: response), var e = clients[key] else {
+            // Matches no client transaction: discarded (RFC 3261 §18.1.2).
+            counters.dropped += 1
+            logger.debug("SIP: stray response \(response.statusCode ?? 0) from \(from)")
+            return
+        }
+        let actions = e.machine.responseReceived(response)
+        clients[key] = e
+        runClient(actions, key: key)
     }
+
+    // MARK: client transactions
+
+    /// Sends a request in a new client transaction (RFC 3261 §17.1): adds our Via with a fresh
+    /// branch, retransmits over UDP, and reports every response (provisional and final) or a
+    /// timeout. Over a stream the request goes on the peer's existing connection.
+    public func sendRequest(_ request: SIPMessage, to peer: SIPPeer, onResponse: @escaping (SIPMessage) -> Void,
+                            onTimeout: @escaping () -> Void) {
+        var r = request
+        let branch = "z9hG4bK" + Self.randomToken(16)
+        let local = localAddress(for: peer)
+        r.headers.insert(SIPHeader(name: .via, value: "SIP/2.0/\(peer.transport.rawValue) \(local);branch=\(branch);rport"), at: 0)
+        if r.count(.userAgent) == 0 { r.add(.userAgent, configuration.serverHeader) }
+        let key = ClientTransactionKey(branch: branch, method: r.method ?? "")
+        let machine = ClientTransaction(request: r, reliable: peer.reliable, timers: configuration.timers)
+        clients[key] = ClientEntry(machine: machine, peer: peer, timers: [:], onResponse: onResponse, onTimeout: onTimeout)
+        runClient(machine.start(), key: key)
+    }
+
+    func localAddress(for peer: SIPPeer) -> String {
+        switch peer.transport {
+        case .udp: return (udp.first { $0.localAddress.family == peer.address.family } ?? udp.first)?.localAddress.description ?? "127.0.0.1"
+        case .tcp, .tls: return (tcp.first { $0.kind == peer.transport })?.localAddress.description ?? "127.0.0.1"
+        }
+    }
+
+    private func runClient(_ actions: [TransactionAction], key: ClientTransactionKey) {
+        for a in actions {
+            guard let e = clients[key] else { return }
+            switch a {
+            case .send(let m):
+                if !sendRequestBytes(m, to: e.peer) {
+                    var entry = e
+                    let more = entry.machine.transportError()
+                    clients[key] = entry
+                    runClient(more, key: key)
+                    return
+                }
+            case .passToTU(let m):
+                e.onResponse(m)
+            case .startTimer(let t, let ms):
+                let id = loop.schedule(afterMilliseconds: ms) { [weak self] in self?.clientTimerFired(key, t) }
+                clients[key]?.timers[t] = id
+            case .cancelTimer(let t):
+                if let id = clients[key]?.timers.removeValue(forKey: t) { loop.cancel(id) }
+            case .timeout:
+                e.onTimeout()
+            case .terminate:
+                if let entry = clients.removeValue(forKey: key) { for id in entry.timers.values { loop.cancel(id) } }
+            }
+        }
+    }
+
+    private func clientTimerFired(_ key: ClientTransactionKey, _ t: TransactionTimer) {
+        guard var e = clients[key] else { return }
+        e.timers.removeValue(forKey: t)
+        let actions = e.machine.timerFired(t)
+        clients[key] = e
+        runClient(actions, key: key)
+    }
+
+    private func sendRequestBytes(_ m: SIPMessage, to peer: SIPPeer) -> Bool {
+        let bytes = m.serialized()
+        switch peer.transport {
+        case .udp:
+            guard let u = udp.first(where: { $0.localAddress.family == peer.address.family }) ?? udp.first else { return false }
+            u.send(bytes, to: peer.address)
+            return true
+        case .tcp, .tls:
+            guard let id = peer.connectionID else { return false }
+            return tcp.contains { $0.kind == peer.transport && $0.send(bytes, connectionID: id) }
+        }
+    }
+
+    public var clientTransactionCount: Int { clients.count }
 
     // MARK: transactions
 
