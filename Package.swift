@@ -80,7 +80,7 @@ let package = Package(
         .testTarget(name: "CTServerTests", dependencies: ["CTServerKit", "TestSupport"]),
         .testTarget(name: "FlowServerTests", dependencies: ["FlowServerKit", "TestSupport"]),
         .testTarget(name: "AppOperateTests", dependencies: ["AppOperateKit", "TestSupport"]),
-        .testTarget(name: "EndToEnd", dependencies: ["Protocol", "TestSupport"]),
+        .testTarget(name: "EndToEnd", dependencies: ["Protocol", "TestSupport"], exclude: ["Fixtures"]),
     ],
     swiftLanguageModes: [.v5]
 )

@@ -44,6 +44,8 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     /// Messages per second accepted from one source address, and the burst allowed.
     public var rateLimitPerSource: Double?
     public var rateLimitBurst: Double?
+    /// Source addresses exempt from the rate limit (trunks, a SIP dispatcher).
+    public var trustedSources: [String]?
     /// Server transactions alive at once; beyond this new requests get 503 + Retry-After.
     public var maxTransactions: Int?
     /// Failed authentications from one user and source before a lock-out, and its length.
@@ -68,6 +70,7 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case maxExpires = "max_expires"
         case rateLimitPerSource = "rate_limit_per_source"
         case rateLimitBurst = "rate_limit_burst"
+        case trustedSources = "trusted_sources"
         case maxTransactions = "max_transactions"
         case authMaxFailures = "auth_max_failures"
         case authLockoutSeconds = "auth_lockout_seconds"

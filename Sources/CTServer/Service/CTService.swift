@@ -32,6 +32,7 @@ public final class CTService {
         if let v = sipSettings.rateLimitPerSource { endpointConfig.rateLimitPerSource = v }
         if let v = sipSettings.rateLimitBurst { endpointConfig.rateLimitBurst = v }
         if let v = sipSettings.maxTransactions { endpointConfig.maximumServerTransactions = v }
+        endpointConfig.trustedSources = Set(sipSettings.trustedSources ?? [])
         sip = SIPEndpoint(loop: loop, configuration: endpointConfig, logger: logger)
         let realm = sipSettings.realm ?? SIPSettings.defaultRealm
         var users: [String: DigestAuthenticator.Credentials] = [:]
