@@ -3,12 +3,20 @@ import Protocol
 
 /// One SIP leg anchored at the CT-Server.
 public final class SIPChannel {
+    public enum Purpose: Sendable { case echoTest, flow, outbound }
+
     public let id: String
     public let caller: String
     public let called: String
+    public let purpose: Purpose
     public let createdAt: UInt64
     var machine: ChannelStateMachine
-    let invite: ServerTransactionHandle
+    /// Inbound: the INVITE server transaction.
+    let invite: ServerTransactionHandle?
+    /// Outbound: the INVITE as sent (with our Via), for CANCEL and the dialog.
+    var sentInvite: SIPMessage?
+    var peer: SIPPeer
+    var offer: SessionDescription?
     var dialog: SIPDialog?
     var answer: SIPMessage?
     var negotiated: NegotiatedAudio?
@@ -16,22 +24,27 @@ public final class SIPChannel {
     var answerTimer: TimerID?
     var ringTimer: TimerID?
     var rtpPacketsIn = 0
+    /// The Flow-Server connection that controls this channel (nil for the echo test).
+    public var owner: UInt64?
 
-    init(id: String, invite: ServerTransactionHandle, t1: Int, t2: Int, now: UInt64) {
+    init(id: String, purpose: Purpose, caller: String, called: String, invite: ServerTransactionHandle?, peer: SIPPeer, timers: SIPTimerValues, now: UInt64) {
         self.id = id
+        self.purpose = purpose
+        self.caller = caller
+        self.called = called
         self.invite = invite
-        caller = invite.request.from?.uri.user ?? invite.request.from?.uriText ?? ""
-        called = (try? SIPURI(parsing: invite.request.requestURI ?? ""))?.user ?? ""
-        machine = ChannelStateMachine(t1: t1, t2: t2)
+        self.peer = peer
+        machine = ChannelStateMachine(t1: timers.t1, t2: timers.t2)
         createdAt = now
     }
 
     public var state: ChannelStateMachine.State { machine.state }
+    var callID: String? { invite?.request.callID ?? sentInvite?.callID }
 }
 
-/// Channels: INVITE in, dialog, SDP answer, 2xx retransmission until ACK, BYE either way,
-/// CANCEL, re-INVITE (hold/resume). Calls to the echo-test number are answered here with an
-/// RTP reflector; routing other calls to a Flow-Server is the next step of issue #3.
+/// Channels: inbound INVITEs (answered here for the echo test, or offered to a Flow-Server
+/// and answered, rejected or hung up on its command), outbound calls (originate), dialogs,
+/// SDP offer/answer, 2xx retransmission until ACK, BYE either way, CANCEL, re-INVITE.
 public final class ChannelManager {
     public struct Settings: Sendable {
         public var echoNumber = "9196"
@@ -39,6 +52,8 @@ public final class ChannelManager {
         public var mediaAddress = "127.0.0.1"
         public var rtpPortMin = 20000
         public var rtpPortMax = 29999
+        /// How long an offered call waits for its Flow-Server's answer or rejection.
+        public var offerTimeoutMs = 8000
         public var timers = SIPTimerValues()
         public init() {}
     }
@@ -50,15 +65,22 @@ public final class ChannelManager {
         public var rejected = 0
         public var cancelled = 0
         public var noACK = 0
+        public var originated = 0
     }
 
     let loop: EventLoop
     weak var endpoint: SIPEndpoint?
     public var settings: Settings
     public var flowAttached: () -> Bool = { false }
+    /// Offers an inbound call to a Flow-Server; returns false if none can take it.
+    public var offerToFlow: ((SIPChannel) -> Bool)?
+    /// Reports a channel event to the channel's owner.
+    public var report: ((SIPChannel, ChannelEvent.Kind, Int, String) -> Void)?
+    /// Looks up a registered user's bindings (for originate to "1001").
+    public var lookupUser: ((String) -> [Registrar.Binding])?
     public private(set) var counters = Counters()
-    private var channels: [String: SIPChannel] = [:]          // by channel id
-    private var byCallID: [String: String] = [:]              // Call-ID → channel id
+    private var channels: [String: SIPChannel] = [:]
+    private var byCallID: [String: String] = [:]
     private var ports: RTPPortPool
     private var nextID: UInt64 = 1
     private let logger: Logger
@@ -71,14 +93,20 @@ public final class ChannelManager {
     }
 
     public var activeChannels: Int { channels.count }
+    public func channel(id: String) -> SIPChannel? { channels[id] }
 
     public func debugSnapshot() -> [String] {
         channels.values.sorted { $0.createdAt < $1.createdAt }.map {
-            "\($0.id) \($0.state.rawValue) from=\($0.caller.isEmpty ? "-" : "…" + String($0.caller.suffix(2))) to=\($0.called) rtp=\($0.media?.port ?? 0)"
+            "\($0.id) \($0.state.rawValue) to=\($0.called) rtp=\($0.media?.port ?? 0)"
         }
     }
 
-    // MARK: requests from the SIP core
+    private func newID() -> String {
+        defer { nextID += 1 }
+        return "ch-\(String(nextID, radix: 36))-\(SIPEndpoint.randomToken(4))"
+    }
+
+    // MARK: inbound
 
     func inviteReceived(_ request: SIPMessage, _ t: ServerTransactionHandle) {
         if request.to?.tag != nil {
@@ -86,55 +114,77 @@ public final class ChannelManager {
             return
         }
         counters.offered += 1
-        guard request.body.isEmpty == false, let offer = try? SessionDescription(parsing: request.body) else {
+        guard !request.body.isEmpty, let offer = try? SessionDescription(parsing: request.body) else {
             counters.rejected += 1
             t.respond(488, "Not Acceptable Here (an SDP offer is required)", headers: [SIPHeader(name: .warning, value: "399 hotline \"no SDP offer\"")])
             return
         }
-        let id = "ch-\(String(nextID, radix: 36))-\(SIPEndpoint.randomToken(4))"
-        nextID += 1
-        let ch = SIPChannel(id: id, invite: t, t1: settings.timers.t1, t2: settings.timers.t2, now: loop.now)
-        guard ch.called == settings.echoNumber else {
-            counters.rejected += 1
-            // Flow-Server routing of ordinary calls is the next step (issue #3, channels).
-            let why = flowAttached() ? "no route for \(ch.called)" : "no Flow-Server attached"
-            t.respond(480, "Temporarily Unavailable (\(why))", headers: [SIPHeader(name: .retryAfter, value: "30")])
+        let called = (try? SIPURI(parsing: request.requestURI ?? ""))?.user ?? ""
+        let caller = request.from?.uri.user ?? request.from?.uriText ?? ""
+        let purpose: SIPChannel.Purpose = called == settings.echoNumber ? .echoTest : .flow
+        let ch = SIPChannel(id: newID(), purpose: purpose, caller: caller, called: called, invite: t, peer: t.source,
+                            timers: settings.timers, now: loop.now)
+        ch.offer = offer
+        if purpose == .flow {
+            guard flowAttached(), let offerToFlow else {
+                counters.rejected += 1
+                t.respond(480, "Temporarily Unavailable (no Flow-Server attached)", headers: [SIPHeader(name: .retryAfter, value: "30")])
+                return
+            }
+            register(ch)
+            guard offerToFlow(ch) else {
+                apply(ch, ch.machine.reject(code: 480, cause: "no Flow-Server took the call"))
+                return
+            }
+            logger.info("channel \(ch.id): offered to a Flow-Server (called \(called)) from \(t.source)")
+            ch.ringTimer = loop.schedule(afterMilliseconds: settings.offerTimeoutMs) { [weak self, weak ch] in
+                guard let self, let ch, ch.state == .offered || ch.state == .ringing else { return }
+                self.apply(ch, ch.machine.reject(code: 480, cause: "Flow-Server did not answer the offer"))
+            }
             return
         }
-        guard let (fd, port) = ports.bind(host: settings.mediaAddress) else {
-            counters.rejected += 1
-            t.respond(503, "Service Unavailable (no RTP port free)", headers: [SIPHeader(name: .retryAfter, value: "5")])
-            return
-        }
-        let sessionID = UInt64(loop.now / 1000)
-        switch OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: sessionID) {
-        case .failure(let f):
-            ports.release(port)
-            close(fd)
-            counters.rejected += 1
-            t.respond(488, "Not Acceptable Here", headers: [SIPHeader(name: .warning, value: "304 hotline \"\(f.reason)\"")])
-            return
-        case .success(let (answerSDP, negotiated)):
-            ch.negotiated = negotiated
-            ch.media = try? RTPReflector(loop: loop, fd: fd, port: port, expectedHost: negotiated.remoteAddress)
-            if ch.media == nil { close(fd); ports.release(port) }
-            ch.dialog = SIPDialog(uasFor: request, localTag: t.toTag, peer: t.source)
-            var ok = request.makeResponse(200, "OK", toTag: t.toTag, body: answerSDP.serialized(), contentType: "application/sdp")
-            ok.add(.contact, contactHeader(for: t.source))
-            ok.add(.allow, CTSIPCore.allow)
-            ch.answer = ok
-        }
-        channels[id] = ch
-        if let callID = request.callID { byCallID[callID] = id }
-        logger.info("channel \(id): offered \(ch.caller.isEmpty ? "-" : "…" + String(ch.caller.suffix(2))) → \(ch.called) (echo test) from \(t.source)")
+        register(ch)
+        logger.info("channel \(ch.id): echo test from \(t.source)")
+        guard prepareAnswer(ch, echo: true) else { return }
         apply(ch, ch.machine.ring())
         if settings.echoRingMs > 0 {
             ch.ringTimer = loop.schedule(afterMilliseconds: settings.echoRingMs) { [weak self, weak ch] in
                 guard let self, let ch else { return }
-                self.apply(ch, ch.machine.answer(reliable: ch.invite.source.reliable))
+                self.apply(ch, ch.machine.answer(reliable: ch.peer.reliable))
             }
         } else {
             apply(ch, ch.machine.answer(reliable: t.source.reliable))
+        }
+    }
+
+    private func register(_ ch: SIPChannel) {
+        channels[ch.id] = ch
+        if let c = ch.callID { byCallID[c] = ch.id }
+    }
+
+    /// Binds RTP, negotiates SDP and builds the 200 OK; on failure answers 488/503 and drops the channel.
+    private func prepareAnswer(_ ch: SIPChannel, echo: Bool) -> Bool {
+        guard let t = ch.invite, let offer = ch.offer else { return false }
+        guard let (fd, port) = ports.bind(host: settings.mediaAddress) else {
+            apply(ch, ch.machine.reject(code: 503, cause: "no RTP port free"))
+            return false
+        }
+        switch OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)) {
+        case .failure(let f):
+            ports.release(port)
+            close(fd)
+            apply(ch, ch.machine.reject(code: 488, cause: f.reason))
+            return false
+        case .success(let (answerSDP, negotiated)):
+            ch.negotiated = negotiated
+            ch.media = try? RTPReflector(loop: loop, fd: fd, port: port, expectedHost: negotiated.remoteAddress, echo: echo)
+            if ch.media == nil { close(fd); ports.release(port) }
+            ch.dialog = SIPDialog(uasFor: t.request, localTag: t.toTag, peer: t.source)
+            var ok = t.request.makeResponse(200, "OK", toTag: t.toTag, body: answerSDP.serialized(), contentType: "application/sdp")
+            ok.add(.contact, contactHeader(for: t.source))
+            ok.add(.allow, CTSIPCore.allow)
+            ch.answer = ok
+            return true
         }
     }
 
@@ -149,7 +199,6 @@ public final class ChannelManager {
             return
         }
         guard let offer = try? SessionDescription(parsing: request.body) else {
-            // An offerless re-INVITE: offer our current session again.
             t.respond(200, headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))], body: ch.answer?.body ?? [],
                       contentType: "application/sdp")
             return
@@ -174,7 +223,6 @@ public final class ChannelManager {
         return ch
     }
 
-    /// ACK of our 2xx.
     func ackReceived(_ ack: SIPMessage) -> Bool {
         guard let ch = channel(for: ack) else { return false }
         apply(ch, ch.machine.ackReceived())
@@ -187,7 +235,6 @@ public final class ChannelManager {
         apply(ch, ch.machine.byeReceived())
     }
 
-    /// In-dialog requests other than INVITE, ACK and BYE (INFO, UPDATE, OPTIONS, NOTIFY, REFER).
     func inDialogRequest(_ request: SIPMessage, _ t: ServerTransactionHandle) -> Bool {
         guard request.to?.tag != nil, channel(for: request) != nil else { return false }
         t.respond(200)
@@ -201,25 +248,235 @@ public final class ChannelManager {
         return true
     }
 
+    // MARK: Flow-Server commands
+
+    public enum CommandError: Error, Equatable { case noSuchChannel, wrongState(String), failed(String) }
+
+    public func answer(_ id: String) -> Result<Void, CommandError> {
+        guard let ch = channels[id], ch.purpose == .flow else { return .failure(.noSuchChannel) }
+        guard ch.state == .offered || ch.state == .ringing else { return .failure(.wrongState(ch.state.rawValue)) }
+        if let t = ch.ringTimer { loop.cancel(t) }
+        guard prepareAnswer(ch, echo: false) else { return .failure(.failed("media could not be negotiated")) }
+        apply(ch, ch.machine.answer(reliable: ch.peer.reliable))
+        return .success(())
+    }
+
+    public func reject(_ id: String, code: Int, reason: String) -> Result<Void, CommandError> {
+        guard let ch = channels[id], ch.invite != nil else { return .failure(.noSuchChannel) }
+        guard ch.state == .offered || ch.state == .ringing else { return .failure(.wrongState(ch.state.rawValue)) }
+        guard (400...699).contains(code) else { return .failure(.failed("reject code must be 400-699")) }
+        counters.rejected += 1
+        apply(ch, ch.machine.reject(code: code, cause: reason.isEmpty ? "rejected" : reason))
+        return .success(())
+    }
+
     /// Hangs a channel up from our side (Flow-Server command, shutdown).
-    public func hangup(_ id: String, cause: String) {
-        guard let ch = channels[id] else { return }
+    @discardableResult
+    public func hangup(_ id: String, cause: String) -> Result<Void, CommandError> {
+        guard let ch = channels[id] else { return .failure(.noSuchChannel) }
+        if ch.purpose == .outbound, ch.state == .offered || ch.state == .ringing {
+            cancelOutbound(ch, cause: cause)
+            return .success(())
+        }
         apply(ch, ch.machine.hangup(cause: cause))
+        return .success(())
     }
 
     public func hangupAll(cause: String) {
         for id in Array(channels.keys) { hangup(id, cause: cause) }
     }
 
+    /// Channels a Flow-Server owned, when its link drops: they keep talking (ARCHITECTURE.md §4);
+    /// offered ones that nobody will answer now are rejected.
+    public func ownerLost(_ owner: UInt64) {
+        for ch in channels.values where ch.owner == owner {
+            ch.owner = nil
+            if ch.state == .offered || ch.state == .ringing, ch.purpose == .flow {
+                apply(ch, ch.machine.reject(code: 480, cause: "Flow-Server lost"))
+            }
+        }
+    }
+
+    // MARK: outbound (originate)
+
+    /// Dials `destination` (a registered user, or a sip: URI with a literal host). The channel
+    /// reports Delivered on 180/183, Established on 2xx (after our ACK), Failed otherwise.
+    public func originate(destination: String, callerID: String, timeoutMs: Int, owner: UInt64?) -> Result<SIPChannel, CommandError> {
+        guard let endpoint else { return .failure(.failed("SIP is not running")) }
+        var target: SIPURI
+        var peer: SIPPeer
+        if destination.hasPrefix("sip:") || destination.hasPrefix("sips:") {
+            guard let uri = try? SIPURI(parsing: destination), let addr = try? SocketAddress(host: uri.host.trimmingCharacters(in: ["[", "]"]), port: uri.port ?? 5060),
+                  isLiteralAddress(uri.host) else {
+                return .failure(.failed("destination must be a registered user or a sip: URI with a literal address"))
+            }
+            target = uri
+            let tcp = (uri.parameter("transport") ?? nil)?.lowercased() == "tcp"
+            if tcp { return .failure(.failed("outbound TCP connections are not supported yet; use UDP")) }
+            peer = SIPPeer(transport: .udp, address: addr)
+        } else {
+            guard let binding = lookupUser?(destination).first else { return .failure(.failed("\(destination) is not registered")) }
+            target = binding.contact.uri
+            peer = binding.source
+        }
+        guard let (fd, port) = ports.bind(host: settings.mediaAddress) else { return .failure(.failed("no RTP port free")) }
+        var offer = SessionDescription()
+        offer.originUser = "hotline"
+        offer.sessionID = UInt64(loop.now / 1000)
+        offer.sessionVersion = 1
+        offer.originAddress = settings.mediaAddress
+        offer.connection = settings.mediaAddress
+        var m = SessionDescription.Media(type: "audio", port: port, proto: "RTP/AVP", formats: ["0", "8", "101"])
+        m.rtpmap = [0: "PCMU/8000", 8: "PCMA/8000", 101: "telephone-event/8000"]
+        m.fmtp = [101: "0-16"]
+        m.ptime = 20
+        offer.media = [m]
+
+        let id = newID()
+        let local = endpoint.localAddress(for: peer)
+        let fromTag = SIPEndpoint.randomToken(10)
+        let callID = "\(SIPEndpoint.randomToken(20))@hotline"
+        var invite = SIPMessage(startLine: .request(method: "INVITE", uri: target.description, version: "SIP/2.0"))
+        invite.add(.maxForwards, "70")
+        let display = callerID.isEmpty ? "" : "\"\(callerID.replacingOccurrences(of: "\"", with: ""))\" "
+        let fromUser = callerID.isEmpty ? "hotline" : SIPURI.escapeUser(callerID)
+        invite.add(.from, "\(display)<sip:\(fromUser)@\(local)>;tag=\(fromTag)")
+        invite.add(.to, "<\(target.description)>")
+        invite.add(.callID, callID)
+        invite.add(.cseq, "1 INVITE")
+        invite.add(.contact, contactHeader(for: peer))
+        invite.add(.allow, CTSIPCore.allow)
+        invite.add(.contentType, "application/sdp")
+        invite.body = offer.serialized()
+
+        let ch = SIPChannel(id: id, purpose: .outbound, caller: callerID, called: destination, invite: nil, peer: peer,
+                            timers: settings.timers, now: loop.now)
+        ch.owner = owner
+        ch.offer = offer
+        ch.media = try? RTPReflector(loop: loop, fd: fd, port: port, expectedHost: peer.address.host, echo: false)
+        if ch.media == nil { close(fd); ports.release(port) }
+        counters.originated += 1
+        ch.sentInvite = invite
+        register(ch)
+        // The transaction keeps the channel alive until it ends, so a 2xx that arrives after we
+        // gave up can still be ACKed and ended with BYE.
+        ch.sentInvite = endpoint.sendRequest(invite, to: peer, onResponse: { [weak self] r in
+            self?.outboundResponse(ch, r)
+        }, onTimeout: { [weak self, weak ch] in
+            guard let self, let ch else { return }
+            self.outboundEnded(ch, kind: .failed, code: 408, cause: "no response")
+        })
+        if let c = ch.sentInvite?.callID { byCallID[c] = ch.id }
+        ch.ringTimer = loop.schedule(afterMilliseconds: max(1000, timeoutMs)) { [weak self, weak ch] in
+            guard let self, let ch, ch.state == .offered || ch.state == .ringing else { return }
+            self.cancelOutbound(ch, cause: "no answer")
+        }
+        logger.info("channel \(id): originating to \(destination) via \(peer)")
+        return .success(ch)
+    }
+
+    private func isLiteralAddress(_ host: String) -> Bool {
+        host.hasPrefix("[") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
+    }
+
+    private func outboundResponse(_ ch: SIPChannel, _ r: SIPMessage) {
+        guard let code = r.statusCode, let invite = ch.sentInvite else { return }
+        switch code {
+        case 100:
+            break
+        case 101..<200:
+            if ch.state == .offered {
+                _ = ch.machine.ring()
+                report?(ch, .delivered, code, "")
+            }
+        case 200..<300:
+            guard var dialog = ch.dialog ?? SIPDialog(uacFor: invite, response: r, peer: ch.peer) else { return }
+            // ACK every 2xx (retransmissions included) — RFC 3261 §13.2.2.4.
+            var ack = SIPMessage(startLine: .request(method: "ACK", uri: dialog.remoteTarget, version: "SIP/2.0"))
+            ack.add(.maxForwards, "70")
+            ack.add(.from, dialog.localURI)
+            ack.add(.to, dialog.remoteURI)
+            ack.add(.callID, dialog.callID)
+            ack.add(.cseq, "\(invite.cseq?.number ?? 1) ACK")
+            for route in dialog.routeSet { ack.add(.route, route) }
+            endpoint?.sendStateless(ack, to: ch.peer)
+            guard ch.dialog == nil else { return }
+            if ch.state == .hangingUp || ch.state == .gone {
+                // Answered after we gave up: end it at once.
+                ch.dialog = dialog
+                sendBye(ch)
+                return
+            }
+            if let body = try? SessionDescription(parsing: r.body), let m = body.media.first(where: { $0.type == "audio" && $0.port != 0 }),
+               let (codec, pt) = OfferAnswer.pickCodec(m) {
+                ch.negotiated = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: nil, remoteAddress: body.address(of: m) ?? "",
+                                                remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
+            }
+            dialog.remoteSeq = 0
+            ch.dialog = dialog
+            if let t = ch.ringTimer { loop.cancel(t) }
+            _ = ch.machine.answer(reliable: true)
+            _ = ch.machine.ackReceived()
+            counters.answered += 1
+            report?(ch, .established, code, "")
+        default:
+            let cause: String
+            switch code {
+            case 486, 600: cause = "busy"
+            case 408, 480: cause = "no answer"
+            case 487: cause = ch.machine.cause ?? "cancelled"
+            case 404, 604: cause = "not found"
+            case 603: cause = "declined"
+            default: cause = "failed"
+            }
+            outboundEnded(ch, kind: .failed, code: code, cause: cause)
+        }
+    }
+
+    private func cancelOutbound(_ ch: SIPChannel, cause: String) {
+        guard let invite = ch.sentInvite, let branch = invite.topVia?.branch, let endpoint else { return }
+        _ = ch.machine.reject(code: 487, cause: cause)   // offered/ringing → gone bookkeeping
+        var cancel = SIPMessage(startLine: .request(method: "CANCEL", uri: invite.requestURI ?? "", version: "SIP/2.0"))
+        cancel.add(.maxForwards, "70")
+        if let f = invite.value(.from) { cancel.add(.from, f) }
+        if let t = invite.value(.to) { cancel.add(.to, t) }
+        if let c = invite.callID { cancel.add(.callID, c) }
+        cancel.add(.cseq, "\(invite.cseq?.number ?? 1) CANCEL")
+        var stripped = cancel
+        stripped.remove(.via)
+        endpoint.sendRequest(stripped, to: ch.peer, branch: branch, onResponse: { _ in }, onTimeout: {})
+        // The 487 (or a late 2xx, which we BYE) arrives through the INVITE transaction.
+        outboundEnded(ch, kind: .failed, code: 487, cause: cause)
+    }
+
+    private func outboundEnded(_ ch: SIPChannel, kind: ChannelEvent.Kind, code: Int, cause: String) {
+        guard channels[ch.id] != nil else { return }
+        if let t = ch.ringTimer { loop.cancel(t) }
+        releaseMedia(ch)
+        report?(ch, kind, code, cause)
+        channels.removeValue(forKey: ch.id)
+        // Keep the Call-ID mapping briefly so a late 2xx can still be ACKed and BYE'd.
+        logger.info("channel \(ch.id): \(kind) (\(code) \(cause))")
+    }
+
     // MARK: actions
+
+    private func releaseMedia(_ ch: SIPChannel) {
+        if let m = ch.media {
+            ch.rtpPacketsIn = m.packetsIn
+            m.close()
+            ports.release(m.port)
+            ch.media = nil
+        }
+    }
 
     private func apply(_ ch: SIPChannel, _ actions: [ChannelStateMachine.Action]) {
         for a in actions {
             switch a {
             case .sendProvisional(let code):
-                ch.invite.respond(code)
+                ch.invite?.respond(code)
             case .sendAnswer, .retransmitAnswer:
-                if let ok = ch.answer { ch.invite.respond(ok) }
+                if let ok = ch.answer { ch.invite?.respond(ok) }
                 if case .sendAnswer = a { counters.answered += 1 }
             case .startAnswerTimer(let ms):
                 ch.answerTimer = loop.schedule(afterMilliseconds: ms) { [weak self, weak ch] in
@@ -230,21 +487,24 @@ public final class ChannelManager {
                 if let t = ch.answerTimer { loop.cancel(t) }
                 ch.answerTimer = nil
             case .sendFinal(let code):
-                ch.invite.respond(code)
+                ch.invite?.respond(code)
             case .sendBye:
                 if ch.machine.cause == "no ACK for 200 OK" { counters.noACK += 1 }
                 sendBye(ch)
             case .releaseMedia:
                 if let t = ch.ringTimer { loop.cancel(t) }
-                if let m = ch.media {
-                    ch.rtpPacketsIn = m.packetsIn
-                    m.close()
-                    ports.release(m.port)
-                    ch.media = nil
-                }
+                releaseMedia(ch)
             case .report(let state):
                 logger.debug("channel \(ch.id): \(state.rawValue)")
-                if state == .gone { remove(ch) }
+                switch state {
+                case .connected where ch.purpose == .flow: report?(ch, .established, 200, "")
+                case .held: report?(ch, .held, 0, "")
+                case .connected: break
+                case .gone:
+                    report?(ch, .cleared, 0, ch.machine.cause ?? "")
+                    remove(ch)
+                default: break
+                }
             }
         }
     }
@@ -264,9 +524,10 @@ public final class ChannelManager {
 
     private func remove(_ ch: SIPChannel) {
         if let t = ch.answerTimer { loop.cancel(t) }
+        if let t = ch.ringTimer { loop.cancel(t) }
         channels.removeValue(forKey: ch.id)
-        if let callID = ch.invite.request.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
-        if ch.machine.cause == "caller hung up" || ch.machine.cause == "hung up" { counters.completed += 1 }
+        if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
+        if ch.machine.cause == "caller hung up" { counters.completed += 1 }
         logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn))")
     }
 }

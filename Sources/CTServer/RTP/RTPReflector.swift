@@ -14,13 +14,16 @@ final class RTPReflector: EventLoopHandler {
     private let loop: EventLoop
     private var latched: SocketAddress?
     private let expectedHost: String
+    /// Reflect packets (echo test) or only receive and count them (until the media engine).
+    private let echo: Bool
     private(set) var packetsIn = 0
     private(set) var packetsOut = 0
     private(set) var foreignDropped = 0
     private var buffer = [UInt8](repeating: 0, count: 2048)
 
-    init(loop: EventLoop, fd: Int32, port: Int, expectedHost: String) throws {
+    init(loop: EventLoop, fd: Int32, port: Int, expectedHost: String, echo: Bool = true) throws {
         self.loop = loop
+        self.echo = echo
         self.fd = fd
         self.port = port
         self.expectedHost = expectedHost
@@ -46,7 +49,7 @@ final class RTPReflector: EventLoopHandler {
             }
             guard let target = latched, target.host == from.host, target.port == from.port else { foreignDropped += 1; continue }
             packetsIn += 1
-            if Sockets.sendTo(fd, Array(buffer[0..<n]), target) { packetsOut += 1 }
+            if echo, Sockets.sendTo(fd, Array(buffer[0..<n]), target) { packetsOut += 1 }
         }
     }
 

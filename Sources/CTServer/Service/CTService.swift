@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Protocol
 
@@ -67,6 +68,7 @@ public final class CTService {
             _ = try sip.listen(tls: try SocketAddress(parsing: tlsListen), context: try TLSContext(server: tls))
         }
         flowListener.onAccept = { [weak self] conn in self?.attach(conn) }
+        wireChannels()
         sipCore.flowAttached = { [weak self] in !(self?.flowListener.establishedConnections.isEmpty ?? true) }
     }
 
@@ -80,6 +82,46 @@ public final class CTService {
         conn.onClose = { [weak self] c, reason in
             guard c.peer != nil else { return }
             self?.logger.notice("flow-server \(c.peer?.name ?? "?") detached: \(reason)")
+            self?.sipCore.channels.ownerLost(c.id)
+        }
+    }
+
+    private var nextFlow = 0
+
+    /// Connects the channel layer to the Flow-Server links: offers, events, commands.
+    private func wireChannels() {
+        let channels = sipCore.channels
+        channels.offerToFlow = { [weak self] ch in
+            guard let self else { return false }
+            let flows = self.flowListener.establishedConnections
+            guard !flows.isEmpty else { return false }
+            // Round-robin across attached Flow-Servers.
+            let conn = flows[self.nextFlow % flows.count]
+            self.nextFlow &+= 1
+            ch.owner = conn.id
+            return conn.sendEvent(self.event(ch, .offered, 0, ""))
+        }
+        channels.report = { [weak self] ch, kind, code, cause in
+            guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
+            conn.sendEvent(self.event(ch, kind, code, cause))
+        }
+        channels.lookupUser = { [weak self] user in
+            guard let self else { return [] }
+            return self.sipCore.registrar.contacts(of: user, now: self.loop.now)
+        }
+    }
+
+    private func event(_ ch: SIPChannel, _ kind: ChannelEvent.Kind, _ code: Int, _ cause: String) -> ChannelEvent {
+        ChannelEvent(channelID: ch.id, kind: kind, direction: ch.purpose == .outbound ? .outbound : .inbound, caller: ch.caller,
+                     called: ch.called, sipCode: UInt16(clamping: code), cause: cause, timestampMs: UInt64(Date().timeIntervalSince1970 * 1000))
+    }
+
+    private func commandResult(_ conn: Connection, _ frame: Frame, _ id: String, _ r: Result<Void, ChannelManager.CommandError>) {
+        switch r {
+        case .success: conn.respond(to: frame, with: ChannelCommandResult(channelID: id))
+        case .failure(.noSuchChannel): conn.respond(to: frame, error: ProtocolError(.badMessage, "no channel \(id)"))
+        case .failure(.wrongState(let s)): conn.respond(to: frame, error: ProtocolError(.badMessage, "channel \(id) is \(s)"))
+        case .failure(.failed(let why)): conn.respond(to: frame, error: ProtocolError(.unavailable, why))
         }
     }
 
@@ -87,9 +129,33 @@ public final class CTService {
         switch frame.type {
         case TopologyRequest.messageType:
             conn.respond(to: frame, with: topology())
+        case AnswerChannel.messageType:
+            guard let m = decode(AnswerChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.answer(m.channelID))
+        case RejectChannel.messageType:
+            guard let m = decode(RejectChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.reject(m.channelID, code: Int(m.sipCode), reason: m.reason))
+        case HangupChannel.messageType:
+            guard let m = decode(HangupChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.hangup(m.channelID, cause: m.cause.isEmpty ? "hung up" : m.cause))
+        case Originate.messageType:
+            guard let m = decode(Originate.self, frame, conn) else { return }
+            switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id) {
+            case .success(let ch): conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
+            case .failure(let e): commandResult(conn, frame, "", .failure(e))
+            }
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "ct-server does not handle \(frame.type)"))
         }
+    }
+
+    private func decode<M: WireMessage>(_ type: M.Type, _ frame: Frame, _ conn: Connection) -> M? {
+        do { return try M.decode(frame.body) } catch let e as ProtocolError {
+            conn.respond(to: frame, error: e)
+        } catch {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
+        }
+        return nil
     }
 
     /// This CT-Server and every attached Flow-Server.

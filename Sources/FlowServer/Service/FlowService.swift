@@ -26,6 +26,9 @@ public final class FlowService {
                         identity: identity, expectedPeerRoles: [.ctServer], tls: try ct.clientTLS(), backoff: ct.backoff,
                         logger: logger)
         ctLink.onEstablished = { [weak self] c in self?.logger.notice("attached to ct-server \(c.peer?.name ?? "?") at \(c.remoteAddress)") }
+        ctLink.onConnection = { [weak self] c in
+            c.onEvent = { conn, frame in self?.handleCTEvent(conn, frame) }
+        }
         ctLink.onDisconnected = { [weak self] reason in self?.logger.warning("lost ct-server link: \(reason)") }
 
         let app = config.appLink ?? LinkSettings()
@@ -39,6 +42,26 @@ public final class FlowService {
     }
 
     public var appListenAddress: SocketAddress { appListener.boundAddress }
+
+    /// Calls offered by the CT-Server. Until flows and mapping tables exist (issue #5) no DNIS is
+    /// mapped, so every offered call is rejected with 480 and the reason — the behaviour of a
+    /// Flow-Server whose mapping table has no entry for the number.
+    public private(set) var callsOffered = 0
+
+    private func handleCTEvent(_ conn: Connection, _ frame: Frame) {
+        guard frame.type == ChannelEvent.messageType else { return }
+        guard let e = try? ChannelEvent.decode(frame.body) else {
+            logger.warning("undecodable ChannelEvent from ct-server")
+            return
+        }
+        logger.info("channel \(e.channelID): \(e.kind) \(e.direction == .inbound ? "inbound" : "outbound") to \(e.called)\(e.cause.isEmpty ? "" : " (\(e.cause))")")
+        guard e.kind == .offered else { return }
+        callsOffered += 1
+        conn.request(RejectChannel(channelID: e.channelID, sipCode: 480, reason: "no flow mapped for \(e.called)"),
+                     expecting: ChannelCommandResult.self) { [weak self] r in
+            if case .failure(let err) = r { self?.logger.warning("reject \(e.channelID) failed: \(err)") }
+        }
+    }
 
     public func start() { ctLink.start() }
 

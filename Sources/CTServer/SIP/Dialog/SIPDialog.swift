@@ -32,6 +32,22 @@ public struct SIPDialog: Sendable, Equatable {
         self.peer = peer
     }
 
+    /// The UAC side of a dialog created by a 2xx to our INVITE (RFC 3261 §12.1.2).
+    public init?(uacFor invite: SIPMessage, response: SIPMessage, peer: SIPPeer) {
+        guard let callID = invite.callID, let from = invite.value(.from), let localTag = invite.from?.tag,
+              let to = response.value(.to), let remoteTag = response.to?.tag, let cseq = invite.cseq else { return nil }
+        self.callID = callID
+        self.localTag = localTag
+        self.remoteTag = remoteTag
+        localURI = from
+        remoteURI = to
+        remoteTarget = response.listValues(.contact).first.flatMap { try? SIPNameAddr(parsing: $0) }?.uriText ?? invite.requestURI ?? ""
+        routeSet = response.listValues(.recordRoute).map(String.init).reversed()
+        localSeq = cseq.number
+        remoteSeq = 0
+        self.peer = peer
+    }
+
     /// Matches an in-dialog request from the peer: Call-ID, their tag in From, our tag in To.
     public func matches(_ request: SIPMessage) -> Bool {
         request.callID == callID && request.from?.tag == remoteTag && request.to?.tag == localTag

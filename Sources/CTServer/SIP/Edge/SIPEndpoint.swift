@@ -284,10 +284,11 @@ public final class SIPEndpoint: SIPTransportDelegate {
     /// Sends a request in a new client transaction (RFC 3261 §17.1): adds our Via with a fresh
     /// branch, retransmits over UDP, and reports every response (provisional and final) or a
     /// timeout. Over a stream the request goes on the peer's existing connection.
-    public func sendRequest(_ request: SIPMessage, to peer: SIPPeer, onResponse: @escaping (SIPMessage) -> Void,
-                            onTimeout: @escaping () -> Void) {
+    @discardableResult
+    public func sendRequest(_ request: SIPMessage, to peer: SIPPeer, branch: String? = nil, onResponse: @escaping (SIPMessage) -> Void,
+                            onTimeout: @escaping () -> Void) -> SIPMessage {
         var r = request
-        let branch = "z9hG4bK" + Self.randomToken(16)
+        let branch = branch ?? "z9hG4bK" + Self.randomToken(16)
         let local = localAddress(for: peer)
         r.headers.insert(SIPHeader(name: .via, value: "SIP/2.0/\(peer.transport.rawValue) \(local);branch=\(branch);rport"), at: 0)
         if r.count(.userAgent) == 0 { r.add(.userAgent, configuration.serverHeader) }
@@ -295,6 +296,14 @@ public final class SIPEndpoint: SIPTransportDelegate {
         let machine = ClientTransaction(request: r, reliable: peer.reliable, timers: configuration.timers)
         clients[key] = ClientEntry(machine: machine, peer: peer, timers: [:], onResponse: onResponse, onTimeout: onTimeout)
         runClient(machine.start(), key: key)
+        return r
+    }
+
+    /// Sends a request outside any transaction: the ACK of a 2xx (RFC 3261 §13.2.2.4).
+    public func sendStateless(_ request: SIPMessage, to peer: SIPPeer) {
+        var r = request
+        r.headers.insert(SIPHeader(name: .via, value: "SIP/2.0/\(peer.transport.rawValue) \(localAddress(for: peer));branch=z9hG4bK\(Self.randomToken(16));rport"), at: 0)
+        _ = sendRequestBytes(r, to: peer)
     }
 
     func localAddress(for peer: SIPPeer) -> String {

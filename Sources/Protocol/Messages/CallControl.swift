@@ -1,0 +1,175 @@
+/// Call control between the CT-Server and its Flow-Servers (docs/protocol.md §12).
+/// Vocabulary after ECMA-269 (CSTA): Delivered, Established, Held, Retrieved, ConnectionCleared.
+extension MessageCatalogue {
+    public static let channelEvent = MessageType(rawValue: 0x1001)
+    public static let answerChannel = MessageType(rawValue: 0x1010)
+    public static let rejectChannel = MessageType(rawValue: 0x1011)
+    public static let hangupChannel = MessageType(rawValue: 0x1012)
+    public static let originate = MessageType(rawValue: 0x1013)
+}
+
+/// What happened to a channel (CT → Flow, event).
+public struct ChannelEvent: WireMessage {
+    public static let messageType = MessageCatalogue.channelEvent
+
+    public enum Kind: UInt8, Sendable, CustomStringConvertible {
+        /// A new inbound call waits for the Flow-Server's answer or rejection (CSTA Offered).
+        case offered = 1
+        /// The far end of an outbound call is alerting (CSTA Delivered).
+        case delivered = 2
+        /// Answered / connected (CSTA Established).
+        case established = 3
+        case held = 4
+        case retrieved = 5
+        /// The channel is gone (CSTA ConnectionCleared); `cause` says why.
+        case cleared = 6
+        /// An outbound call did not connect (busy, no answer, rejected, unreachable).
+        case failed = 7
+
+        public var description: String {
+            switch self {
+            case .offered: return "Offered"
+            case .delivered: return "Delivered"
+            case .established: return "Established"
+            case .held: return "Held"
+            case .retrieved: return "Retrieved"
+            case .cleared: return "ConnectionCleared"
+            case .failed: return "Failed"
+            }
+        }
+    }
+
+    public enum Direction: UInt8, Sendable { case inbound = 1, outbound = 2 }
+
+    public var channelID: String
+    public var kind: Kind
+    public var direction: Direction
+    public var caller: String
+    public var called: String
+    /// SIP status behind a failure or rejection (0 if none).
+    public var sipCode: UInt16
+    public var cause: String
+    public var timestampMs: UInt64
+
+    public init(channelID: String, kind: Kind, direction: Direction, caller: String, called: String, sipCode: UInt16 = 0,
+                cause: String = "", timestampMs: UInt64) {
+        self.channelID = channelID
+        self.kind = kind
+        self.direction = direction
+        self.caller = caller
+        self.called = called
+        self.sipCode = sipCode
+        self.cause = cause
+        self.timestampMs = timestampMs
+    }
+
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        guard let k = Kind(rawValue: try TLVFields.required(f.uint8(FieldTag(2, mandatory: true)), "kind")) else {
+            throw ProtocolError(.badMessage, "unknown channel event kind")
+        }
+        kind = k
+        direction = Direction(rawValue: try f.uint8(3) ?? 1) ?? .inbound
+        caller = try f.string(4) ?? ""
+        called = try f.string(5) ?? ""
+        sipCode = try f.uint16(6) ?? 0
+        cause = try f.string(7) ?? ""
+        timestampMs = try f.uint64(8) ?? 0
+    }
+
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.write(FieldTag(2, mandatory: true), kind.rawValue)
+        w.write(3, direction.rawValue)
+        w.write(4, caller)
+        w.write(5, called)
+        w.write(6, sipCode)
+        w.write(7, cause)
+        w.write(8, timestampMs)
+    }
+}
+
+/// Answer an offered inbound channel (Flow → CT, request; response `ChannelCommandResult`).
+public struct AnswerChannel: WireMessage {
+    public static let messageType = MessageCatalogue.answerChannel
+    public var channelID: String
+    public init(channelID: String) { self.channelID = channelID }
+    public init(fields f: inout TLVFields) throws { channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id") }
+    public func encode(into w: inout TLVWriter) { w.write(FieldTag(1, mandatory: true), channelID) }
+}
+
+/// Reject an offered inbound channel with a SIP status (Flow → CT, request).
+public struct RejectChannel: WireMessage {
+    public static let messageType = MessageCatalogue.rejectChannel
+    public var channelID: String
+    public var sipCode: UInt16
+    public var reason: String
+    public init(channelID: String, sipCode: UInt16, reason: String) {
+        self.channelID = channelID
+        self.sipCode = sipCode
+        self.reason = reason
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        sipCode = try f.uint16(2) ?? 480
+        reason = try f.string(3) ?? ""
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.write(2, sipCode)
+        w.write(3, reason)
+    }
+}
+
+/// Hang a channel up (Flow → CT, request): BYE if connected, CANCEL/reject before.
+public struct HangupChannel: WireMessage {
+    public static let messageType = MessageCatalogue.hangupChannel
+    public var channelID: String
+    public var cause: String
+    public init(channelID: String, cause: String) {
+        self.channelID = channelID
+        self.cause = cause
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        cause = try f.string(2) ?? ""
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.write(2, cause)
+    }
+}
+
+/// Dial out (Flow → CT, request): to a registered user ("1001") or a SIP URI
+/// ("sip:agent@127.0.0.1:5070"). The response carries the new channel's id; progress
+/// follows as ChannelEvents (Delivered, Established, or Failed).
+public struct Originate: WireMessage {
+    public static let messageType = MessageCatalogue.originate
+    public var destination: String
+    public var callerID: String
+    public var timeoutMs: UInt32
+    public init(destination: String, callerID: String, timeoutMs: UInt32 = 30_000) {
+        self.destination = destination
+        self.callerID = callerID
+        self.timeoutMs = timeoutMs
+    }
+    public init(fields f: inout TLVFields) throws {
+        destination = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "destination")
+        callerID = try f.string(2) ?? ""
+        timeoutMs = try f.uint32(3) ?? 30_000
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), destination)
+        w.write(2, callerID)
+        w.write(3, timeoutMs)
+    }
+}
+
+/// The response to a channel command: the channel it concerns.
+public struct ChannelCommandResult: WireMessage {
+    public static let messageType = MessageCatalogue.answerChannel  // responses carry their request's type
+    public var channelID: String
+    public init(channelID: String) { self.channelID = channelID }
+    public init(fields f: inout TLVFields) throws { channelID = try f.string(1) ?? "" }
+    public func encode(into w: inout TLVWriter) { w.write(1, channelID) }
+}
