@@ -121,3 +121,17 @@ import TestSupport
         #expect(f.flags == [], "the compressed flag is a property of the encoding, not of the frame")
     }
 }
+
+extension ProtocolVectorTests {
+    @Test func channelEventAndOriginate() throws {
+        let e = try decodeFrame("channel-event")
+        let ev = try ChannelEvent.decode(e.body)
+        #expect(ev == ChannelEvent(channelID: "ch-1-abcd", kind: .offered, direction: .inbound, caller: "13800001111", called: "4000",
+                                   sipCode: 0, cause: "", timestampMs: 1_795_375_000_000))
+        try checkReencodes("channel-event", e, body: ev.encodedBody())
+        let o = try decodeFrame("originate")
+        let orig = try Originate.decode(o.body)
+        #expect(orig == Originate(destination: "1001", callerID: "4000", timeoutMs: 30_000) && o.correlationID == 9)
+        try checkReencodes("originate", o, body: orig.encodedBody())
+    }
+}

@@ -46,6 +46,14 @@ import Testing
             }
             try roundTrip(TopologyReport(nodes: nodes), &g)
             try roundTrip(TopologyRequest(), &g)
+            try roundTrip(ChannelEvent(channelID: Self.randomString(&g), kind: ChannelEvent.Kind(rawValue: UInt8.random(in: 1...7, using: &g))!,
+                                       direction: Bool.random(using: &g) ? .inbound : .outbound, caller: Self.randomString(&g),
+                                       called: Self.randomString(&g), sipCode: UInt16.random(in: 0...699, using: &g), cause: Self.randomString(&g),
+                                       timestampMs: UInt64.random(in: 0...UInt64.max, using: &g)), &g)
+            try roundTrip(AnswerChannel(channelID: Self.randomString(&g)), &g)
+            try roundTrip(RejectChannel(channelID: Self.randomString(&g), sipCode: UInt16.random(in: 400...699, using: &g), reason: Self.randomString(&g)), &g)
+            try roundTrip(HangupChannel(channelID: Self.randomString(&g), cause: Self.randomString(&g)), &g)
+            try roundTrip(Originate(destination: Self.randomString(&g), callerID: Self.randomString(&g), timeoutMs: UInt32.random(in: 0...UInt32.max, using: &g)), &g)
         }
     }
 
