@@ -16,8 +16,11 @@ public enum TestSupport {
         return packageRoot.appendingPathComponent(".build/debug")
     }
 
-    /// `../shared` beside the project, where fixtures live.
-    public static var sharedDirectory: URL { packageRoot.deletingLastPathComponent().appendingPathComponent("shared") }
+    /// `../shared` beside the project (CI has it there too), or $HOTLINE_SHARED_DIR.
+    public static var sharedDirectory: URL {
+        if let d = ProcessInfo.processInfo.environment["HOTLINE_SHARED_DIR"] { return URL(fileURLWithPath: d) }
+        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    }
 
     public static let logger: Logger = {
         var l = Logger(label: "test")
