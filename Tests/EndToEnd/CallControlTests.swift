@@ -153,3 +153,53 @@ import Glibc
         #expect(flow.waitForLine(containing: "Offered inbound to 4321") != nil, "\(flow.outputText)")
     }
 }
+
+extension CallControlTests {
+    /// The Flow-Server redirects an offered call: SIPp gets 302 with the target in Contact.
+    @Test func flowServerRedirects() throws {
+        let (ct, sip, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        flow.onOffered = { conn, e in
+            conn.request(RedirectChannel(channelID: e.channelID, target: "sip:overflow@127.0.0.1:5999"), expecting: ChannelCommandResult.self) { _ in }
+        }
+        let r = try edge.sipp("invite_redirect.xml", port: sip, ["-s", "4000"], calls: 1)
+        #expect(r.0 == 0, "\(r.1)")
+        #expect(TestSupport.waitUntil(5) { flow.events.value.contains { $0.kind == .cleared && $0.cause.contains("redirected") } })
+    }
+
+    /// DTMF sent as SIP INFO (application/dtmf-relay) reaches the Flow-Server as DigitsReceived.
+    @Test func infoDTMFReachesTheFlowServer() throws {
+        let (ct, sip, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        flow.onOffered = { conn, e in conn.request(AnswerChannel(channelID: e.channelID), expecting: ChannelCommandResult.self) { _ in } }
+        let r = try edge.sipp("call_info_dtmf.xml", port: sip, ["-s", "4000"], calls: 1)
+        #expect(r.0 == 0, "\(r.1)")
+        #expect(TestSupport.waitUntil(5) { flow.events.value.filter { $0.kind == .digits }.map(\.digits) == ["5", "#"] }, "\(flow.events.value)")
+    }
+
+    /// Blind transfer: the CT-Server REFERs the far end (a SIPp UAS) to a target, the far end
+    /// reports success by NOTIFY sipfrag 200, and the leg is released with BYE.
+    @Test func blindTransferWithRefer() throws {
+        let (ct, _, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        SIPEdgeTests.sippPort += 2
+        let uasPort = Int(SIPEdgeTests.sippPort)
+        let uas = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_refer.xml").path,
+                                                      "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(uasPort)", "-cp", "\(uasPort + 1)",
+                                                      "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        defer { uas.stop() }
+        usleep(300_000)
+        let id = try #require(try? flow.request(Originate(destination: "sip:far@127.0.0.1:\(uasPort)", callerID: "4000")).get().channelID)
+        #expect(TestSupport.waitUntil(10) { flow.kinds(id).contains(.established) }, "\(flow.events.value)")
+        #expect((try? flow.request(TransferChannel(channelID: id, target: "sip:6000@127.0.0.1:5999")).get()) != nil)
+        #expect(TestSupport.waitUntil(10) { flow.kinds(id).contains(.transferred) && flow.kinds(id).last == .cleared }, "\(flow.events.value)")
+        #expect(TestSupport.waitUntil(10) { !uas.isRunning })
+        #expect(uas.process.terminationStatus == 0, "\(uas.outputText.suffix(2000))")
+    }
+}

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Protocol
 
@@ -24,6 +25,10 @@ public final class SIPChannel {
     var answerTimer: TimerID?
     var ringTimer: TimerID?
     var rtpPacketsIn = 0
+    /// Headers added to our final response (Contact of a redirect).
+    var finalHeaders: [SIPHeader] = []
+    var transferTarget: String?
+    var transferTimer: TimerID?
     /// The Flow-Server connection that controls this channel (nil for the echo test).
     public var owner: UInt64?
 
@@ -76,6 +81,8 @@ public final class ChannelManager {
     public var offerToFlow: ((SIPChannel) -> Bool)?
     /// Reports a channel event to the channel's owner.
     public var report: ((SIPChannel, ChannelEvent.Kind, Int, String) -> Void)?
+    /// Reports DTMF digits received in signalling (SIP INFO).
+    public var reportDigits: ((SIPChannel, String) -> Void)?
     /// Looks up a registered user's bindings (for originate to "1001").
     public var lookupUser: ((String) -> [Registrar.Binding])?
     public private(set) var counters = Counters()
@@ -235,10 +242,43 @@ public final class ChannelManager {
         apply(ch, ch.machine.byeReceived())
     }
 
+    /// In-dialog INFO, NOTIFY, UPDATE, OPTIONS and REFER.
     func inDialogRequest(_ request: SIPMessage, _ t: ServerTransactionHandle) -> Bool {
-        guard request.to?.tag != nil, channel(for: request) != nil else { return false }
-        t.respond(200)
+        guard request.to?.tag != nil, let ch = channel(for: request) else { return false }
+        let type = request.value(.contentType)?.split(separator: ";").first.map { $0.trimmingLWS.lowercased() } ?? ""
+        switch request.method ?? "" {
+        case "INFO" where type == "application/dtmf-relay" || type == "application/dtmf":
+            let digits = Self.dtmfDigits(body: request.body, relay: type == "application/dtmf-relay")
+            guard !digits.isEmpty else { t.respond(400, "Bad Request (no DTMF signal)"); return true }
+            t.respond(200)
+            reportDigits?(ch, digits)
+        case "NOTIFY":
+            t.respond(200)
+            referProgress(ch, request)
+        case "REFER":
+            // A phone's own blind transfer needs the B2BUA's other leg, which comes with
+            // bridging (issues #4 and #6); until then it is declined, never half-done.
+            t.respond(603, "Decline (transfer is done by the Flow-Server: TransferChannel)")
+        default:
+            t.respond(200)
+        }
         return true
+    }
+
+    /// `Signal=5` lines (application/dtmf-relay) or a bare digit (application/dtmf).
+    static func dtmfDigits(body: [UInt8], relay: Bool) -> String {
+        let text = String(decoding: body, as: UTF8.self)
+        let valid = Set("0123456789*#ABCDabcd")
+        if !relay { return String(text.trimmingCharacters(in: .whitespacesAndNewlines).filter { valid.contains($0) }.prefix(1)).uppercased() }
+        for line in text.split(whereSeparator: { $0.isNewline }) {
+            let parts = line.split(separator: "=", maxSplits: 1)
+            if parts.count == 2, parts[0].trimmingCharacters(in: .whitespaces).lowercased() == "signal" {
+                let d = parts[1].trimmingCharacters(in: .whitespaces)
+                if d.count == 1, let c = d.first, valid.contains(c) { return d.uppercased() }
+                if let n = Int(d), (10...11).contains(n) { return n == 10 ? "*" : "#" }
+            }
+        }
+        return ""
     }
 
     func cancelled(_ t: ServerTransactionHandle) -> Bool {
@@ -268,6 +308,57 @@ public final class ChannelManager {
         counters.rejected += 1
         apply(ch, ch.machine.reject(code: code, cause: reason.isEmpty ? "rejected" : reason))
         return .success(())
+    }
+
+    /// Sends an offered inbound call elsewhere with a 3xx and Contact = target.
+    public func redirect(_ id: String, target: String, code: Int) -> Result<Void, CommandError> {
+        guard let ch = channels[id], ch.invite != nil else { return .failure(.noSuchChannel) }
+        guard ch.state == .offered || ch.state == .ringing else { return .failure(.wrongState(ch.state.rawValue)) }
+        guard (300...399).contains(code), (try? SIPURI(parsing: target)) != nil else { return .failure(.failed("redirect needs a 3xx and a URI")) }
+        ch.finalHeaders = [SIPHeader(name: .contact, value: "<\(target)>")]
+        apply(ch, ch.machine.reject(code: code, cause: "redirected to \(target)"))
+        return .success(())
+    }
+
+    /// Blind transfer (RFC 3515): REFER the far end to `target`; its NOTIFY sipfrag tells the
+    /// outcome. On success the far end has a new call and this leg is released with BYE.
+    public func transfer(_ id: String, target: String) -> Result<Void, CommandError> {
+        guard let ch = channels[id] else { return .failure(.noSuchChannel) }
+        guard ch.state == .connected || ch.state == .held, var d = ch.dialog, let endpoint else { return .failure(.wrongState(ch.state.rawValue)) }
+        guard (try? SIPURI(parsing: target)) != nil, ch.transferTarget == nil else { return .failure(.failed("bad target or a transfer is pending")) }
+        var refer = d.makeRequest("REFER")
+        refer.add(.referTo, "<\(target)>")
+        refer.add(.referredBy, contactHeader(for: d.peer))
+        refer.add(.contact, contactHeader(for: d.peer))
+        ch.dialog = d
+        ch.transferTarget = target
+        endpoint.sendRequest(refer, to: d.peer, onResponse: { [weak self, weak ch] r in
+            guard let self, let ch, let code = r.statusCode, code >= 200 else { return }
+            if code >= 300 { self.transferDone(ch, ok: false, code: code, cause: "REFER refused") }
+        }, onTimeout: { [weak self, weak ch] in
+            guard let self, let ch else { return }
+            self.transferDone(ch, ok: false, code: 408, cause: "no answer to REFER")
+        })
+        ch.transferTimer = loop.schedule(afterMilliseconds: 64 * settings.timers.t1) { [weak self, weak ch] in
+            guard let self, let ch, ch.transferTarget != nil else { return }
+            self.transferDone(ch, ok: false, code: 408, cause: "no final NOTIFY")
+        }
+        return .success(())
+    }
+
+    private func referProgress(_ ch: SIPChannel, _ notify: SIPMessage) {
+        guard ch.transferTarget != nil, (notify.value(.event) ?? "").lowercased().hasPrefix("refer") else { return }
+        let frag = String(decoding: notify.body, as: UTF8.self).split(separator: " ")
+        guard frag.count >= 2, frag[0].hasPrefix("SIP/2.0"), let code = Int(frag[1]) else { return }
+        if code >= 200 { transferDone(ch, ok: code < 300, code: code, cause: code < 300 ? "transferred to \(ch.transferTarget ?? "")" : "transfer target answered \(code)") }
+    }
+
+    private func transferDone(_ ch: SIPChannel, ok: Bool, code: Int, cause: String) {
+        guard ch.transferTarget != nil else { return }
+        ch.transferTarget = nil
+        if let t = ch.transferTimer { loop.cancel(t) }
+        report?(ch, ok ? .transferred : .transferFailed, code, cause)
+        if ok { apply(ch, ch.machine.hangup(cause: cause)) }
     }
 
     /// Hangs a channel up from our side (Flow-Server command, shutdown).
@@ -487,7 +578,7 @@ public final class ChannelManager {
                 if let t = ch.answerTimer { loop.cancel(t) }
                 ch.answerTimer = nil
             case .sendFinal(let code):
-                ch.invite?.respond(code)
+                ch.invite?.respond(code, headers: ch.finalHeaders)
             case .sendBye:
                 if ch.machine.cause == "no ACK for 200 OK" { counters.noACK += 1 }
                 sendBye(ch)
@@ -525,6 +616,7 @@ public final class ChannelManager {
     private func remove(_ ch: SIPChannel) {
         if let t = ch.answerTimer { loop.cancel(t) }
         if let t = ch.ringTimer { loop.cancel(t) }
+        if let t = ch.transferTimer { loop.cancel(t) }
         channels.removeValue(forKey: ch.id)
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
         if ch.machine.cause == "caller hung up" { counters.completed += 1 }

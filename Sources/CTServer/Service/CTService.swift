@@ -105,6 +105,12 @@ public final class CTService {
             guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
             conn.sendEvent(self.event(ch, kind, code, cause))
         }
+        channels.reportDigits = { [weak self] ch, digits in
+            guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
+            var e = self.event(ch, .digits, 0, "SIP INFO")
+            e.digits = digits
+            conn.sendEvent(e)
+        }
         channels.lookupUser = { [weak self] user in
             guard let self else { return [] }
             return self.sipCore.registrar.contacts(of: user, now: self.loop.now)
@@ -138,6 +144,12 @@ public final class CTService {
         case HangupChannel.messageType:
             guard let m = decode(HangupChannel.self, frame, conn) else { return }
             commandResult(conn, frame, m.channelID, sipCore.channels.hangup(m.channelID, cause: m.cause.isEmpty ? "hung up" : m.cause))
+        case RedirectChannel.messageType:
+            guard let m = decode(RedirectChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.redirect(m.channelID, target: m.target, code: Int(m.sipCode)))
+        case TransferChannel.messageType:
+            guard let m = decode(TransferChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.transfer(m.channelID, target: m.target))
         case Originate.messageType:
             guard let m = decode(Originate.self, frame, conn) else { return }
             switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id) {

@@ -6,6 +6,8 @@ extension MessageCatalogue {
     public static let rejectChannel = MessageType(rawValue: 0x1011)
     public static let hangupChannel = MessageType(rawValue: 0x1012)
     public static let originate = MessageType(rawValue: 0x1013)
+    public static let redirectChannel = MessageType(rawValue: 0x1014)
+    public static let transferChannel = MessageType(rawValue: 0x1015)
 }
 
 /// What happened to a channel (CT → Flow, event).
@@ -25,6 +27,13 @@ public struct ChannelEvent: WireMessage {
         case cleared = 6
         /// An outbound call did not connect (busy, no answer, rejected, unreachable).
         case failed = 7
+        /// DTMF digits arrived in signalling (SIP INFO dtmf-relay); `digits` holds them.
+        case digits = 8
+        /// A blind transfer we asked for completed (CSTA Transferred): the far end took the
+        /// call elsewhere and this leg is released.
+        case transferred = 9
+        /// A blind transfer was refused or failed; the channel stays connected.
+        case transferFailed = 10
 
         public var description: String {
             switch self {
@@ -35,6 +44,9 @@ public struct ChannelEvent: WireMessage {
             case .retrieved: return "Retrieved"
             case .cleared: return "ConnectionCleared"
             case .failed: return "Failed"
+            case .digits: return "DigitsReceived"
+            case .transferred: return "Transferred"
+            case .transferFailed: return "TransferFailed"
             }
         }
     }
@@ -50,9 +62,12 @@ public struct ChannelEvent: WireMessage {
     public var sipCode: UInt16
     public var cause: String
     public var timestampMs: UInt64
+    /// DigitsReceived: the digits (0-9, *, #, A-D).
+    public var digits: String
 
     public init(channelID: String, kind: Kind, direction: Direction, caller: String, called: String, sipCode: UInt16 = 0,
-                cause: String = "", timestampMs: UInt64) {
+                cause: String = "", timestampMs: UInt64, digits: String = "") {
+        self.digits = digits
         self.channelID = channelID
         self.kind = kind
         self.direction = direction
@@ -75,6 +90,7 @@ public struct ChannelEvent: WireMessage {
         sipCode = try f.uint16(6) ?? 0
         cause = try f.string(7) ?? ""
         timestampMs = try f.uint64(8) ?? 0
+        digits = try f.string(9) ?? ""
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -86,6 +102,7 @@ public struct ChannelEvent: WireMessage {
         w.write(6, sipCode)
         w.write(7, cause)
         w.write(8, timestampMs)
+        if !digits.isEmpty { w.write(9, digits) }
     }
 }
 
@@ -162,6 +179,49 @@ public struct Originate: WireMessage {
         w.write(FieldTag(1, mandatory: true), destination)
         w.write(2, callerID)
         w.write(3, timeoutMs)
+    }
+}
+
+/// Redirect an offered inbound channel (Flow → CT, request): a 3xx with Contact = target.
+public struct RedirectChannel: WireMessage {
+    public static let messageType = MessageCatalogue.redirectChannel
+    public var channelID: String
+    public var target: String
+    public var sipCode: UInt16
+    public init(channelID: String, target: String, sipCode: UInt16 = 302) {
+        self.channelID = channelID
+        self.target = target
+        self.sipCode = sipCode
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        target = try TLVFields.required(f.string(FieldTag(2, mandatory: true)), "target")
+        sipCode = try f.uint16(3) ?? 302
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.write(FieldTag(2, mandatory: true), target)
+        w.write(3, sipCode)
+    }
+}
+
+/// Blind-transfer a connected channel (Flow → CT, request): REFER to the far end with
+/// Refer-To = target; Transferred or TransferFailed follows.
+public struct TransferChannel: WireMessage {
+    public static let messageType = MessageCatalogue.transferChannel
+    public var channelID: String
+    public var target: String
+    public init(channelID: String, target: String) {
+        self.channelID = channelID
+        self.target = target
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        target = try TLVFields.required(f.string(FieldTag(2, mandatory: true)), "target")
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.write(FieldTag(2, mandatory: true), target)
     }
 }
 

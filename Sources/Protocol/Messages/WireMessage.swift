@@ -57,7 +57,7 @@ public enum MessageCatalogue {
     static let names: [UInt16: String] = [
         0x0001: "Challenge", 0x0002: "Hello", 0x0003: "Heartbeat", 0x0004: "Error",
         0x0005: "Goodbye", 0x0100: "Topology", 0x1001: "ChannelEvent", 0x1010: "AnswerChannel", 0x1011: "RejectChannel",
-        0x1012: "HangupChannel", 0x1013: "Originate",
+        0x1012: "HangupChannel", 0x1013: "Originate", 0x1014: "RedirectChannel", 0x1015: "TransferChannel",
     ]
 
     public static func name(of type: MessageType) -> String? { names[type.rawValue] }

@@ -54,7 +54,8 @@ public final class SIPEndpoint: SIPTransportDelegate {
         /// Sources never rate-limited (trunks, a dispatcher in front of us).
         public var trustedSources: Set<String> = []
         public var maximumMessageSize = 65535
-        public var serverHeader = "Hotline CT-Server \(HotlineVersion.number)"
+        // No version: scanners (svmap) fingerprint it.
+        public var serverHeader = "Hotline"
         public init() {}
     }
 
@@ -86,6 +87,9 @@ public final class SIPEndpoint: SIPTransportDelegate {
         var timers: [TransactionTimer: TimerID]
     }
     private var servers: [ServerTransactionKey: ServerEntry] = [:]
+    /// Live requests by (Call-ID, From tag, CSeq): a second copy with another branch is a merged
+    /// request (it forked and came back) and gets 482 (RFC 3261 §8.2.2.2).
+    private var liveRequests: [String: ServerTransactionKey] = [:]
 
     private struct ClientEntry {
         var machine: ClientTransaction
@@ -139,6 +143,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         tcp.removeAll()
         for e in servers.values { for t in e.timers.values { loop.cancel(t) } }
         servers.removeAll()
+        liveRequests.removeAll()
         for e in clients.values { for t in e.timers.values { loop.cancel(t) } }
         clients.removeAll()
     }
@@ -239,9 +244,17 @@ public final class SIPEndpoint: SIPTransportDelegate {
             sendResponse(r, to: from)
             return
         }
+        let mergeKey = "\(request.callID ?? "")|\(request.from?.tag ?? "")|\(request.value(.cseq) ?? "")"
+        if request.to?.tag == nil, let other = liveRequests[mergeKey], other != key, servers[other] != nil {
+            var r = request.makeResponse(482, "Loop Detected", toTag: Self.randomToken(10))
+            r.add(.server, configuration.serverHeader)
+            sendResponse(r, to: from)
+            return
+        }
         let handle = ServerTransactionHandle(key: key, request: request, source: from, endpoint: self)
         let machine = ServerTransaction(request: request, reliable: from.reliable, timers: configuration.timers)
         servers[key] = ServerEntry(machine: machine, handle: handle, timers: [:])
+        liveRequests[mergeKey] = key
         if request.method == "INVITE" {
             // Quench retransmissions at once (RFC 3261 §17.2.1).
             transactionResponded(key, request.makeResponse(100, "Trying"))
@@ -390,7 +403,12 @@ public final class SIPEndpoint: SIPTransportDelegate {
             case .timeout(let t):
                 logger.debug("SIP: server transaction \(key) timed out (timer \(t.rawValue))")
             case .terminate:
-                if let entry = servers.removeValue(forKey: key) { for id in entry.timers.values { loop.cancel(id) } }
+                if let entry = servers.removeValue(forKey: key) {
+                    for id in entry.timers.values { loop.cancel(id) }
+                    let r = entry.handle.request
+                    let mergeKey = "\(r.callID ?? "")|\(r.from?.tag ?? "")|\(r.value(.cseq) ?? "")"
+                    if liveRequests[mergeKey] == key { liveRequests.removeValue(forKey: mergeKey) }
+                }
             }
         }
     }
