@@ -203,3 +203,19 @@ extension CallControlTests {
         #expect(uas.process.terminationStatus == 0, "\(uas.outputText.suffix(2000))")
     }
 }
+
+extension CallControlTests {
+    /// Hold and resume from the caller (re-INVITE sendonly / sendrecv): the answers mirror the
+    /// direction and the Flow-Server sees Held then Retrieved.
+    @Test func holdAndResume() throws {
+        let (ct, sip, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        flow.onOffered = { conn, e in conn.request(AnswerChannel(channelID: e.channelID), expecting: ChannelCommandResult.self) { _ in } }
+        let r = try edge.sipp("call_hold.xml", port: sip, ["-s", "4000"], calls: 1)
+        #expect(r.0 == 0, "\(r.1)")
+        let id = try #require(flow.events.value.first?.channelID)
+        #expect(TestSupport.waitUntil(5) { flow.kinds(id) == [.offered, .established, .held, .retrieved, .cleared] }, "\(flow.kinds(id))")
+    }
+}

@@ -181,3 +181,40 @@ final class UDPTestSocket {
 
     deinit { close(fd) }
 }
+
+extension SIPEdgeTests {
+    /// SIP over IPv6 (UDP): SIPp on ::1 pings and calls the echo test.
+    @Test func ipv6OptionsAndCall() throws {
+        let dir = TestSupport.temporaryDirectory("hotline-v6")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cfg = dir.appendingPathComponent("ct.yaml")
+        try "sip:\n  listen: \"[::1]:0\"\n  rtp_port_min: 45000\n  rtp_port_max: 45999\nflow_link:\n  listen: 127.0.0.1:0\n"
+            .write(to: cfg, atomically: true, encoding: .utf8)
+        let ct = try ChildProcess("ct-server", ["--config", cfg.path], environment: env)
+        defer { ct.stop() }
+        let line = try #require(ct.waitForLine(containing: " sip="), "\(ct.outputText)")
+        let port = try #require(Int(line.split(separator: ":").last ?? ""))
+        Self.sippPort += 2
+        let r = try ChildProcess.run("/usr/bin/sipp", ["[::1]:\(port)", "-sn", "uac", "-s", "9196", "-i", "::1", "-mi", "::1",
+                                                        "-p", "\(Self.sippPort)", "-cp", "\(Self.sippPort + 1)", "-bind_local", "-nostdin",
+                                                        "-m", "3", "-timeout", "20", "-timeout_error"], seconds: 30)
+        #expect(r.status == 0, "\(r.output.suffix(1500))")
+    }
+
+    /// SIP over TLS: an OPTIONS sent through `openssl s_client` (verifying the CT-Server's
+    /// certificate against a throwaway CA) gets its 200 back on the same connection.
+    @Test func optionsOverTLS() throws {
+        let pki = try TestPKI(names: ["sip"])
+        defer { pki.remove() }
+        let tlsPort = 26000 + Int(getpid() % 1000) * 2 + 1
+        let (ct, _, dir) = try startCT(extraSIP: "  tls_listen: 127.0.0.1:\(tlsPort)\n  tls: { certificate: \(pki.cert("sip")), private_key: \(pki.key("sip")) }")
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let request = "OPTIONS sip:ping@127.0.0.1:\(tlsPort);transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKtls1\r\n"
+            + "Max-Forwards: 70\r\nFrom: <sip:probe@127.0.0.1>;tag=t1\r\nTo: <sip:ping@127.0.0.1>\r\nCall-ID: tls-1\r\nCSeq: 1 OPTIONS\r\nContent-Length: 0\r\n\r\n"
+        let req = dir.appendingPathComponent("req.txt")
+        try request.write(to: req, atomically: true, encoding: .utf8)
+        let r = try ChildProcess.run("/bin/sh", ["-c", "(cat \(req.path); sleep 2) | timeout 8 openssl s_client -connect 127.0.0.1:\(tlsPort) -CAfile \(pki.caCert) -verify_return_error -quiet -no_ign_eof 2>&1"],
+                                     seconds: 10)
+        #expect(r.output.contains("SIP/2.0 200 OK") && r.output.contains("tls-1"), "\(r.output.suffix(1500))")
+    }
+}

@@ -67,10 +67,9 @@ public final class ChildProcess {
         let p = try ChildProcess(executable, arguments, environment: environment)
         if !TestSupport.waitUntil(seconds, { !p.isRunning }) { p.stop(grace: 1) }
         p.process.waitUntilExit()
-        usleep(50_000)
+        // Let the reader drain; never block on EOF (a grandchild may still hold the pipe).
+        usleep(150_000)
         p.output.fileHandleForReading.readabilityHandler = nil
-        let rest = p.output.fileHandleForReading.readDataToEndOfFile()
-        if !rest.isEmpty { p.lines.mutate { $0.append(String(decoding: rest, as: UTF8.self)) } }
         return (p.process.terminationStatus, p.outputText)
     }
 }

@@ -28,6 +28,7 @@ public final class SIPChannel {
     /// Headers added to our final response (Contact of a redirect).
     var finalHeaders: [SIPHeader] = []
     var transferTarget: String?
+    var wasHeld = false
     var transferTimer: TimerID?
     /// The Flow-Server connection that controls this channel (nil for the echo test).
     public var owner: UInt64?
@@ -588,8 +589,13 @@ public final class ChannelManager {
             case .report(let state):
                 logger.debug("channel \(ch.id): \(state.rawValue)")
                 switch state {
+                case .connected where ch.wasHeld:
+                    ch.wasHeld = false
+                    report?(ch, .retrieved, 0, "")
                 case .connected where ch.purpose == .flow: report?(ch, .established, 200, "")
-                case .held: report?(ch, .held, 0, "")
+                case .held:
+                    ch.wasHeld = true
+                    report?(ch, .held, 0, "")
                 case .connected: break
                 case .gone:
                     report?(ch, .cleared, 0, ch.machine.cause ?? "")
