@@ -8,6 +8,7 @@ public final class ChildProcess {
     public let process = Process()
     public let output = Pipe()
     private let lines = Box<[String]>([])
+    private var partial = Box<[UInt8]>([])
     public let name: String
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
@@ -21,26 +22,36 @@ public final class ChildProcess {
         process.standardOutput = output
         process.standardError = output
         let lines = self.lines
+        let partial = Box<[UInt8]>([])
         output.fileHandleForReading.readabilityHandler = { h in
             let data = h.availableData
             guard !data.isEmpty else { return }
-            let text = String(decoding: data, as: UTF8.self)
-            lines.mutate { $0.append(contentsOf: text.split(separator: "\n", omittingEmptySubsequences: false).map(String.init)) }
+            // Whole lines only: a line split across two reads is joined before it is stored.
+            partial.mutate { $0.append(contentsOf: data) }
+            var complete: [String] = []
+            partial.mutate { buf in
+                while let nl = buf.firstIndex(of: 10) {
+                    complete.append(String(decoding: buf[..<nl], as: UTF8.self))
+                    buf.removeFirst(nl + 1)
+                }
+            }
+            if !complete.isEmpty { lines.mutate { $0.append(contentsOf: complete) } }
         }
+        self.partial = partial
         try process.run()
     }
 
-    public var outputLines: [String] { lines.value }
-    public var outputText: String { lines.value.joined(separator: "\n") }
+    public var outputLines: [String] { lines.value + (partial.value.isEmpty ? [] : [String(decoding: partial.value, as: UTF8.self)]) }
+    public var outputText: String { outputLines.joined(separator: "\n") }
 
     /// Waits for a line containing `text` and returns it.
     public func waitForLine(containing text: String, seconds: Double = 20) -> String? {
         var found: String?
         TestSupport.waitUntil(seconds) {
-            found = lines.value.first { $0.contains(text) }
+            found = outputLines.first { $0.contains(text) }
             return found != nil || !process.isRunning
         }
-        return found ?? lines.value.first { $0.contains(text) }
+        return found ?? outputLines.first { $0.contains(text) }
     }
 
     public var isRunning: Bool { process.isRunning }
@@ -55,6 +66,7 @@ public final class ChildProcess {
             if !TestSupport.waitUntil(grace, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
         }
         process.waitUntilExit()
+        usleep(150_000)  // let the reader take the last lines
         output.fileHandleForReading.readabilityHandler = nil
         return process.terminationStatus
     }
