@@ -38,25 +38,13 @@ struct CTServerCommand: ParsableCommand {
             sip.listen = sipListen
             cfg.sip = sip
         }
-        ServiceRuntime.bootstrapLogging(level: cfg.logLevel)
-        let logger = Logger(label: "ct-server")
-        let loop = try EventLoop()
-        let service: CTService
         do {
-            service = try CTService(loop: loop, config: cfg, logger: logger)
-        } catch {
-            logger.critical("cannot start: \(error)")
+            try ServiceRuntime.run(label: "ct-server", logLevel: cfg.logLevel) { loop, logger in
+                try CTService(loop: loop, config: cfg, logger: logger)
+            }
+        } catch is ServiceStartFailed {
             throw ExitCode(2)
         }
-        try ServiceRuntime.installShutdownHandler(loop: loop, logger: logger) { sig in
-            logger.notice("signal \(sig): stopping")
-            service.shutdown()
-            loop.stop()
-        }
-        // Machine-readable line for scripts and tests that start us on port 0.
-        print("ct-server \(service.name) listening flow_link=\(service.listenAddress) sip=\(service.sipAddress.map { "\($0)" } ?? "-")")
-        fflushStdout()
-        loop.run()
     }
 }
 

@@ -6,7 +6,7 @@ import Protocol
 ///
 /// The SIP edge and the channel loop (issues #3 and #4) plug in here; today the service
 /// keeps the table of attached Flow-Servers and reports the topology.
-public final class CTService {
+public final class CTService: RunnableService {
     public let loop: EventLoop
     public let name: String
     public let startedAt: UInt64
@@ -73,6 +73,10 @@ public final class CTService {
     }
 
     public var listenAddress: SocketAddress { flowListener.boundAddress }
+
+    public var readyLine: String {
+        "ct-server \(name) listening flow_link=\(listenAddress) sip=\(sipAddress.map { "\($0)" } ?? "-")"
+    }
 
     private func attach(_ conn: Connection) {
         conn.onEstablished = { [weak self] c in

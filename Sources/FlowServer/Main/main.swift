@@ -30,25 +30,13 @@ struct FlowServerCommand: ParsableCommand {
             l.listen = listen
             cfg.appLink = l
         }
-        ServiceRuntime.bootstrapLogging(level: cfg.logLevel)
-        let logger = Logger(label: "flow-server")
-        let loop = try EventLoop()
-        let service: FlowService
         do {
-            service = try FlowService(loop: loop, config: cfg, logger: logger)
-        } catch {
-            logger.critical("cannot start: \(error)")
+            try ServiceRuntime.run(label: "flow-server", logLevel: cfg.logLevel) { loop, logger in
+                try FlowService(loop: loop, config: cfg, logger: logger)
+            }
+        } catch is ServiceStartFailed {
             throw ExitCode(2)
         }
-        try ServiceRuntime.installShutdownHandler(loop: loop, logger: logger) { sig in
-            logger.notice("signal \(sig): stopping")
-            service.shutdown()
-            loop.stop()
-        }
-        service.start()
-        print("flow-server \(service.name) listening app_link=\(service.appListenAddress) ct_link=\(service.ctLink.target)")
-        fflushStdout()
-        loop.run()
     }
 }
 

@@ -4,7 +4,7 @@ import Protocol
 /// The Flow-Server process: keeps its link to the CT-Server up and serves App-Operate clients.
 ///
 /// Flows, ACD, agents and storage (issues #5–#7) plug in here.
-public final class FlowService {
+public final class FlowService: RunnableService {
     public let loop: EventLoop
     public let name: String
     public let startedAt: UInt64
@@ -42,6 +42,8 @@ public final class FlowService {
     }
 
     public var appListenAddress: SocketAddress { appListener.boundAddress }
+
+    public var readyLine: String { "flow-server \(name) listening app_link=\(appListenAddress) ct_link=\(ctLink.target)" }
 
     /// Calls offered by the CT-Server. Until flows and mapping tables exist (issue #5) no DNIS is
     /// mapped, so every offered call is rejected with 480 and the reason — the behaviour of a

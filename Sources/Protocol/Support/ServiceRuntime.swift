@@ -57,3 +57,46 @@ public func formatUptime(_ seconds: UInt64) -> String {
 
 /// Flushes stdout (ready lines must reach a pipe before the loop blocks).
 public func fflushStdout() { fflush(stdout) }
+
+/// A long-running service the runtime can start and stop.
+public protocol RunnableService: AnyObject {
+    /// Called on the loop before it runs (dial out, arm timers).
+    func start()
+    /// Called on SIGTERM/SIGINT: say goodbye on every link, close listeners.
+    func shutdown()
+    /// The machine-readable "ready" line scripts and tests wait for.
+    var readyLine: String { get }
+}
+
+extension RunnableService {
+    public func start() {}
+}
+
+/// Why a service could not start (the executable exits with status 2).
+public struct ServiceStartFailed: Error {}
+
+extension ServiceRuntime {
+    /// The whole life of a service process: logging, the loop, the service, signals, the ready
+    /// line on stdout, then the loop until SIGTERM/SIGINT.
+    public static func run<S: RunnableService>(label: String, logLevel: String?, make: (EventLoop, Logger) throws -> S) throws {
+        bootstrapLogging(level: logLevel)
+        let logger = Logger(label: label)
+        let loop = try EventLoop()
+        let service: S
+        do {
+            service = try make(loop, logger)
+        } catch {
+            logger.critical("cannot start: \(error)")
+            throw ServiceStartFailed()
+        }
+        try installShutdownHandler(loop: loop, logger: logger) { sig in
+            logger.notice("signal \(sig): stopping")
+            service.shutdown()
+            loop.stop()
+        }
+        service.start()
+        print(service.readyLine)
+        fflushStdout()
+        loop.run()
+    }
+}
