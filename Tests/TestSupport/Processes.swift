@@ -24,8 +24,13 @@ public final class ChildProcess {
         let lines = self.lines
         let partial = Box<[UInt8]>([])
         output.fileHandleForReading.readabilityHandler = { h in
-            let data = h.availableData
-            guard !data.isEmpty else { return }
+            // read(2) rather than availableData, which traps on EAGAIN (a child that inherited
+            // the pipe may have made it non-blocking).
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            let n = chunk.withUnsafeMutableBytes { Glibc.read(h.fileDescriptor, $0.baseAddress, $0.count) }
+            if n == 0 { h.readabilityHandler = nil; return }
+            guard n > 0 else { return }
+            let data = chunk[0..<n]
             // Whole lines only: a line split across two reads is joined before it is stored.
             partial.mutate { $0.append(contentsOf: data) }
             var complete: [String] = []

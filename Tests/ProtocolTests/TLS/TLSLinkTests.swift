@@ -34,7 +34,7 @@ import TestSupport
         let server = try link.makeServer(lt, tls: serverTLS)
         // Without a client certificate: refused.
         let anonymous = try link.makeDialer(lt, port: server.boundAddress.port, tls: try TLSContext(client: TLSConfiguration(caFile: pki.caCert)))
-        #expect(TestSupport.waitUntil { (try? lt.sync { anonymous.lastError != nil }) == true })
+        #expect(TestSupport.waitUntil(30) { (try? lt.sync { anonymous.lastError != nil }) == true })
         #expect(try lt.sync { anonymous.established == nil })
         try lt.sync { anonymous.stop() }
         // With one signed by the CA: accepted.
@@ -53,7 +53,7 @@ import TestSupport
         let server = try link.makeServer(lt, tls: try TLSContext(server: TLSConfiguration(certificateFile: pki.cert("server"), privateKeyFile: pki.key("server"))))
         let d = try link.makeDialer(lt, port: server.boundAddress.port,
                                     tls: try TLSContext(client: TLSConfiguration(caFile: rogue.directory.appendingPathComponent("rogue.pem").path)))
-        #expect(TestSupport.waitUntil { (try? lt.sync { d.lastError != nil }) == true })
+        #expect(TestSupport.waitUntil(30) { (try? lt.sync { d.lastError != nil }) == true })
         let error = try lt.sync { d.lastError }
         #expect(error?.code == .authenticationFailed, "\(String(describing: error))")
         #expect(error?.reason.contains("certificate") == true)
@@ -67,7 +67,7 @@ import TestSupport
         defer { lt.stop() }
         let server = try link.makeServer(lt, tls: try TLSContext(server: TLSConfiguration(certificateFile: pki.cert("server"), privateKeyFile: pki.key("server"))))
         let d = try link.makeDialer(lt, port: server.boundAddress.port)
-        #expect(TestSupport.waitUntil { (try? lt.sync { d.lastError != nil }) == true })
+        #expect(TestSupport.waitUntil(30) { (try? lt.sync { d.lastError != nil }) == true })
         #expect(try lt.sync { d.established == nil })
         try lt.sync { d.stop() }
         #expect(TestSupport.waitUntil { (try? lt.sync { server.connections.isEmpty }) == true })
