@@ -134,8 +134,6 @@ public final class SIPEndpoint: SIPTransportDelegate {
         return t.localAddress
     }
 
-    public var udpAddresses: [SocketAddress] { udp.map(\.localAddress) }
-
     public func close() {
         for u in udp { u.close() }
         for t in tcp { t.close() }

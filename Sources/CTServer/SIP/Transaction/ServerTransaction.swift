@@ -27,9 +27,6 @@ public struct ServerTransaction: Sendable {
         gInterval = timers.t1
     }
 
-    /// The request that created the transaction, to be passed to the TU.
-    public func start(_ request: SIPMessage) -> [TransactionAction] { [.passToTU(request)] }
-
     /// A retransmission of the request (same branch) arrived.
     public mutating func requestRetransmitted() -> [TransactionAction] {
         switch state {
