@@ -28,6 +28,10 @@ let package = Package(
                        providers: [.apt(["libssl-dev"])]),
         .systemLibrary(name: "CZlib", path: "Sources/CZlib", pkgConfig: "zlib",
                        providers: [.apt(["zlib1g-dev"])]),
+        .systemLibrary(name: "CSpanDSP", path: "Sources/CSpanDSP", pkgConfig: "spandsp",
+                       providers: [.apt(["libspandsp-dev"])]),
+        .systemLibrary(name: "CSpeexDSP", path: "Sources/CSpeexDSP", pkgConfig: "speexdsp",
+                       providers: [.apt(["libspeexdsp-dev"])]),
 
         .target(
             name: "Protocol",
@@ -42,7 +46,7 @@ let package = Package(
         ),
 
         .target(name: "CTServerKit",
-                dependencies: ["Protocol", "CPosix",
+                dependencies: ["Protocol", "CPosix", "CSpanDSP", "CSpeexDSP",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Yams", package: "Yams")],
                 path: "Sources/CTServer", exclude: ["Main"]),

@@ -5,9 +5,9 @@ HOTLINE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="${HOTLINE_RUN_DIR:-$HOTLINE_ROOT/run}"
 
 # Debian packages the build and the tests need (idempotent: installs only what is missing).
-BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev openssl ca-certificates iproute2 procps)
+BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspeexdsp-dev openssl ca-certificates iproute2 procps)
 # Real peers the tests drive (TESTING.md): SIPp, baresip; python3 for small replay helpers.
-TEST_PACKAGES=(sip-tester baresip-core python3)
+TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }
 

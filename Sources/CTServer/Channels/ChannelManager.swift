@@ -4,7 +4,7 @@ import Protocol
 
 /// One SIP leg anchored at the CT-Server.
 public final class SIPChannel {
-    public enum Purpose: Sendable { case echoTest, flow, outbound }
+    public enum Purpose: Sendable { case echoTest, playbackTest, readbackTest, flow, outbound }
 
     public let id: String
     public let caller: String
@@ -21,7 +21,10 @@ public final class SIPChannel {
     var dialog: SIPDialog?
     var answer: SIPMessage?
     var negotiated: NegotiatedAudio?
-    var media: RTPReflector?
+    /// The channel's RTP port while the channel loop owns its socket.
+    var mediaPort: Int?
+    /// The bridge or conference the channel is in (its mix in the channel loop).
+    var mixID: String?
     var answerTimer: TimerID?
     var ringTimer: TimerID?
     var rtpPacketsIn = 0
@@ -53,7 +56,13 @@ public final class SIPChannel {
 /// SDP offer/answer, 2xx retransmission until ACK, BYE either way, CANCEL, re-INVITE.
 public final class ChannelManager {
     public struct Settings: Sendable {
+        /// A legacy alias of the echo test (docs and early tests dial 9196).
         public var echoNumber = "9196"
+        /// Diagnostic numbers answered with no Flow-Server (issue #4): echo, playback, read-back.
+        public var diagnostics: [String: Diagnostic] = ["*43": .echo, "*44": .playback, "*45": .readback]
+        /// The prompt *44 plays (a WAV path or a name under the prompt folder); spoken text when unset.
+        public var playbackPrompt: String?
+        public var recordingDirectory = "recordings"
         public var echoRingMs = 0
         public var mediaAddress = "127.0.0.1"
         public var rtpPortMin = 20000
@@ -63,6 +72,8 @@ public final class ChannelManager {
         public var timers = SIPTimerValues()
         public init() {}
     }
+
+    public enum Diagnostic: String, Sendable { case echo, playback, readback }
 
     public struct Counters: Sendable {
         public var offered = 0
@@ -83,7 +94,8 @@ public final class ChannelManager {
     /// Reports a channel event to the channel's owner.
     public var report: ((SIPChannel, ChannelEvent.Kind, Int, String) -> Void)?
     /// Reports DTMF digits received in signalling (SIP INFO).
-    public var reportDigits: ((SIPChannel, String) -> Void)?
+    /// Reports DTMF digits (source: "info", "rfc4733", "inband").
+    public var reportDigits: ((SIPChannel, String, String) -> Void)?
     /// Looks up a registered user's bindings (for originate to "1001").
     public var lookupUser: ((String) -> [Registrar.Binding])?
     public private(set) var counters = Counters()
@@ -91,13 +103,36 @@ public final class ChannelManager {
     private var byCallID: [String: String] = [:]
     private var ports: RTPPortPool
     private var nextID: UInt64 = 1
-    private let logger: Logger
+    /// Channels that just went, for the events that follow them (a recording closed at hang-up).
+    private var gone: [String: SIPChannel] = [:]
+    private var goneOrder: [String] = []
 
-    init(loop: EventLoop, settings: Settings, logger: Logger) {
+    private func rememberGone(_ ch: SIPChannel) {
+        gone[ch.id] = ch
+        goneOrder.append(ch.id)
+        if goneOrder.count > 512 { gone.removeValue(forKey: goneOrder.removeFirst()) }
+    }
+
+    func recentlyGone(_ id: String) -> SIPChannel? { gone[id] }
+    let logger: Logger
+
+    public let media: MediaEngine
+    public let prompts: PromptStore
+    /// Reports a media completion (PlayDone, DigitsCollected, RecordDone, BridgeEnded) to the owner.
+    public var reportMedia: ((SIPChannel, MediaEventMessage) -> Void)?
+    let diagnosticPrompts: DiagnosticPrompts
+
+    init(loop: EventLoop, settings: Settings, media: MediaEngine, prompts: PromptStore, logger: Logger) {
         self.loop = loop
         self.settings = settings
         self.logger = logger
+        self.media = media
+        self.prompts = prompts
         ports = RTPPortPool(low: settings.rtpPortMin, high: settings.rtpPortMax)
+        diagnosticPrompts = DiagnosticPrompts(store: prompts, playback: settings.playbackPrompt, logger: logger)
+        media.onEvents = { [weak self] events in
+            loop.execute { self?.mediaEvents(events) }
+        }
     }
 
     public var activeChannels: Int { channels.count }
@@ -105,7 +140,7 @@ public final class ChannelManager {
 
     public func debugSnapshot() -> [String] {
         channels.values.sorted { $0.createdAt < $1.createdAt }.map {
-            "\($0.id) \($0.state.rawValue) to=\($0.called) rtp=\($0.media?.port ?? 0)"
+            "\($0.id) \($0.state.rawValue) to=\($0.called) rtp=\($0.mediaPort ?? 0)"
         }
     }
 
@@ -129,7 +164,13 @@ public final class ChannelManager {
         }
         let called = (try? SIPURI(parsing: request.requestURI ?? ""))?.user ?? ""
         let caller = request.from?.uri.user ?? request.from?.uriText ?? ""
-        let purpose: SIPChannel.Purpose = called == settings.echoNumber ? .echoTest : .flow
+        let purpose: SIPChannel.Purpose
+        switch settings.diagnostics[called] ?? (called == settings.echoNumber ? .echo : nil) {
+        case .echo?: purpose = .echoTest
+        case .playback?: purpose = .playbackTest
+        case .readback?: purpose = .readbackTest
+        case nil: purpose = .flow
+        }
         let ch = SIPChannel(id: newID(), purpose: purpose, caller: caller, called: called, invite: t, peer: t.source,
                             timers: settings.timers, now: loop.now)
         ch.offer = offer
@@ -152,8 +193,11 @@ public final class ChannelManager {
             return
         }
         register(ch)
-        logger.info("channel \(ch.id): echo test from \(t.source)")
-        guard prepareAnswer(ch, echo: true) else { return }
+        logger.info("channel \(ch.id): diagnostic \(called) from \(t.source)")
+        guard prepareAnswer(ch, echo: purpose == .echoTest) else { return }
+        if purpose == .playbackTest {
+            media.submit(.play(id: ch.id, player: Player(items: diagnosticPrompts.playbackItems, tag: 1)))
+        }
         apply(ch, ch.machine.ring())
         if settings.echoRingMs > 0 {
             ch.ringTimer = loop.schedule(afterMilliseconds: settings.echoRingMs) { [weak self, weak ch] in
@@ -185,8 +229,8 @@ public final class ChannelManager {
             return false
         case .success(let (answerSDP, negotiated)):
             ch.negotiated = negotiated
-            ch.media = try? RTPReflector(loop: loop, fd: fd, port: port, expectedHost: negotiated.remoteAddress, echo: echo)
-            if ch.media == nil { close(fd); ports.release(port) }
+            ch.mediaPort = port
+            media.submit(.add(id: ch.id, fd: fd, port: port, endpoint: Self.endpoint(negotiated), echo: echo))
             ch.dialog = SIPDialog(uasFor: t.request, localTag: t.toTag, peer: t.source)
             var ok = t.request.makeResponse(200, "OK", toTag: t.toTag, body: answerSDP.serialized(), contentType: "application/sdp")
             ok.add(.contact, contactHeader(for: t.source))
@@ -202,7 +246,7 @@ public final class ChannelManager {
     }
 
     private func reInvite(_ request: SIPMessage, _ t: ServerTransactionHandle) {
-        guard let ch = channel(for: request), var dialog = ch.dialog, let port = ch.media?.port else {
+        guard let ch = channel(for: request), var dialog = ch.dialog, let port = ch.mediaPort else {
             t.respond(481)
             return
         }
@@ -219,6 +263,7 @@ public final class ChannelManager {
             ch.dialog = dialog
             let held = negotiated.direction == .sendonly || negotiated.direction == .inactive || negotiated.remoteAddress == "0.0.0.0"
             ch.negotiated = negotiated
+            media.submit(.update(id: ch.id, endpoint: Self.endpoint(negotiated)))
             apply(ch, ch.machine.holdChanged(held: held))
             t.respond(200, headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))], body: sdp.serialized(),
                       contentType: "application/sdp")
@@ -252,7 +297,8 @@ public final class ChannelManager {
             let digits = Self.dtmfDigits(body: request.body, relay: type == "application/dtmf-relay")
             guard !digits.isEmpty else { t.respond(400, "Bad Request (no DTMF signal)"); return true }
             t.respond(200)
-            reportDigits?(ch, digits)
+            reportDigits?(ch, digits, "info")
+            if ch.purpose == .readbackTest { mediaEvents(digits.map { .dtmf(id: ch.id, digit: $0, source: .info) }) }
         case "NOTIFY":
             t.respond(200)
             referProgress(ch, request)
@@ -445,8 +491,9 @@ public final class ChannelManager {
                             timers: settings.timers, now: loop.now)
         ch.owner = owner
         ch.offer = offer
-        ch.media = try? RTPReflector(loop: loop, fd: fd, port: port, expectedHost: peer.address.host, echo: false)
-        if ch.media == nil { close(fd); ports.release(port) }
+        ch.mediaPort = port
+        media.submit(.add(id: id, fd: fd, port: port,
+                          endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false))
         counters.originated += 1
         ch.sentInvite = invite
         register(ch)
@@ -501,8 +548,11 @@ public final class ChannelManager {
             }
             if let body = try? SessionDescription(parsing: r.body), let m = body.media.first(where: { $0.type == "audio" && $0.port != 0 }),
                let (codec, pt) = OfferAnswer.pickCodec(m) {
-                ch.negotiated = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: nil, remoteAddress: body.address(of: m) ?? "",
-                                                remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
+                let te = m.formats.compactMap(Int.init).first { (m.rtpmap[$0] ?? "").lowercased().hasPrefix("telephone-event/8000") }
+                let n = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: te, remoteAddress: body.address(of: m) ?? "",
+                                        remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
+                ch.negotiated = n
+                media.submit(.update(id: ch.id, endpoint: Self.endpoint(n)))
             }
             dialog.remoteSeq = 0
             ch.dialog = dialog
@@ -547,6 +597,7 @@ public final class ChannelManager {
         releaseMedia(ch)
         report?(ch, kind, code, cause)
         channels.removeValue(forKey: ch.id)
+        rememberGone(ch)
         // Keep the Call-ID mapping briefly so a late 2xx can still be ACKed and BYE'd.
         logger.info("channel \(ch.id): \(kind) (\(code) \(cause))")
     }
@@ -554,11 +605,11 @@ public final class ChannelManager {
     // MARK: actions
 
     private func releaseMedia(_ ch: SIPChannel) {
-        if let m = ch.media {
-            ch.rtpPacketsIn = m.packetsIn
-            m.close()
-            ports.release(m.port)
-            ch.media = nil
+        if let port = ch.mediaPort {
+            ch.rtpPacketsIn = media.stats(id: ch.id)?.packetsIn ?? 0
+            media.submit(.remove(id: ch.id))
+            ports.release(port)
+            ch.mediaPort = nil
         }
     }
 
@@ -624,6 +675,7 @@ public final class ChannelManager {
         if let t = ch.ringTimer { loop.cancel(t) }
         if let t = ch.transferTimer { loop.cancel(t) }
         channels.removeValue(forKey: ch.id)
+        rememberGone(ch)
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
         if ch.machine.cause == "caller hung up" { counters.completed += 1 }
         logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn))")

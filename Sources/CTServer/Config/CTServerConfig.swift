@@ -10,16 +10,19 @@ public struct CTServerConfig: Codable, Equatable, Sendable {
     public var flowLink: LinkSettings?
     /// The SIP edge: addresses, realm, users, limits.
     public var sip: SIPSettings?
+    /// The channel loop: prompts, recordings, text-to-speech cache, diagnostic numbers.
+    public var media: MediaSettings?
 
-    public init(name: String? = nil, logLevel: String? = nil, flowLink: LinkSettings? = nil, sip: SIPSettings? = nil) {
+    public init(name: String? = nil, logLevel: String? = nil, flowLink: LinkSettings? = nil, sip: SIPSettings? = nil, media: MediaSettings? = nil) {
         self.name = name
         self.logLevel = logLevel
         self.flowLink = flowLink
         self.sip = sip
+        self.media = media
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, sip
+        case name, sip, media
         case logLevel = "log_level"
         case flowLink = "flow_link"
     }
@@ -113,5 +116,29 @@ public struct SIPUserSettings: Codable, Equatable, Sendable {
         if let s = ha1Sha256 { h[.sha256] = s.lowercased() }
         guard !h.isEmpty else { throw ConfigError("sip user \(user): give ha1_sha256/ha1_md5 (or password)") }
         return DigestAuthenticator.Credentials(ha1: h)
+    }
+}
+
+/// The `media:` block of ct-server.yaml.
+public struct MediaSettings: Codable, Equatable, Sendable {
+    /// Where `file:NAME` prompts are found (default "prompts").
+    public var promptDirectory: String?
+    /// Where recordings are written (default "recordings").
+    public var recordingDirectory: String?
+    /// Where espeak-ng output is cached (default "<prompt_directory>/.tts-cache").
+    public var ttsCacheDirectory: String?
+    /// Diagnostic numbers: number -> echo | playback | readback (default *43, *44, *45).
+    public var diagnostics: [String: String]?
+    /// What *44 plays (a WAV path or prompt name); a spoken sentence when unset.
+    public var playbackPrompt: String?
+
+    public init() {}
+
+    enum CodingKeys: String, CodingKey {
+        case diagnostics
+        case promptDirectory = "prompt_directory"
+        case recordingDirectory = "recording_directory"
+        case ttsCacheDirectory = "tts_cache_directory"
+        case playbackPrompt = "playback_prompt"
     }
 }

@@ -13,6 +13,8 @@ public final class CTService: RunnableService {
     public private(set) var flowListener: Listener!
     public let sip: SIPEndpoint
     public let sipCore: CTSIPCore
+    /// The real-time channel loop (its own thread).
+    public let media: MediaEngine
     public private(set) var sipAddress: SocketAddress?
     private let logger: Logger
 
@@ -58,7 +60,21 @@ public final class CTService: RunnableService {
         guard channelSettings.rtpPortMin > 1024, channelSettings.rtpPortMax > channelSettings.rtpPortMin, channelSettings.rtpPortMax <= 65535 else {
             throw ConfigError("sip.rtp_port_min/rtp_port_max must be a range within 1025...65535")
         }
-        sipCore = CTSIPCore(loop: loop, authenticator: auth, channelSettings: channelSettings, logger: logger)
+        let mediaSettings = config.media ?? MediaSettings()
+        let promptDirectory = mediaSettings.promptDirectory ?? "prompts"
+        channelSettings.recordingDirectory = mediaSettings.recordingDirectory ?? "recordings"
+        channelSettings.playbackPrompt = mediaSettings.playbackPrompt
+        if let d = mediaSettings.diagnostics {
+            channelSettings.diagnostics = try d.mapValues { v in
+                guard let k = ChannelManager.Diagnostic(rawValue: v) else { throw ConfigError("media.diagnostics: \(v) is not echo, playback or readback") }
+                return k
+            }
+        }
+        media = try MediaEngine(logger: logger)
+        let prompts = PromptStore(promptDirectory: promptDirectory,
+                                  cacheDirectory: mediaSettings.ttsCacheDirectory ?? (promptDirectory as NSString).appendingPathComponent(".tts-cache"))
+        sipCore = CTSIPCore(loop: loop, authenticator: auth, channelSettings: channelSettings, media: media, prompts: prompts, logger: logger)
+        media.start()
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
         if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
         sipCore.attach(to: sip)
@@ -109,11 +125,15 @@ public final class CTService: RunnableService {
             guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
             conn.sendEvent(self.event(ch, kind, code, cause))
         }
-        channels.reportDigits = { [weak self] ch, digits in
+        channels.reportDigits = { [weak self] ch, digits, source in
             guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
-            var e = self.event(ch, .digits, 0, "SIP INFO")
+            var e = self.event(ch, .digits, 0, source)
             e.digits = digits
             conn.sendEvent(e)
+        }
+        channels.reportMedia = { [weak self] ch, message in
+            guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
+            conn.sendEvent(message)
         }
         channels.lookupUser = { [weak self] user in
             guard let self else { return [] }
@@ -160,6 +180,36 @@ public final class CTService: RunnableService {
             case .success(let ch): conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
             case .failure(let e): commandResult(conn, frame, "", .failure(e))
             }
+        case PlayMedia.messageType:
+            guard let m = decode(PlayMedia.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.play(m))
+        case StopMedia.messageType:
+            guard let m = decode(StopMedia.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.stopMedia(m))
+        case CollectDigits.messageType:
+            guard let m = decode(CollectDigits.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.collect(m))
+        case RecordChannel.messageType:
+            guard let m = decode(RecordChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.record(m).map { _ in () })
+        case BridgeChannels.messageType:
+            guard let m = decode(BridgeChannels.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.bridge(m.channelID, m.otherChannelID))
+        case UnbridgeChannel.messageType:
+            guard let m = decode(UnbridgeChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.unbridge(m.channelID))
+        case ConferenceLeave.messageType:
+            guard let m = decode(ConferenceLeave.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.unbridge(m.channelID))
+        case ConferenceJoin.messageType:
+            guard let m = decode(ConferenceJoin.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.conferenceJoin(m))
+        case MonitorChannel.messageType:
+            guard let m = decode(MonitorChannel.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.monitor(m))
+        case SendDTMF.messageType:
+            guard let m = decode(SendDTMF.self, frame, conn) else { return }
+            commandResult(conn, frame, m.channelID, sipCore.channels.sendDTMF(m.channelID, digits: m.digits))
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "ct-server does not handle \(frame.type)"))
         }
@@ -195,5 +245,6 @@ public final class CTService: RunnableService {
         sipCore.channels.hangupAll(cause: "ct-server shutting down")
         sipCore.shutdown()
         sip.close()
+        media.stop()
     }
 }

@@ -18,11 +18,12 @@ public final class CTSIPCore: SIPCore {
     public private(set) var registrations = 0
     public private(set) var authFailures = 0
 
-    public init(loop: EventLoop, authenticator: DigestAuthenticator, channelSettings: ChannelManager.Settings = .init(), logger: Logger) {
+    public init(loop: EventLoop, authenticator: DigestAuthenticator, channelSettings: ChannelManager.Settings = .init(),
+                media: MediaEngine, prompts: PromptStore, logger: Logger) {
         self.loop = loop
         self.authenticator = authenticator
         self.logger = logger
-        channels = ChannelManager(loop: loop, settings: channelSettings, logger: logger)
+        channels = ChannelManager(loop: loop, settings: channelSettings, media: media, prompts: prompts, logger: logger)
         scheduleSweep()
     }
 

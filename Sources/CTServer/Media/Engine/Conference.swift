@@ -1,0 +1,49 @@
+/// A mix of channels: a two-party bridge or a conference, plus any monitor taps. Mixing is
+/// N-1 (nobody hears themselves): one sum of the speakers, from which each hearer's own voice
+/// is subtracted; whispers are added to their one target only. O(members) per frame.
+final class MixGroup {
+    let id: String
+    /// A bridge comes apart when fewer than two of its speaking members are left.
+    let isBridge: Bool
+    var members: [MediaChannel] = []
+    private var sum = [Int32](repeating: 0, count: JitterBuffer.frameSamples)
+
+    init(id: String, isBridge: Bool) {
+        self.id = id
+        self.isBridge = isBridge
+    }
+
+    var speakingMembers: Int { members.filter { $0.role.speaks }.count }
+
+    func mix() {
+        let n = JitterBuffer.frameSamples
+        sum.withUnsafeMutableBufferPointer { s in
+            s.update(repeating: 0)
+            for m in members where m.role.speaks && m.hasInput {
+                m.input.withUnsafeBufferPointer { inp in for i in 0..<n { s[i] += Int32(inp[i]) } }
+            }
+            for m in members where m.role.hears {
+                m.output.withUnsafeMutableBufferPointer { out in
+                    let own = m.role.speaks && m.hasInput
+                    m.input.withUnsafeBufferPointer { inp in
+                        for i in 0..<n {
+                            var v = s[i]
+                            if own { v -= Int32(inp[i]) }
+                            out[i] = Int16(clamping: v)
+                        }
+                    }
+                }
+                m.hasOutput = true
+            }
+            for w in members where w.role.whisperTo != nil && w.hasInput {
+                guard let target = members.first(where: { $0.id == w.role.whisperTo }) else { continue }
+                target.output.withUnsafeMutableBufferPointer { out in
+                    w.input.withUnsafeBufferPointer { inp in
+                        for i in 0..<n { out[i] = Int16(clamping: Int32(out[i]) + Int32(inp[i])) }
+                    }
+                }
+                target.hasOutput = true
+            }
+        }
+    }
+}

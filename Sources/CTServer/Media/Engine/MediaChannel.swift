@@ -1,0 +1,135 @@
+import Protocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One channel's media, owned by the channel loop's thread: its RTP socket, the latched far
+/// end, the jitter buffer, and what it is doing (playing, collecting, recording, mixing).
+final class MediaChannel {
+    let id: String
+    let fd: Int32
+    let port: Int
+    var endpoint: MediaCommand.Endpoint
+    var echo: Bool
+    /// The far end's address from SDP (host only is checked before latching).
+    var expected: sockaddr_storage?
+    var latched: sockaddr_storage?
+    var latchedLength: socklen_t = 0
+    var jitter = JitterBuffer()
+    var dtmfReceiver = DTMFEventReceiver()
+    var inband: InbandDTMFDetector?
+    var stats = MediaChannelStats()
+
+    // Outgoing stream.
+    let ssrc: UInt32
+    var sequence: UInt16
+    var timestamp: UInt32
+    var pendingDTMF: [Character] = []
+    var dtmfSending: (event: UInt8, startTS: UInt32, elapsed: Int, endSent: Int)?
+
+    // This tick's audio: what the channel said (input) and what it will hear (output).
+    var input = [Int16](repeating: 0, count: JitterBuffer.frameSamples)
+    var output = [Int16](repeating: 0, count: JitterBuffer.frameSamples)
+    var hasInput = false
+    var hasOutput = false
+
+    var player: Player?
+    var collector: DigitCollector?
+    var collectAfterPlay = false
+    var recorder: Recorder?
+    var mix: MixGroup?
+    var role = MixRole.member
+
+    init(id: String, fd: Int32, port: Int, endpoint: MediaCommand.Endpoint, echo: Bool) {
+        self.id = id
+        self.fd = fd
+        self.port = port
+        self.echo = echo
+        self.endpoint = endpoint
+        ssrc = UInt32.random(in: 1...UInt32.max)
+        sequence = UInt16.random(in: 0...UInt16.max)
+        timestamp = UInt32.random(in: 0...UInt32.max)
+        setEndpoint(endpoint)
+    }
+
+    func setEndpoint(_ e: MediaCommand.Endpoint) {
+        if let old = endpoint.remote, let new = e.remote, old.host != new.host { latched = nil }
+        endpoint = e
+        expected = e.remote?.sockaddrStorage
+    }
+
+    /// Where to send: the latched source (symmetric RTP), else the SDP address.
+    func withDestination<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
+        if var l = latched {
+            return withUnsafePointer(to: &l) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, latchedLength) } }
+        }
+        guard let r = endpoint.remote else { return nil }
+        var s = r.sockaddrStorage
+        return withUnsafePointer(to: &s) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, r.length) } }
+    }
+
+    /// Accepts a packet's source: the first one from the SDP host is latched; after that only
+    /// the latched address and port are accepted.
+    func accept(source ss: UnsafePointer<sockaddr_storage>, length: socklen_t) -> Bool {
+        if let l = latched { return Self.sameEndpoint(l, ss.pointee) }
+        guard let e = expected, Self.sameHost(e, ss.pointee) else { return false }
+        latched = ss.pointee
+        latchedLength = length
+        stats.latched = SocketAddress(storage: ss.pointee, length: length).description
+        return true
+    }
+
+    static func sameHost(_ a: sockaddr_storage, _ b: sockaddr_storage) -> Bool {
+        guard a.ss_family == b.ss_family else { return false }
+        var a = a, b = b
+        if Int32(a.ss_family) == AF_INET {
+            return withUnsafeBytes(of: &a) { pa in withUnsafeBytes(of: &b) { pb in pa[4..<8].elementsEqual(pb[4..<8]) } }
+        }
+        return withUnsafeBytes(of: &a) { pa in withUnsafeBytes(of: &b) { pb in pa[8..<24].elementsEqual(pb[8..<24]) } }
+    }
+
+    static func sameEndpoint(_ a: sockaddr_storage, _ b: sockaddr_storage) -> Bool {
+        guard sameHost(a, b) else { return false }
+        var a = a, b = b
+        return withUnsafeBytes(of: &a) { pa in withUnsafeBytes(of: &b) { pb in pa[2] == pb[2] && pa[3] == pb[3] } }
+    }
+}
+
+/// A recording in progress: mono (what the channel said and heard, mixed) or stereo (left:
+/// what the channel said — the caller; right: what it heard — the agent in a bridge).
+final class Recorder {
+    let writer: WAVWriter
+    let request: MediaCommand.RecordRequest
+    var silentMs = 0
+    var heardSpeech = false
+    private var frame: [Int16]
+
+    init(_ r: MediaCommand.RecordRequest) throws {
+        request = r
+        writer = try WAVWriter(path: r.path, channels: r.stereo ? 2 : 1)
+        frame = [Int16](repeating: 0, count: JitterBuffer.frameSamples * 2)
+    }
+
+    /// Appends one frame; returns a reason when the recording should end.
+    func append(input: [Int16], hasInput: Bool, output: [Int16], hasOutput: Bool) -> String? {
+        let n = JitterBuffer.frameSamples
+        var energy: Int64 = 0
+        frame.withUnsafeMutableBufferPointer { f in
+            input.withUnsafeBufferPointer { inp in
+                output.withUnsafeBufferPointer { out in
+                    for i in 0..<n {
+                        let a = hasInput ? inp[i] : 0, b = hasOutput ? out[i] : 0
+                        energy += Int64(a) * Int64(a)
+                        if request.stereo { f[2 * i] = a; f[2 * i + 1] = b } else { f[i] = Int16(clamping: Int32(a) + Int32(b)) }
+                    }
+                }
+            }
+            writer.append(f.baseAddress!, count: request.stereo ? 2 * n : n)
+        }
+        // Silence: mean power below about -45 dBFS.
+        if energy / Int64(n) < 180 { silentMs += 20 } else { silentMs = 0; heardSpeech = true }
+        if writer.durationMs >= request.maxMs { return "max-length" }
+        if request.silenceMs > 0, silentMs >= request.silenceMs { return "silence" }
+        return nil
+    }
+}

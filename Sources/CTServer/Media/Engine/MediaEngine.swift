@@ -1,0 +1,450 @@
+import Foundation
+import Logging
+import Protocol
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The real-time channel loop (ARCHITECTURE.md §2): one thread, woken by a timerfd every
+/// 20 ms, that for every channel receives RTP (recvmmsg batches), de-jitters, detects DTMF,
+/// mixes bridges, conferences and monitor taps, plays prompts and tones, feeds recorders and
+/// sends RTP. Commands arrive through an eventfd-signalled queue (a mutex held only to swap
+/// the array); events go back through `onEvents`, called on this thread once per tick.
+/// Nothing on the per-packet path allocates or takes a lock.
+public final class MediaEngine: @unchecked Sendable {
+    public struct TickStats: Sendable, Equatable {
+        public var ticks = 0
+        public var missedTicks = 0
+        public var channels = 0
+        public var latenessP50Us = 0
+        public var latenessP99Us = 0
+        public var latenessMaxUs = 0
+        /// CPU time of the loop's work per tick (receive → send), p99.
+        public var workP99Us = 0
+    }
+
+    public var onEvents: (([MediaEvent]) -> Void)?
+    public let tickNanoseconds: UInt64 = 20_000_000
+    private let logger: Logger
+    private let epfd: Int32
+    private let timerfd: Int32
+    private let wakefd: Int32
+    private var thread: Thread?
+    private var running = false
+
+    private let lock = NSLock()
+    private var inbox: [MediaCommand] = []
+    private var published: [String: MediaChannelStats] = [:]
+    private var publishedTicks = TickStats()
+
+    // Loop-thread state.
+    private var channels: [String: MediaChannel] = [:]
+    private var order: [MediaChannel] = []
+    private var mixes: [String: MixGroup] = [:]
+    private var events: [MediaEvent] = []
+    private var expectedTick: UInt64 = 0
+    private var lateness = [Int32](repeating: 0, count: 3000)
+    private var work = [Int32](repeating: 0, count: 3000)
+    private var tickCount = 0
+    private var missed = 0
+    private var maxLateness = 0
+
+    // Receive and send scratch (allocated once).
+    private let batch = 16
+    private let datagramSize = 1536
+    private var rxBuffers: UnsafeMutableRawPointer
+    private var rxIOV: UnsafeMutablePointer<iovec>
+    private var rxAddrs: UnsafeMutablePointer<sockaddr_storage>
+    private var rxAddrLens: UnsafeMutablePointer<socklen_t>
+    private var rxLens: UnsafeMutablePointer<UInt32>
+    private var decoded = [Int16](repeating: 0, count: 1536)
+    private var scratch = [Int16](repeating: 0, count: JitterBuffer.frameSamples)
+    private var txPacket = [UInt8](repeating: 0, count: 12 + 1536)
+
+    public init(logger: Logger) throws {
+        self.logger = logger
+        epfd = CPosix_epoll_create()
+        timerfd = CPosix_timerfd_create()
+        wakefd = CPosix_eventfd_create()
+        guard epfd >= 0, timerfd >= 0, wakefd >= 0 else { throw ProtocolError(.internalError, "media loop: cannot create epoll/timerfd/eventfd") }
+        _ = CPosix_epoll_add(epfd, timerfd, CPosix_EPOLLIN, 1)
+        _ = CPosix_epoll_add(epfd, wakefd, CPosix_EPOLLIN, 2)
+        rxBuffers = .allocate(byteCount: batch * datagramSize, alignment: 16)
+        rxIOV = .allocate(capacity: batch)
+        rxAddrs = .allocate(capacity: batch)
+        rxAddrLens = .allocate(capacity: batch)
+        rxLens = .allocate(capacity: batch)
+        for i in 0..<batch { rxIOV[i] = iovec(iov_base: rxBuffers + i * datagramSize, iov_len: datagramSize) }
+    }
+
+    deinit {
+        close(epfd); close(timerfd); close(wakefd)
+        rxBuffers.deallocate(); rxIOV.deallocate(); rxAddrs.deallocate(); rxAddrLens.deallocate(); rxLens.deallocate()
+    }
+
+    public func start() {
+        guard thread == nil else { return }
+        running = true
+        let t = Thread { [self] in self.run() }
+        t.name = "channel-loop"
+        t.stackSize = 1 << 20
+        thread = t
+        t.start()
+    }
+
+    public func stop() {
+        lock.lock(); running = false; lock.unlock()
+        _ = CPosix_eventfd_signal(wakefd)
+    }
+
+    public func submit(_ command: MediaCommand) {
+        lock.lock()
+        inbox.append(command)
+        lock.unlock()
+        _ = CPosix_eventfd_signal(wakefd)
+    }
+
+    public func stats(id: String) -> MediaChannelStats? {
+        lock.lock(); defer { lock.unlock() }
+        return published[id]
+    }
+
+    public var tickStats: TickStats {
+        lock.lock(); defer { lock.unlock() }
+        return publishedTicks
+    }
+
+    // MARK: the loop
+
+    private static func now() -> UInt64 {
+        var ts = timespec()
+        clock_gettime(CLOCK_MONOTONIC, &ts)
+        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
+    }
+
+    private func run() {
+        expectedTick = Self.now() + tickNanoseconds
+        _ = CPosix_timerfd_arm(timerfd, tickNanoseconds, tickNanoseconds)
+        var evs = [CPosix_event](repeating: CPosix_event(), count: 4)
+        while true {
+            lock.lock(); let go = running; lock.unlock()
+            if !go { break }
+            let n = evs.withUnsafeMutableBufferPointer { CPosix_epoll_wait(epfd, $0.baseAddress, 4, 1000) }
+            if n <= 0 { continue }
+            var ticked = false
+            for i in 0..<Int(n) {
+                if evs[i].data == 1 {
+                    let expirations = CPosix_timerfd_drain(timerfd)
+                    if expirations > 0 { tick(expirations: Int(expirations)); ticked = true }
+                } else {
+                    _ = CPosix_eventfd_drain(wakefd)
+                    if !ticked { processCommands(); flushEvents() }
+                }
+            }
+        }
+        _ = CPosix_timerfd_arm(timerfd, 0, 0)
+        for ch in order { removeChannel(ch.id) }
+        flushEvents()
+    }
+
+    private func processCommands() {
+        lock.lock()
+        let batch = inbox
+        inbox.removeAll(keepingCapacity: true)
+        lock.unlock()
+        for c in batch { handle(c) }
+    }
+
+    private func flushEvents() {
+        guard !events.isEmpty else { return }
+        let e = events
+        events.removeAll(keepingCapacity: true)
+        onEvents?(e)
+    }
+
+    private func tick(expirations: Int) {
+        let start = Self.now()
+        expectedTick += tickNanoseconds * UInt64(expirations)
+        let late = Int(Int64(start) - Int64(expectedTick - tickNanoseconds)) / 1000
+        missed += expirations - 1
+        processCommands()
+        for ch in order { receive(ch) }
+        for ch in order { prepare(ch, now: start) }
+        for m in mixes.values { m.mix() }
+        for ch in order { finish(ch, now: start) }
+        let slot = tickCount % lateness.count
+        lateness[slot] = Int32(clamping: max(0, late))
+        maxLateness = max(maxLateness, late)
+        work[slot] = Int32(clamping: Int(Self.now() - start) / 1000)
+        tickCount += 1
+        if tickCount % 50 == 0 { publish() }
+        flushEvents()
+    }
+
+    private func publish() {
+        let n = min(tickCount, lateness.count)
+        let l = lateness[0..<n].sorted(), w = work[0..<n].sorted()
+        var t = TickStats()
+        t.ticks = tickCount
+        t.missedTicks = missed
+        t.channels = order.count
+        if n > 0 {
+            t.latenessP50Us = Int(l[n / 2])
+            t.latenessP99Us = Int(l[min(n - 1, n * 99 / 100)])
+            t.workP99Us = Int(w[min(n - 1, n * 99 / 100)])
+        }
+        t.latenessMaxUs = maxLateness
+        var s: [String: MediaChannelStats] = [:]
+        for ch in order {
+            var st = ch.stats
+            st.jitter = ch.jitter.stats
+            st.jitterMs = ch.jitter.jitter / 8
+            s[ch.id] = st
+        }
+        lock.lock()
+        publishedTicks = t
+        published = s
+        lock.unlock()
+    }
+
+    // MARK: per channel
+
+    private func receive(_ ch: MediaChannel) {
+        while true {
+            let n = Int(CPosix_recvmmsg(ch.fd, rxIOV, rxAddrs, rxAddrLens, rxLens, UInt32(batch)))
+            if n <= 0 { return }
+            let arrival = Int64(Self.now() / 125_000)   // 8 kHz units
+            for i in 0..<n {
+                let p = UnsafeRawBufferPointer(start: rxBuffers + i * datagramSize, count: Int(rxLens[i]))
+                guard ch.accept(source: rxAddrs + i, length: rxAddrLens[i]) else { ch.stats.foreignDropped += 1; continue }
+                guard let h = RTPHeader.parse(p) else { ch.stats.malformed += 1; continue }
+                ch.stats.packetsIn += 1
+                ch.stats.bytesIn += p.count
+                let payload = UnsafeRawBufferPointer(rebasing: p[h.payloadOffset..<h.payloadOffset + h.payloadLength])
+                if let te = ch.endpoint.telephoneEvent, h.payloadType == te {
+                    if let e = TelephoneEvent.parse(payload), let d = ch.dtmfReceiver.receive(e, timestamp: h.timestamp) {
+                        digit(ch, d, source: .rfc4733, now: Self.now())
+                    }
+                    continue
+                }
+                let law: G711.Law
+                switch h.payloadType {
+                case 0: law = .ulaw
+                case 8: law = .alaw
+                default: ch.stats.malformed += 1; continue
+                }
+                let count = min(h.payloadLength, decoded.count)
+                decoded.withUnsafeMutableBufferPointer { d in
+                    G711.decode(payload, count: count, law: law, into: d.baseAddress!)
+                    ch.jitter.put(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival,
+                                  samples: d.baseAddress!, count: count)
+                }
+            }
+            if n < batch { return }
+        }
+    }
+
+    /// Takes the channel's input frame for this tick and runs its detectors and timers.
+    private func prepare(_ ch: MediaChannel, now: UInt64) {
+        ch.hasInput = ch.input.withUnsafeMutableBufferPointer { ch.jitter.get(into: $0.baseAddress!) }
+        if !ch.hasInput { ch.input.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        ch.hasOutput = false
+        if let det = ch.inband, ch.hasInput {
+            let digits = ch.input.withUnsafeBufferPointer { det.feed($0.baseAddress!, count: $0.count) }
+            for d in digits { digit(ch, d, source: .inband, now: now) }
+        }
+        if let c = ch.collector, !(ch.collectAfterPlay && ch.player != nil), let r = c.tick(now: now) {
+            ch.collector = nil
+            events.append(.digitsCollected(id: ch.id, tag: c.tag, digits: r.digits, reason: r.reason))
+        }
+    }
+
+    private func digit(_ ch: MediaChannel, _ d: Character, source: DTMFSource, now: UInt64) {
+        ch.stats.dtmfDigits += 1
+        events.append(.dtmf(id: ch.id, digit: d, source: source))
+        if let p = ch.player, p.bargeIn {
+            ch.player = nil
+            events.append(.playDone(id: ch.id, tag: p.tag, outcome: .bargedIn))
+        }
+        if var c = ch.collector {
+            if let r = c.digit(d, now: now) {
+                ch.collector = nil
+                events.append(.digitsCollected(id: ch.id, tag: c.tag, digits: r.digits, reason: r.reason))
+            } else {
+                ch.collector = c
+            }
+        }
+        if let r = ch.recorder, r.request.terminators.contains(d) { stopRecording(ch, reason: "terminator") }
+    }
+
+    /// Adds prompts, records, and sends the channel's output frame.
+    private func finish(_ ch: MediaChannel, now: UInt64) {
+        if ch.mix == nil, ch.echo, ch.hasInput {
+            ch.output.withUnsafeMutableBufferPointer { o in ch.input.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } }
+            ch.hasOutput = true
+        }
+        if var p = ch.player {
+            let playing = scratch.withUnsafeMutableBufferPointer { p.render(into: $0.baseAddress!, count: $0.count) }
+            if playing {
+                ch.output.withUnsafeMutableBufferPointer { o in
+                    scratch.withUnsafeBufferPointer { s in
+                        if ch.hasOutput { for i in 0..<o.count { o[i] = Int16(clamping: Int32(o[i]) + Int32(s[i])) } } else { o.baseAddress!.update(from: s.baseAddress!, count: s.count) }
+                    }
+                }
+                ch.hasOutput = true
+            }
+            if p.isDone {
+                ch.player = nil
+                events.append(.playDone(id: ch.id, tag: p.tag, outcome: .finished))
+                if ch.collectAfterPlay, var c = ch.collector { c.restartTimer(now: now); ch.collector = c }
+            } else {
+                ch.player = p
+            }
+        }
+        if let r = ch.recorder, let reason = r.append(input: ch.input, hasInput: ch.hasInput, output: ch.output, hasOutput: ch.hasOutput) {
+            stopRecording(ch, reason: reason)
+        }
+        send(ch)
+    }
+
+    private func send(_ ch: MediaChannel) {
+        defer { ch.timestamp &+= UInt32(JitterBuffer.frameSamples) }
+        guard ch.endpoint.sending else { return }
+        if ch.dtmfSending == nil, !ch.pendingDTMF.isEmpty, ch.endpoint.telephoneEvent != nil {
+            let d = ch.pendingDTMF.removeFirst()
+            if let e = TelephoneEvent.event(for: d) { ch.dtmfSending = (e, ch.timestamp, 0, 0) }
+        }
+        var length = 0
+        if let s = ch.dtmfSending, let te = ch.endpoint.telephoneEvent {
+            // RFC 4733: 100 ms of event packets with a growing duration, the end packet three times.
+            let elapsed = s.elapsed + JitterBuffer.frameSamples
+            let end = elapsed >= 800
+            let h = RTPHeader(marker: s.elapsed == 0, payloadType: te, sequence: ch.sequence, timestamp: s.startTS, ssrc: ch.ssrc)
+            txPacket.withUnsafeMutableBytes { b in
+                h.write(to: b.baseAddress!)
+                TelephoneEvent(event: s.event, end: end, duration: UInt16(min(elapsed, 800))).write(to: b.baseAddress! + 12)
+            }
+            length = 16
+            if end {
+                ch.dtmfSending = s.endSent >= 2 ? nil : (s.event, s.startTS, elapsed, s.endSent + 1)
+            } else {
+                ch.dtmfSending = (s.event, s.startTS, elapsed, 0)
+            }
+        } else {
+            guard ch.hasOutput else { return }
+            let h = RTPHeader(payloadType: ch.endpoint.payloadType, sequence: ch.sequence, timestamp: ch.timestamp, ssrc: ch.ssrc)
+            txPacket.withUnsafeMutableBytes { b in
+                h.write(to: b.baseAddress!)
+                ch.output.withUnsafeBufferPointer { G711.encode($0.baseAddress!, count: $0.count, law: ch.endpoint.law, into: b.baseAddress! + 12) }
+            }
+            length = 12 + JitterBuffer.frameSamples
+        }
+        let sent = txPacket.withUnsafeBytes { b in
+            ch.withDestination { addr, len in sendto(ch.fd, b.baseAddress, length, Int32(MSG_DONTWAIT), addr, len) } ?? -1
+        }
+        if sent > 0 {
+            ch.sequence &+= 1
+            ch.stats.packetsOut += 1
+        }
+    }
+
+    private func stopRecording(_ ch: MediaChannel, reason: String) {
+        guard let r = ch.recorder else { return }
+        ch.recorder = nil
+        r.writer.close()
+        events.append(.recordDone(id: ch.id, tag: r.request.tag, path: r.request.path, durationMs: r.writer.durationMs, reason: reason))
+    }
+
+    // MARK: commands
+
+    private func handle(_ c: MediaCommand) {
+        switch c {
+        case .add(let id, let fd, let port, let endpoint, let echo):
+            if channels[id] != nil { removeChannel(id) }
+            let ch = MediaChannel(id: id, fd: fd, port: port, endpoint: endpoint, echo: echo)
+            channels[id] = ch
+            order.append(ch)
+        case .update(let id, let endpoint):
+            channels[id]?.setEndpoint(endpoint)
+        case .remove(let id):
+            removeChannel(id)
+        case .play(let id, let player):
+            guard let ch = channels[id] else { return }
+            if let old = ch.player { events.append(.playDone(id: id, tag: old.tag, outcome: .stopped)) }
+            ch.player = player
+        case .stopPlay(let id):
+            guard let ch = channels[id], let p = ch.player else { return }
+            ch.player = nil
+            events.append(.playDone(id: id, tag: p.tag, outcome: .stopped))
+        case .collect(let id, let collector, let afterPlay):
+            guard let ch = channels[id] else { return }
+            ch.collector = collector
+            ch.collectAfterPlay = afterPlay
+        case .stopCollect(let id):
+            guard let ch = channels[id], let c = ch.collector else { return }
+            ch.collector = nil
+            events.append(.digitsCollected(id: id, tag: c.tag, digits: c.digits, reason: .stopped))
+        case .record(let id, let request):
+            guard let ch = channels[id] else { return }
+            if ch.recorder != nil { stopRecording(ch, reason: "replaced") }
+            do {
+                ch.recorder = try Recorder(request)
+            } catch {
+                events.append(.failed(id: id, what: "record: \(error)"))
+                events.append(.recordDone(id: id, tag: request.tag, path: request.path, durationMs: 0, reason: "failed"))
+            }
+        case .stopRecord(let id):
+            if let ch = channels[id] { stopRecording(ch, reason: "stopped") }
+        case .join(let mixID, let id, let role, let bridge):
+            guard let ch = channels[id] else { return }
+            if ch.mix != nil { leave(ch) }
+            let m = mixes[mixID] ?? MixGroup(id: mixID, isBridge: bridge)
+            mixes[mixID] = m
+            ch.role = role
+            ch.mix = m
+            m.members.append(ch)
+        case .leave(let id):
+            if let ch = channels[id] { leave(ch) }
+        case .setRole(let id, let role):
+            channels[id]?.role = role
+        case .sendDTMF(let id, let digits):
+            channels[id]?.pendingDTMF.append(contentsOf: digits.filter { TelephoneEvent.event(for: $0) != nil })
+        case .inbandDTMF(let id, let enabled):
+            guard let ch = channels[id] else { return }
+            ch.inband = enabled ? (ch.inband ?? InbandDTMFDetector()) : nil
+        case .setEcho(let id, let enabled):
+            channels[id]?.echo = enabled
+        }
+    }
+
+    private func leave(_ ch: MediaChannel) {
+        guard let m = ch.mix else { return }
+        ch.mix = nil
+        ch.role = .member
+        m.members.removeAll { $0 === ch }
+        if m.isBridge && m.speakingMembers < 2 {
+            // The bridge is over: release everyone left (the other party and any taps).
+            for other in m.members {
+                other.mix = nil
+                other.role = .member
+                events.append(.bridgeEnded(id: other.id, mix: m.id))
+            }
+            m.members.removeAll()
+        }
+        if m.members.isEmpty { mixes.removeValue(forKey: m.id) }
+    }
+
+    private func removeChannel(_ id: String) {
+        guard let ch = channels.removeValue(forKey: id) else { return }
+        leave(ch)
+        stopRecording(ch, reason: "hangup")
+        order.removeAll { $0 === ch }
+        close(ch.fd)
+        lock.lock()
+        var st = ch.stats
+        st.jitter = ch.jitter.stats
+        published[id] = st   // kept for a final read; replaced at the next publish
+        lock.unlock()
+    }
+}
