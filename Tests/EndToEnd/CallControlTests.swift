@@ -24,11 +24,13 @@ import Glibc
         let lt: LoopThread
         let dialer: Dialer
         let events = Box<[ChannelEvent]>([])
+        let media = Box<[MediaEventMessage]>([])
         var onOffered: ((Connection, ChannelEvent) -> Void)?
+        var onEvent: ((Connection, ChannelEvent) -> Void)?
 
         init(linkPort: Int) throws {
             lt = try LoopThread("flow-harness")
-            let events = self.events
+            let events = self.events, media = self.media
             var cfg = LinkConfiguration(secret: "e2e-flow-link-secret")
             cfg.heartbeatIntervalMs = 1000
             let d = Dialer(loop: lt.loop, host: "127.0.0.1", port: linkPort, configuration: cfg,
@@ -37,9 +39,14 @@ import Glibc
             try lt.sync {
                 d.onConnection = { [weak self] c in
                     c.onEvent = { conn, frame in
+                        if frame.type == MediaEventMessage.messageType, let m = try? MediaEventMessage.decode(frame.body) {
+                            media.mutate { $0.append(m) }
+                            return
+                        }
                         guard let e = try? ChannelEvent.decode(frame.body) else { return }
                         events.mutate { $0.append(e) }
                         if e.kind == .offered { self?.onOffered?(conn, e) }
+                        self?.onEvent?(conn, e)
                     }
                 }
                 d.start()

@@ -55,7 +55,7 @@ import Glibc
         defer { b.stop(); b.remove() }
         #expect(b.connect(), "baresip ctrl_tcp did not come up: \(b.process.outputText)")
         #expect(ct.waitForLine(containing: "1001 registered 1 contact") != nil, "baresip did not register: \(b.process.outputText.suffix(1500))")
-        b.command("dial", "sip:9196@127.0.0.1:\(port)")
+        b.command("dial", "sip:*43@127.0.0.1:\(port)")
         #expect(b.wait(for: "CALL_ESTABLISHED") != nil, "call not established: \(b.events) bytes=\(b.bytesReceived) errno=\(b.lastError) \(b.process.outputText.suffix(800))")
         Thread.sleep(forTimeInterval: 4)
         b.command("hangup")
