@@ -48,7 +48,7 @@ import Glibc
             #expect(FileManager.default.isExecutableFile(atPath: tool), "\(tool) must be installed (deploy/test installs it)")
         }
         _ = try ChildProcess.run("/usr/bin/espeak-ng", ["-w", raw.path, "Hello, this is the Hotline echo test. One two three four five."])
-        _ = try ChildProcess.run("/usr/bin/sox", [raw.path, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", wav.path, "pad", "0", "4"])
+        _ = try ChildProcess.run("/usr/bin/sox", [raw.path, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", wav.path, "pad", "0", "8"])
         let base = 31000 + Int(getpid() % 500) * 4
         let b = try Baresip(account: "<sip:1001@127.0.0.1:\(port)>;auth_pass=pw-1001-secret;regint=120;answermode=manual;audio_codecs=PCMU/8000/1",
                             sipPort: base, controlPort: base + 3, rtpPorts: (base + 100)...(base + 199), audioSource: wav.path)
@@ -57,7 +57,8 @@ import Glibc
         #expect(ct.waitForLine(containing: "1001 registered 1 contact") != nil, "baresip did not register: \(b.process.outputText.suffix(1500))")
         b.command("dial", "sip:*43@127.0.0.1:\(port)")
         #expect(b.wait(for: "CALL_ESTABLISHED") != nil, "call not established: \(b.events) bytes=\(b.bytesReceived) errno=\(b.lastError) \(b.process.outputText.suffix(800))")
-        Thread.sleep(forTimeInterval: 4)
+        // Long enough for RTCP both ways (ours after 1 s, baresip's every 5 s).
+        Thread.sleep(forTimeInterval: 7)
         b.command("hangup")
         #expect(b.wait(for: "CALL_CLOSED", seconds: 10) != nil)
         #expect(TestSupport.waitUntil(5) { ct.outputLines.contains { $0.contains(": gone (") } })
@@ -72,6 +73,9 @@ import Glibc
         #expect(corr > 0.9, "echoed audio correlates \(corr) with what was sent")
         let packetsLine = ct.outputLines.first { $0.contains(": gone (") } ?? ""
         #expect(!packetsLine.contains("rtp in=0"), "\(packetsLine)")
+        // baresip's receiver report carried our sender report back: a measured round trip.
+        let rtt = packetsLine.split(separator: " ").first { $0.hasPrefix("rtt_ms=") }.flatMap { Double($0.dropFirst(7).trimmingCharacters(in: CharacterSet(charactersIn: ")"))) }
+        #expect((rtt ?? -1) >= 0, "\(packetsLine)")
     }
 }
 

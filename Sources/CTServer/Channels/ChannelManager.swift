@@ -28,6 +28,8 @@ public final class SIPChannel {
     var answerTimer: TimerID?
     var ringTimer: TimerID?
     var rtpPacketsIn = 0
+    /// The channel loop's figures, read when the media is released.
+    var mediaStats: MediaChannelStats?
     /// Headers added to our final response (Contact of a redirect).
     var finalHeaders: [SIPHeader] = []
     var transferTarget: String?
@@ -217,7 +219,7 @@ public final class ChannelManager {
     /// Binds RTP, negotiates SDP and builds the 200 OK; on failure answers 488/503 and drops the channel.
     private func prepareAnswer(_ ch: SIPChannel, echo: Bool) -> Bool {
         guard let t = ch.invite, let offer = ch.offer else { return false }
-        guard let (fd, port) = ports.bind(host: settings.mediaAddress) else {
+        guard let (fd, port, rtcp) = ports.bind(host: settings.mediaAddress) else {
             apply(ch, ch.machine.reject(code: 503, cause: "no RTP port free"))
             return false
         }
@@ -225,12 +227,13 @@ public final class ChannelManager {
         case .failure(let f):
             ports.release(port)
             close(fd)
+            close(rtcp)
             apply(ch, ch.machine.reject(code: 488, cause: f.reason))
             return false
         case .success(let (answerSDP, negotiated)):
             ch.negotiated = negotiated
             ch.mediaPort = port
-            media.submit(.add(id: ch.id, fd: fd, port: port, endpoint: Self.endpoint(negotiated), echo: echo))
+            media.submit(.add(id: ch.id, fd: fd, rtcp: rtcp, port: port, endpoint: Self.endpoint(negotiated), echo: echo))
             ch.dialog = SIPDialog(uasFor: t.request, localTag: t.toTag, peer: t.source)
             var ok = t.request.makeResponse(200, "OK", toTag: t.toTag, body: answerSDP.serialized(), contentType: "application/sdp")
             ok.add(.contact, contactHeader(for: t.source))
@@ -457,7 +460,7 @@ public final class ChannelManager {
             target = binding.contact.uri
             peer = binding.source
         }
-        guard let (fd, port) = ports.bind(host: settings.mediaAddress) else { return .failure(.failed("no RTP port free")) }
+        guard let (fd, port, rtcp) = ports.bind(host: settings.mediaAddress) else { return .failure(.failed("no RTP port free")) }
         var offer = SessionDescription()
         offer.originUser = "hotline"
         offer.sessionID = UInt64(loop.now / 1000)
@@ -492,7 +495,7 @@ public final class ChannelManager {
         ch.owner = owner
         ch.offer = offer
         ch.mediaPort = port
-        media.submit(.add(id: id, fd: fd, port: port,
+        media.submit(.add(id: id, fd: fd, rtcp: rtcp, port: port,
                           endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false))
         counters.originated += 1
         ch.sentInvite = invite
@@ -606,7 +609,8 @@ public final class ChannelManager {
 
     private func releaseMedia(_ ch: SIPChannel) {
         if let port = ch.mediaPort {
-            ch.rtpPacketsIn = media.stats(id: ch.id)?.packetsIn ?? 0
+            ch.mediaStats = media.stats(id: ch.id)
+            ch.rtpPacketsIn = ch.mediaStats?.packetsIn ?? 0
             media.submit(.remove(id: ch.id))
             ports.release(port)
             ch.mediaPort = nil
@@ -678,7 +682,8 @@ public final class ChannelManager {
         rememberGone(ch)
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
         if ch.machine.cause == "caller hung up" { counters.completed += 1 }
-        logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn))")
+        let m = ch.mediaStats
+        logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn) out=\(m?.packetsOut ?? 0) lost=\(m?.cumulativeLost ?? 0) jitter_ms=\(Int(m?.jitterMs ?? 0)) remote_loss_pct=\(m?.remoteLossPercent ?? 0) rtt_ms=\(m?.rttMs ?? -1))")
     }
 }
 

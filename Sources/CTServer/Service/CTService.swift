@@ -86,6 +86,22 @@ public final class CTService: RunnableService {
         flowListener.onAccept = { [weak self] conn in self?.attach(conn) }
         wireChannels()
         sipCore.flowAttached = { [weak self] in !(self?.flowListener.establishedConnections.isEmpty ?? true) }
+        scheduleMediaReport()
+    }
+
+    private var lastReportedChannels = 0
+
+    /// Every 5 s while channels are up: the channel loop's figures (bench/media-calls.sh reads them).
+    private func scheduleMediaReport() {
+        _ = loop.schedule(afterMilliseconds: 5000) { [weak self] in
+            guard let self else { return }
+            let t = self.media.tickStats
+            if t.channels > 0 || self.lastReportedChannels > 0 {
+                self.logger.notice("channel loop: channels=\(t.channels) ticks=\(t.ticks) missed=\(t.missedTicks) late_p50_us=\(t.latenessP50Us) late_p99_us=\(t.latenessP99Us) late_max_us=\(t.latenessMaxUs) work_p99_us=\(t.workP99Us) rtp_in=\(t.packetsIn) rtp_out=\(t.packetsOut) lost=\(t.lost) late=\(t.late) foreign=\(t.foreignDropped) malformed=\(t.malformed)")
+            }
+            self.lastReportedChannels = t.channels
+            self.scheduleMediaReport()
+        }
     }
 
     public var listenAddress: SocketAddress { flowListener.boundAddress }

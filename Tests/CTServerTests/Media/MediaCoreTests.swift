@@ -311,3 +311,35 @@ import Testing
         #expect(got == "159#")
     }
 }
+
+@Suite struct RTCPTests {
+    @Test func receptionStatsCountLossAcrossWrap() {
+        var r = RTPReceptionStats()
+        for seq in 65530...65535 { r.update(sequence: UInt16(seq), ssrc: 7) }
+        for seq in [0, 1, 3, 4] { r.update(sequence: UInt16(seq), ssrc: 7) }   // 2 lost, and the wrap
+        #expect(r.expected == 11)
+        #expect(r.cumulativeLost == 1)
+        #expect(r.extendedMax == 65536 + 4)
+        #expect(r.takeFractionLost() == UInt8(256 / 11))
+        #expect(r.takeFractionLost() == 0, "a new interval")
+    }
+
+    @Test func senderReportRoundTrip() {
+        var buf = [UInt8](repeating: 0, count: 256)
+        let block = RTCP.ReportBlock(ssrc: 0xAABBCCDD, fractionLost: 25, cumulativeLost: -3, extendedMax: 70000, jitter: 80, lastSR: 0x12345678, delaySinceLastSR: 65536)
+        let n = buf.withUnsafeMutableBytes {
+            RTCP.build(into: $0.baseAddress!, capacity: $0.count, ssrc: 1, sender: (ntp: 0x1122334455667788, rtpTimestamp: 5, packets: 6, octets: 7), block: block, cname: "hotline@1")
+        }
+        #expect(n % 4 == 0 && n == 28 + 24 + 20)
+        let parsed = buf.withUnsafeBytes { RTCP.parse(UnsafeRawBufferPointer(rebasing: $0[0..<n])) }
+        #expect(parsed?.senderSSRC == 1)
+        #expect(parsed?.senderReportNTP == 0x33445566)
+        #expect(parsed?.blocks == [block])
+        // An RR without sender info; and garbage is refused.
+        let rr = buf.withUnsafeMutableBytes { RTCP.build(into: $0.baseAddress!, capacity: $0.count, ssrc: 2, sender: nil, block: block, cname: "x") }
+        let p2 = buf.withUnsafeBytes { RTCP.parse(UnsafeRawBufferPointer(rebasing: $0[0..<rr])) }
+        #expect(p2?.senderReportNTP == nil && p2?.blocks.count == 1)
+        #expect([UInt8](repeating: 0xFF, count: 40).withUnsafeBytes { RTCP.parse($0) } == nil)
+        for len in 0..<n { _ = buf.withUnsafeBytes { RTCP.parse(UnsafeRawBufferPointer(rebasing: $0[0..<len])) } }
+    }
+}

@@ -135,3 +135,30 @@ extension ProtocolVectorTests {
         try checkReencodes("originate", o, body: orig.encodedBody())
     }
 }
+
+extension ProtocolVectorTests {
+    @Test func playMedia() throws {
+        let f = try decodeFrame("play-media")
+        let m = try PlayMedia.decode(f.body)
+        #expect(f.type == MessageCatalogue.playMedia && f.correlationID == 5)
+        #expect(m.channelID == "ch-1" && m.items == ["file:welcome", "tone:beep:250"] && !m.loop && m.bargeIn && m.tag == 42)
+        try checkReencodes("play-media", f, body: m.encodedBody())
+    }
+
+    /// Every media message survives a round trip with its fields.
+    @Test func mediaMessagesRoundTrip() throws {
+        let c = try CollectDigits.decode(CollectDigits(channelID: "c", minDigits: 2, maxDigits: 9, firstDigitTimeoutMs: 7000, interDigitTimeoutMs: 1500,
+                                                       terminators: "#*", tag: 3, afterPlay: true, inband: true).encodedBody())
+        #expect(c.minDigits == 2 && c.maxDigits == 9 && c.firstDigitTimeoutMs == 7000 && c.interDigitTimeoutMs == 1500 && c.terminators == "#*" && c.afterPlay && c.inband)
+        let r = try RecordChannel.decode(RecordChannel(channelID: "c", name: "day/x", stereo: true, maxMs: 9, silenceMs: 8, terminators: "#", beep: true, tag: 1).encodedBody())
+        #expect(r.name == "day/x" && r.stereo && r.maxMs == 9 && r.silenceMs == 8 && r.beep && r.tag == 1)
+        let mon = try MonitorChannel.decode(MonitorChannel(channelID: "s", targetChannelID: "a", mode: .whisper).encodedBody())
+        #expect(mon.targetChannelID == "a" && mon.mode == .whisper)
+        let j = try ConferenceJoin.decode(ConferenceJoin(channelID: "c", conference: "room", speaks: false, hears: true).encodedBody())
+        #expect(j.conference == "room" && !j.speaks && j.hears)
+        let e = try MediaEventMessage.decode(MediaEventMessage(channelID: "c", kind: .recordDone, tag: 4, reason: "hangup", path: "/r/x.wav",
+                                                               durationMs: 1234, timestampMs: 99).encodedBody())
+        #expect(e.kind == .recordDone && e.path == "/r/x.wav" && e.durationMs == 1234 && e.reason == "hangup")
+        #expect(throws: ProtocolError.self) { try MonitorChannel.decode(MonitorChannel(channelID: "s", targetChannelID: "a", mode: .listen).encodedBody().map { $0 == 1 ? 9 : $0 }) }
+    }
+}

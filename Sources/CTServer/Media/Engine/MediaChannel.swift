@@ -8,7 +8,17 @@ import Glibc
 final class MediaChannel {
     let id: String
     let fd: Int32
+    let rtcpFd: Int32
     let port: Int
+    var reception = RTPReceptionStats()
+    var octetsSent: UInt32 = 0
+    /// LSR: the middle of the far end's last SR NTP time, and when it arrived (ns, monotonic).
+    var lastSR: UInt32 = 0
+    var lastSRArrival: UInt64 = 0
+    var rtcpLatched: sockaddr_storage?
+    var rtcpLatchedLength: socklen_t = 0
+    var rtcpPhase = 0
+    var nextRTCPTick = 0
     var endpoint: MediaCommand.Endpoint
     var echo: Bool
     /// The far end's address from SDP (host only is checked before latching).
@@ -40,9 +50,10 @@ final class MediaChannel {
     var mix: MixGroup?
     var role = MixRole.member
 
-    init(id: String, fd: Int32, port: Int, endpoint: MediaCommand.Endpoint, echo: Bool) {
+    init(id: String, fd: Int32, rtcp: Int32 = -1, port: Int, endpoint: MediaCommand.Endpoint, echo: Bool) {
         self.id = id
         self.fd = fd
+        rtcpFd = rtcp
         self.port = port
         self.echo = echo
         self.endpoint = endpoint
@@ -66,6 +77,20 @@ final class MediaChannel {
         guard let r = endpoint.remote else { return nil }
         var s = r.sockaddrStorage
         return withUnsafePointer(to: &s) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, r.length) } }
+    }
+
+    /// Where RTCP goes: its latched source, else the RTP destination's port + 1.
+    func withRTCPDestination<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
+        if var l = rtcpLatched {
+            return withUnsafePointer(to: &l) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, rtcpLatchedLength) } }
+        }
+        var (s, len): (sockaddr_storage, socklen_t)
+        if let l = latched { (s, len) = (l, latchedLength) } else if let r = endpoint.remote { (s, len) = (r.sockaddrStorage, r.length) } else { return nil }
+        withUnsafeMutableBytes(of: &s) { b in
+            let port = (UInt16(b[2]) << 8 | UInt16(b[3])) &+ 1
+            b[2] = UInt8(port >> 8); b[3] = UInt8(port & 0xFF)
+        }
+        return withUnsafePointer(to: &s) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, len) } }
     }
 
     /// Accepts a packet's source: the first one from the SDP host is latched; after that only

@@ -62,7 +62,7 @@ public enum MediaCommand: Sendable {
     }
 
     /// A channel's RTP socket (owned by the loop from now on) and its far end.
-    case add(id: String, fd: Int32, port: Int, endpoint: Endpoint, echo: Bool)
+    case add(id: String, fd: Int32, rtcp: Int32, port: Int, endpoint: Endpoint, echo: Bool)
     case update(id: String, endpoint: Endpoint)
     case remove(id: String)
     case play(id: String, player: Player)
@@ -98,4 +98,11 @@ public struct MediaChannelStats: Sendable, Equatable {
     public var jitterMs = 0.0
     public var jitter = JitterBuffer.Stats()
     public var latched: String?
+    /// RFC 3550 reception figures: packets the far end sent that never came (by sequence).
+    public var cumulativeLost = 0
+    /// What the far end reports about our stream in its RTCP (loss %, jitter) and the round trip.
+    public var remoteLossPercent = 0.0
+    public var remoteJitterMs = 0.0
+    public var rttMs = -1.0
+    public var rtcpSent = 0, rtcpReceived = 0
 }

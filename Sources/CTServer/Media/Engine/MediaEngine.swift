@@ -20,8 +20,11 @@ public final class MediaEngine: @unchecked Sendable {
         public var latenessP50Us = 0
         public var latenessP99Us = 0
         public var latenessMaxUs = 0
+        /// Window: the last 3,000 ticks (one minute). Max is the window's.
         /// CPU time of the loop's work per tick (receive → send), p99.
         public var workP99Us = 0
+        /// Totals since start, over every channel (live and gone).
+        public var packetsIn = 0, packetsOut = 0, lost = 0, late = 0, foreignDropped = 0, malformed = 0
     }
 
     public var onEvents: (([MediaEvent]) -> Void)?
@@ -49,6 +52,7 @@ public final class MediaEngine: @unchecked Sendable {
     private var tickCount = 0
     private var missed = 0
     private var maxLateness = 0
+    private var retired = MediaChannelStats()
 
     // Receive and send scratch (allocated once).
     private let batch = 16
@@ -170,6 +174,11 @@ public final class MediaEngine: @unchecked Sendable {
         missed += expirations - 1
         processCommands()
         for ch in order { receive(ch) }
+        for ch in order where ch.rtcpFd >= 0 && (tickCount + ch.rtcpPhase) % 5 == 0 { receiveRTCP(ch, now: start) }
+        for ch in order where ch.rtcpFd >= 0 && tickCount >= ch.nextRTCPTick {
+            ch.nextRTCPTick = tickCount + rtcpIntervalTicks
+            sendRTCP(ch, now: start)
+        }
         for ch in order { prepare(ch, now: start) }
         for m in mixes.values { m.mix() }
         for ch in order { finish(ch, now: start) }
@@ -194,18 +203,36 @@ public final class MediaEngine: @unchecked Sendable {
             t.latenessP99Us = Int(l[min(n - 1, n * 99 / 100)])
             t.workP99Us = Int(w[min(n - 1, n * 99 / 100)])
         }
-        t.latenessMaxUs = maxLateness
+        t.latenessMaxUs = n > 0 ? Int(l[n - 1]) : 0
         var s: [String: MediaChannelStats] = [:]
+        var total = retired
         for ch in order {
             var st = ch.stats
             st.jitter = ch.jitter.stats
             st.jitterMs = ch.jitter.jitter / 8
+            st.cumulativeLost = Int(ch.reception.cumulativeLost)
             s[ch.id] = st
+            Self.add(st, to: &total)
         }
+        t.packetsIn = total.packetsIn
+        t.packetsOut = total.packetsOut
+        t.lost = total.jitter.lost
+        t.late = total.jitter.late
+        t.foreignDropped = total.foreignDropped
+        t.malformed = total.malformed
         lock.lock()
         publishedTicks = t
         published = s
         lock.unlock()
+    }
+
+    private static func add(_ s: MediaChannelStats, to t: inout MediaChannelStats) {
+        t.packetsIn += s.packetsIn
+        t.packetsOut += s.packetsOut
+        t.foreignDropped += s.foreignDropped
+        t.malformed += s.malformed
+        t.jitter.lost += s.jitter.lost
+        t.jitter.late += s.jitter.late
     }
 
     // MARK: per channel
@@ -234,6 +261,7 @@ public final class MediaEngine: @unchecked Sendable {
                 case 8: law = .alaw
                 default: ch.stats.malformed += 1; continue
                 }
+                ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
                 let count = min(h.payloadLength, decoded.count)
                 decoded.withUnsafeMutableBufferPointer { d in
                     G711.decode(payload, count: count, law: law, into: d.baseAddress!)
@@ -346,6 +374,58 @@ public final class MediaEngine: @unchecked Sendable {
         if sent > 0 {
             ch.sequence &+= 1
             ch.stats.packetsOut += 1
+            ch.octetsSent &+= UInt32(length - 12)
+        }
+    }
+
+    /// RTCP every 5 s per channel (RFC 3550 §6.2 for a two-party session; phases spread the load).
+    private let rtcpIntervalTicks = 250
+    private var rtcpBuffer = [UInt8](repeating: 0, count: 512)
+
+    private func sendRTCP(_ ch: MediaChannel, now: UInt64) {
+        guard ch.endpoint.remote != nil || ch.latched != nil else { return }
+        var block: RTCP.ReportBlock?
+        if ch.reception.received > 0 {
+            let dlsr = ch.lastSRArrival == 0 ? 0 : UInt32(truncatingIfNeeded: (now - ch.lastSRArrival) * 65536 / 1_000_000_000)
+            block = RTCP.ReportBlock(ssrc: ch.reception.ssrc, fractionLost: ch.reception.takeFractionLost(), cumulativeLost: ch.reception.cumulativeLost,
+                                     extendedMax: ch.reception.extendedMax, jitter: UInt32(ch.jitter.jitter), lastSR: ch.lastSR, delaySinceLastSR: dlsr)
+        }
+        let sender: (ntp: UInt64, rtpTimestamp: UInt32, packets: UInt32, octets: UInt32)? =
+            ch.stats.packetsOut > 0 ? (RTCP.ntpNow(), ch.timestamp, UInt32(truncatingIfNeeded: ch.stats.packetsOut), ch.octetsSent) : nil
+        let n = rtcpBuffer.withUnsafeMutableBytes { RTCP.build(into: $0.baseAddress!, capacity: $0.count, ssrc: ch.ssrc, sender: sender, block: block, cname: "hotline@\(ch.port)") }
+        let sent = rtcpBuffer.withUnsafeBytes { b in
+            ch.withRTCPDestination { addr, len in sendto(ch.rtcpFd, b.baseAddress, n, Int32(MSG_DONTWAIT), addr, len) } ?? -1
+        }
+        if sent > 0 { ch.stats.rtcpSent += 1 }
+    }
+
+    private func receiveRTCP(_ ch: MediaChannel, now: UInt64) {
+        for _ in 0..<8 {
+            var ss = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &ss) { sp in
+                sp.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(ch.rtcpFd, rxBuffers, datagramSize, Int32(MSG_DONTWAIT), $0, &len) }
+            }
+            if n <= 0 { return }
+            // Only from the far end's host (latched on the first good packet).
+            if let l = ch.rtcpLatched {
+                guard MediaChannel.sameEndpoint(l, ss) else { ch.stats.foreignDropped += 1; continue }
+            } else {
+                guard let e = ch.latched ?? ch.expected, MediaChannel.sameHost(e, ss) else { ch.stats.foreignDropped += 1; continue }
+            }
+            guard let r = RTCP.parse(UnsafeRawBufferPointer(start: rxBuffers, count: n)) else { ch.stats.malformed += 1; continue }
+            if ch.rtcpLatched == nil { ch.rtcpLatched = ss; ch.rtcpLatchedLength = len }
+            ch.stats.rtcpReceived += 1
+            if let ntp = r.senderReportNTP { ch.lastSR = ntp; ch.lastSRArrival = now }
+            if let b = r.blocks.first(where: { $0.ssrc == ch.ssrc }) {
+                ch.stats.remoteLossPercent = Double(b.fractionLost) * 100 / 256
+                ch.stats.remoteJitterMs = Double(b.jitter) / 8
+                if b.lastSR != 0 {
+                    let nowMid = UInt32(truncatingIfNeeded: RTCP.ntpNow() >> 16)
+                    let rtt = Int64(nowMid &- b.lastSR &- b.delaySinceLastSR)
+                    if rtt >= 0 && rtt < 65536 * 10 { ch.stats.rttMs = Double(rtt) * 1000 / 65536 }
+                }
+            }
         }
     }
 
@@ -360,9 +440,11 @@ public final class MediaEngine: @unchecked Sendable {
 
     private func handle(_ c: MediaCommand) {
         switch c {
-        case .add(let id, let fd, let port, let endpoint, let echo):
+        case .add(let id, let fd, let rtcp, let port, let endpoint, let echo):
             if channels[id] != nil { removeChannel(id) }
-            let ch = MediaChannel(id: id, fd: fd, port: port, endpoint: endpoint, echo: echo)
+            let ch = MediaChannel(id: id, fd: fd, rtcp: rtcp, port: port, endpoint: endpoint, echo: echo)
+            ch.rtcpPhase = tickCount % 5
+            ch.nextRTCPTick = tickCount + 50   // the first report after 1 s, then every 5 s
             channels[id] = ch
             order.append(ch)
         case .update(let id, let endpoint):
@@ -441,9 +523,12 @@ public final class MediaEngine: @unchecked Sendable {
         stopRecording(ch, reason: "hangup")
         order.removeAll { $0 === ch }
         close(ch.fd)
-        lock.lock()
+        if ch.rtcpFd >= 0 { close(ch.rtcpFd) }
         var st = ch.stats
+        st.cumulativeLost = Int(ch.reception.cumulativeLost)
         st.jitter = ch.jitter.stats
+        Self.add(st, to: &retired)
+        lock.lock()
         published[id] = st   // kept for a final read; replaced at the next publish
         lock.unlock()
     }

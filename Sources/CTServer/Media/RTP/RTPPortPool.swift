@@ -17,16 +17,21 @@ struct RTPPortPool {
         next = self.low
     }
 
-    /// Binds a UDP socket on the next free even port of the range at `host`.
-    mutating func bind(host: String) -> (fd: Int32, port: Int)? {
+    /// Binds UDP sockets on the next free even port of the range at `host` (RTP) and the odd
+    /// port above it (RTCP, RFC 3550 §11).
+    mutating func bind(host: String) -> (fd: Int32, port: Int, rtcp: Int32)? {
         let span = (high - low) / 2 + 1
         for _ in 0..<span {
             let p = next
             next = next + 2 > high ? low : next + 2
             guard !inUse.contains(p), let addr = try? SocketAddress(host: host, port: p),
                   let fd = try? Sockets.udpBind(addr, bufferBytes: 256 * 1024) else { continue }
+            guard let rtcpAddr = try? SocketAddress(host: host, port: p + 1), let rtcp = try? Sockets.udpBind(rtcpAddr, bufferBytes: 32 * 1024) else {
+                close(fd)
+                continue
+            }
             inUse.insert(p)
-            return (fd, p)
+            return (fd, p, rtcp)
         }
         return nil
     }

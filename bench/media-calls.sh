@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# Media benchmark: N concurrent calls with RTP both ways through the channel loop.
+# SIPp's UAC streams PCMU (20 ms, rtp_stream) into calls to the echo test (*43); the CT-Server
+# de-jitters, decodes, re-encodes and sends every frame back. For each N it holds the calls
+# for HOLD seconds and prints: channels sustained, CT-Server CPU %, tick lateness p50/p99/max
+# (µs, from the CT-Server's "channel loop:" report), RTP packets in/out and packets lost.
+#
+#   bench/media-calls.sh [N...]          default: 100 250 500 1000 1500
+#   HOLD=20 bench/media-calls.sh 500     (seconds at full load; default 20)
+#
+# Bounded: each step places exactly N calls that end by themselves. Only 127.0.0.1.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+command -v sipp >/dev/null || { echo "needs sipp (apt-get install sip-tester)"; exit 1; }
+command -v sox >/dev/null || { echo "needs sox"; exit 1; }
+swift build -c release --product ct-server >/dev/null
+BIN="$(swift build -c release --show-bin-path)"
+[ $# -gt 0 ] && STEPS=("$@") || STEPS=(100 250 500 1000 1500)
+HOLD="${HOLD:-20}"
+DIR="$(mktemp -d /tmp/hotline-media-bench.XXXXXX)"
+trap 'kill $CT 2>/dev/null || true; rm -rf "$DIR"' EXIT
+sox -n -r 8000 -c 1 -t ul "$DIR/audio.ul" synth 10 sine 440 vol 0.3
+sed -e "s|@AUDIO@|$DIR/audio.ul|" -e "s|@DTMF@||" Tests/EndToEnd/Fixtures/sipp/uac_rtp_dtmf.xml > "$DIR/uac.xml"
+cat > "$DIR/ct.yaml" <<YAML
+log_level: notice
+sip:
+  listen: 127.0.0.1:25980
+  trusted_sources: [127.0.0.1]
+  rtp_port_min: 40000
+  rtp_port_max: 49999
+  max_transactions: 200000
+flow_link:
+  listen: 127.0.0.1:25981
+  secret: bench-secret-123
+YAML
+"$BIN/ct-server" --config "$DIR/ct.yaml" >"$DIR/ct.log" 2>&1 &
+CT=$!
+sleep 0.5
+ticks() { awk '{print $14 + $15}' "/proc/$CT/stat"; }
+HZ=$(getconf CLK_TCK)
+field() { grep -o "$1=[0-9]*" <<<"$2" | cut -d= -f2; }
+echo "media-calls  cores=$(nproc)  $(sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*')  PCMU 20 ms both ways, echo through the jitter buffer; hold=${HOLD}s"
+printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost sipp_fail
+for N in "${STEPS[@]}"; do
+  RATE=$(( N / 5 > 20 ? N / 5 : 20 ))
+  RAMP=$(( (N + RATE - 1) / RATE ))
+  HOLD_MS=$(( (HOLD + RAMP + 10) * 1000 ))
+  BEFORE=$(grep -c "channel loop:" "$DIR/ct.log" || true)
+  sipp 127.0.0.1:25980 -sf "$DIR/uac.xml" -s '*43' -i 127.0.0.1 -mi 127.0.0.1 -p 25990 -cp 25991 -mp 26000 -bind_local -nostdin \
+       -r "$RATE" -m "$N" -l "$N" -d "$HOLD_MS" -buff_size 4194304 -timeout $((HOLD + RAMP + 60)) \
+       -trace_stat -stf "$DIR/stat.csv" -fd 5 >/dev/null 2>&1 & SP=$!
+  # Measure the plateau: after the ramp, for HOLD seconds.
+  sleep $((RAMP + 2))
+  T0=$(ticks); S0=$(date +%s.%N)
+  sleep "$HOLD"
+  T1=$(ticks); S1=$(date +%s.%N)
+  sleep 5.5   # the next report covers the end of the plateau; calls are still up
+  LINE=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
+  wait $SP || true
+  HEAD=$(head -n 1 "$DIR/stat.csv"); LAST=$(tail -n 1 "$DIR/stat.csv")
+  col() { echo "$HEAD" | tr ';' '\n' | grep -n -x "$1" | cut -d: -f1; }
+  FAIL=$(echo "$LAST" | cut -d';' -f"$(col 'FailedCall(C)')")
+  CPU=$(echo "100 * ($T1 - $T0) / $HZ / ($S1 - $S0)" | bc -l)
+  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s\n' "$N" "$(field channels "$LINE")" "$CPU" \
+    "$(field late_p50_us "$LINE")" "$(field late_p99_us "$LINE")" "$(field late_max_us "$LINE")" "$(field work_p99_us "$LINE")" \
+    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL"
+  rm -f "$DIR/stat.csv"
+  # Let the calls end and the loop's one-minute window move on.
+  while [ "$(grep -o 'channels=[0-9]*' "$DIR/ct.log" | tail -n 1)" != "channels=0" ]; do sleep 1; done
+  if [ "${FAIL:-0}" -gt 0 ]; then echo "stopped: SIPp saw failed calls at N=$N"; break; fi
+done
+echo "(rtp_in/rtp_out/lost are totals since the CT-Server started; sustained = channels at the last report of the plateau)"
