@@ -261,6 +261,23 @@ import Glibc
         let heard = try p.heard()
         let loud = heard.filter { abs(Int($0)) > 2000 }.count
         #expect(loud > 4000, "the playback prompt was heard (\(loud) loud samples of \(heard.count))")
+        // *45: the phone presses 5 (RFC 4733); the CT-Server speaks the digit back.
+        let q = try Party("readback", frequency: 300, base: base + 10, dir: dir)
+        defer { q.phone.stop(); q.phone.remove() }
+        #expect(q.phone.connect())
+        q.phone.command("dial", "sip:*45@127.0.0.1:\(sip)")
+        #expect(q.phone.wait(for: "CALL_ESTABLISHED") != nil, "\(q.phone.events)")
+        Thread.sleep(forTimeInterval: 2)
+        q.phone.command("sndcode", "5")
+        Thread.sleep(forTimeInterval: 3)
+        q.phone.command("hangup")
+        _ = q.phone.wait(for: "CALL_CLOSED", seconds: 5)
+        q.phone.stop()
+        let back = try q.heard()
+        // baresip's recording holds only what arrived: nothing is sent before the key, then
+        // the digit is spoken ("five", about half a second).
+        let spoken = back.filter { abs(Int($0)) > 2000 }.count
+        #expect(spoken > 400 && back.count < 8000 * 3 / 2, "read-back: \(spoken) loud samples in \(back.count)")
     }
 }
 

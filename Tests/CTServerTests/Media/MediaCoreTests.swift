@@ -343,3 +343,22 @@ import Testing
         for len in 0..<n { _ = buf.withUnsafeBytes { RTCP.parse(UnsafeRawBufferPointer(rebasing: $0[0..<len])) } }
     }
 }
+
+@Suite struct FadeTests {
+    /// A member joining is faded in over its first frame: the others hear it start from silence.
+    @Test func joinFadesIn() {
+        let m = MixGroup(id: "c", isBridge: false)
+        let a = MediaChannel(id: "a", fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: nil), echo: false)
+        let b = MediaChannel(id: "b", fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: nil), echo: false)
+        for x in [a, b] { m.members.append(x); x.hasInput = true; x.input = [Int16](repeating: 8000, count: 160) }
+        b.fade = 1
+        m.mix()
+        #expect(a.output[0] == 0)
+        #expect(a.output[80] == 4000)
+        #expect(a.output[159] > 7900)
+        b.fade = -1
+        b.input = [Int16](repeating: 8000, count: 160)
+        m.mix()
+        #expect(a.output[0] > 7900 && a.output[159] < 100, "leaving fades out")
+    }
+}

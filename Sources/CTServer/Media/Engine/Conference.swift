@@ -15,8 +15,20 @@ final class MixGroup {
 
     var speakingMembers: Int { members.filter { $0.role.speaks }.count }
 
+    /// Scales a frame by a linear ramp up (fade in) or down (fade out).
+    static func ramp(_ f: inout [Int16], up: Bool) {
+        let n = f.count
+        f.withUnsafeMutableBufferPointer { p in
+            for i in 0..<n {
+                let g = up ? i : n - 1 - i
+                p[i] = Int16(Int32(p[i]) * Int32(g) / Int32(n))
+            }
+        }
+    }
+
     func mix() {
         let n = JitterBuffer.frameSamples
+        for m in members where m.fade != 0 && m.hasInput { Self.ramp(&m.input, up: m.fade > 0) }
         sum.withUnsafeMutableBufferPointer { s in
             s.update(repeating: 0)
             for m in members where m.role.speaks && m.hasInput {
@@ -35,6 +47,7 @@ final class MixGroup {
                 }
                 m.hasOutput = true
             }
+            for m in members where m.fade != 0 && m.hasOutput { Self.ramp(&m.output, up: m.fade > 0) }
             for w in members where w.role.whisperTo != nil && w.hasInput {
                 guard let target = members.first(where: { $0.id == w.role.whisperTo }) else { continue }
                 target.output.withUnsafeMutableBufferPointer { out in

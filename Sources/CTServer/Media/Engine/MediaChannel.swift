@@ -49,6 +49,9 @@ final class MediaChannel {
     var recorder: Recorder?
     var mix: MixGroup?
     var role = MixRole.member
+    /// Joining (+1) or leaving (-1) a mix this tick: its voice and what it hears are ramped over
+    /// the frame so that nobody hears a click.
+    var fade: Int8 = 0
 
     init(id: String, fd: Int32, rtcp: Int32 = -1, port: Int, endpoint: MediaCommand.Endpoint, echo: Bool) {
         self.id = id

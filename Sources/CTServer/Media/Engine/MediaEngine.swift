@@ -53,6 +53,8 @@ public final class MediaEngine: @unchecked Sendable {
     private var missed = 0
     private var maxLateness = 0
     private var retired = MediaChannelStats()
+    private var joining: [MediaChannel] = []
+    private var leaving: [MediaChannel] = []
 
     // Receive and send scratch (allocated once).
     private let batch = 16
@@ -181,6 +183,11 @@ public final class MediaEngine: @unchecked Sendable {
         }
         for ch in order { prepare(ch, now: start) }
         for m in mixes.values { m.mix() }
+        // Joiners have faded in; leavers have faded out and go now.
+        for ch in joining { ch.fade = 0 }
+        joining.removeAll(keepingCapacity: true)
+        for ch in leaving { ch.fade = 0; leave(ch) }
+        leaving.removeAll(keepingCapacity: true)
         for ch in order { finish(ch, now: start) }
         let slot = tickCount % lateness.count
         lateness[slot] = Int32(clamping: max(0, late))
@@ -480,14 +487,21 @@ public final class MediaEngine: @unchecked Sendable {
             if let ch = channels[id] { stopRecording(ch, reason: "stopped") }
         case .join(let mixID, let id, let role, let bridge):
             guard let ch = channels[id] else { return }
+            leaving.removeAll { $0 === ch }
             if ch.mix != nil { leave(ch) }
             let m = mixes[mixID] ?? MixGroup(id: mixID, isBridge: bridge)
             mixes[mixID] = m
             ch.role = role
             ch.mix = m
             m.members.append(ch)
+            ch.fade = 1
+            joining.append(ch)
         case .leave(let id):
-            if let ch = channels[id] { leave(ch) }
+            // Fades out over this tick's frame, then leaves.
+            if let ch = channels[id], ch.mix != nil, !leaving.contains(where: { $0 === ch }) {
+                ch.fade = -1
+                leaving.append(ch)
+            }
         case .setRole(let id, let role):
             channels[id]?.role = role
         case .sendDTMF(let id, let digits):
@@ -519,6 +533,8 @@ public final class MediaEngine: @unchecked Sendable {
 
     private func removeChannel(_ id: String) {
         guard let ch = channels.removeValue(forKey: id) else { return }
+        joining.removeAll { $0 === ch }
+        leaving.removeAll { $0 === ch }
         leave(ch)
         stopRecording(ch, reason: "hangup")
         order.removeAll { $0 === ch }
