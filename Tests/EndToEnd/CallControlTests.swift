@@ -125,7 +125,7 @@ import Glibc
         #expect((try? flow.request(HangupChannel(channelID: id, cause: "agent done")).get()) != nil)
         #expect(TestSupport.waitUntil(10) { flow.kinds(id).last == .cleared })
         #expect(TestSupport.waitUntil(10) { !uas.isRunning }, "SIPp UAS did not finish")
-        #expect(uas.process.terminationStatus == 0, "\(uas.outputText.suffix(1500))")
+        #expect(uas.terminationStatus == 0, "\(uas.outputText.suffix(1500))")
     }
 
     /// Originate to a destination that answers busy, and to a registered-user name that is not
@@ -207,7 +207,7 @@ extension CallControlTests {
         #expect((try? flow.request(TransferChannel(channelID: id, target: "sip:6000@127.0.0.1:5999")).get()) != nil)
         #expect(TestSupport.waitUntil(10) { flow.kinds(id).contains(.transferred) && flow.kinds(id).last == .cleared }, "\(flow.events.value)")
         #expect(TestSupport.waitUntil(10) { !uas.isRunning })
-        #expect(uas.process.terminationStatus == 0, "\(uas.outputText.suffix(2000))")
+        #expect(uas.terminationStatus == 0, "\(uas.outputText.suffix(2000))")
     }
 }
 

@@ -4,46 +4,69 @@ import Glibc
 #endif
 
 /// A child process started by a test, stopped by pid when the test ends (even on failure).
+///
+/// Spawned with posix_spawn and reaped with waitpid(WNOHANG) here, not with Foundation's
+/// Process: with many children started from parallel tests, Process sometimes never noticed
+/// an exit (the child stayed a zombie and waitUntilExit hung the suite).
 public final class ChildProcess {
-    public let process = Process()
-    public let output = Pipe()
-    private let lines = Box<[String]>([])
-    private var partial = Box<[UInt8]>([])
     public let name: String
+    public let pid: pid_t
+    private let lines = Box<[String]>([])
+    private let partial = Box<[UInt8]>([])
+    private let state = Box<(running: Bool, status: Int32)>((true, 0))
+    private let readerDone = Box<Bool>(false)
+    private let stopReading = Box<Bool>(false)
 
     public init(_ executable: String, _ arguments: [String], environment: [String: String] = [:]) throws {
         name = executable
-        let url = executable.hasPrefix("/") ? URL(fileURLWithPath: executable) : TestSupport.binDirectory.appendingPathComponent(executable)
-        process.executableURL = url
-        process.arguments = arguments
+        let path = executable.hasPrefix("/") ? executable : TestSupport.binDirectory.appendingPathComponent(executable).path
         var env = ProcessInfo.processInfo.environment
         for (k, v) in environment { env[k] = v }
-        process.environment = env
-        process.standardOutput = output
-        process.standardError = output
-        let lines = self.lines
-        let partial = Box<[UInt8]>([])
-        output.fileHandleForReading.readabilityHandler = { h in
-            // read(2) rather than availableData, which traps on EAGAIN (a child that inherited
-            // the pipe may have made it non-blocking).
-            var chunk = [UInt8](repeating: 0, count: 65536)
-            let n = chunk.withUnsafeMutableBytes { Glibc.read(h.fileDescriptor, $0.baseAddress, $0.count) }
-            if n == 0 { h.readabilityHandler = nil; return }
-            guard n > 0 else { return }
-            let data = chunk[0..<n]
-            // Whole lines only: a line split across two reads is joined before it is stored.
-            partial.mutate { $0.append(contentsOf: data) }
-            var complete: [String] = []
-            partial.mutate { buf in
-                while let nl = buf.firstIndex(of: 10) {
-                    complete.append(String(decoding: buf[..<nl], as: UTF8.self))
-                    buf.removeFirst(nl + 1)
-                }
-            }
-            if !complete.isEmpty { lines.mutate { $0.append(contentsOf: complete) } }
+        var fds: [Int32] = [0, 0]
+        guard pipe(&fds) == 0 else { throw POSIXError(.EMFILE) }
+        let (readFD, writeFD) = (fds[0], fds[1])
+        _ = fcntl(readFD, F_SETFD, FD_CLOEXEC)
+        var actions = posix_spawn_file_actions_t()
+        posix_spawn_file_actions_init(&actions)
+        defer { posix_spawn_file_actions_destroy(&actions) }
+        posix_spawn_file_actions_addopen(&actions, 0, "/dev/null", O_RDONLY, 0)
+        posix_spawn_file_actions_adddup2(&actions, writeFD, 1)
+        posix_spawn_file_actions_adddup2(&actions, writeFD, 2)
+        posix_spawn_file_actions_addclose(&actions, writeFD)
+        let argv: [UnsafeMutablePointer<CChar>?] = ([path] + arguments).map { strdup($0) } + [nil]
+        let envp: [UnsafeMutablePointer<CChar>?] = env.map { strdup("\($0.key)=\($0.value)") } + [nil]
+        defer { argv.forEach { free($0) }; envp.forEach { free($0) } }
+        var child: pid_t = 0
+        let rc = posix_spawn(&child, path, &actions, nil, argv, envp)
+        close(writeFD)
+        guard rc == 0 else {
+            close(readFD)
+            throw NSError(domain: "ChildProcess", code: Int(rc), userInfo: [NSLocalizedDescriptionKey: "cannot start \(path): \(String(cString: strerror(rc)))"])
         }
-        self.partial = partial
-        try process.run()
+        pid = child
+        let lines = self.lines, partial = self.partial, done = self.readerDone, stop = self.stopReading
+        let reader = Thread {
+            var chunk = [UInt8](repeating: 0, count: 65536)
+            var pfd = pollfd(fd: readFD, events: Int16(POLLIN), revents: 0)
+            while !stop.value {
+                // poll with a timeout: a grandchild may keep the pipe open after the child exits.
+                if poll(&pfd, 1, 100) <= 0 { continue }
+                let n = chunk.withUnsafeMutableBytes { Glibc.read(readFD, $0.baseAddress, $0.count) }
+                if n <= 0 { break }
+                partial.mutate { $0.append(contentsOf: chunk[0..<n]) }
+                var complete: [String] = []
+                partial.mutate { buf in
+                    while let nl = buf.firstIndex(of: 10) {
+                        complete.append(String(decoding: buf[..<nl], as: UTF8.self))
+                        buf.removeFirst(nl + 1)
+                    }
+                }
+                if !complete.isEmpty { lines.mutate { $0.append(contentsOf: complete) } }
+            }
+            close(readFD)
+            done.value = true
+        }
+        reader.start()
     }
 
     public var outputLines: [String] { lines.value + (partial.value.isEmpty ? [] : [String(decoding: partial.value, as: UTF8.self)]) }
@@ -54,40 +77,62 @@ public final class ChildProcess {
         var found: String?
         TestSupport.waitUntil(seconds) {
             found = outputLines.first { $0.contains(text) }
-            return found != nil || !process.isRunning
+            return found != nil || !isRunning
         }
         return found ?? outputLines.first { $0.contains(text) }
     }
 
-    public var isRunning: Bool { process.isRunning }
+    private func reap(blocking: Bool) {
+        guard state.value.running else { return }
+        var status: Int32 = 0
+        let r = waitpid(pid, &status, blocking ? 0 : WNOHANG)
+        guard r == pid else { return }
+        // Exit code, or the signal's number when killed (as Foundation's Process reports it).
+        let code = (status & 0x7F) == 0 ? (status >> 8) & 0xFF : status & 0x7F
+        state.value = (false, code)
+    }
 
-    public func signal(_ sig: Int32) { if process.isRunning { kill(process.processIdentifier, sig) } }
+    public var isRunning: Bool {
+        reap(blocking: false)
+        return state.value.running
+    }
+
+    public var terminationStatus: Int32 {
+        reap(blocking: false)
+        return state.value.status
+    }
+
+    public func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
 
     /// SIGTERM, then SIGKILL after `grace` seconds. Returns the exit status.
     @discardableResult
     public func stop(grace: Double = 5) -> Int32 {
-        if process.isRunning {
-            kill(process.processIdentifier, SIGTERM)
-            if !TestSupport.waitUntil(grace, { !process.isRunning }) { kill(process.processIdentifier, SIGKILL) }
+        if isRunning {
+            kill(pid, SIGTERM)
+            if !TestSupport.waitUntil(grace, { !isRunning }) { kill(pid, SIGKILL) }
         }
-        process.waitUntilExit()
-        usleep(150_000)  // let the reader take the last lines
-        output.fileHandleForReading.readabilityHandler = nil
-        return process.terminationStatus
+        reap(blocking: true)
+        // Let the reader take the last lines, then let it go.
+        TestSupport.waitUntil(0.5) { readerDone.value }
+        stopReading.value = true
+        return state.value.status
     }
 
-    deinit { if process.isRunning { kill(process.processIdentifier, SIGKILL) } }
+    deinit {
+        if state.value.running {
+            kill(pid, SIGKILL)
+            reap(blocking: true)
+        }
+        stopReading.value = true
+    }
 
     /// Runs a command to completion (bounded) and returns its status and combined output.
     public static func run(_ executable: String, _ arguments: [String], environment: [String: String] = [:],
                            seconds: Double = 60) throws -> (status: Int32, output: String) {
         let p = try ChildProcess(executable, arguments, environment: environment)
         if !TestSupport.waitUntil(seconds, { !p.isRunning }) { p.stop(grace: 1) }
-        p.process.waitUntilExit()
-        // Let the reader drain; never block on EOF (a grandchild may still hold the pipe).
-        usleep(150_000)
-        p.output.fileHandleForReading.readabilityHandler = nil
-        return (p.process.terminationStatus, p.outputText)
+        let status = p.stop(grace: 0)
+        return (status, p.outputText)
     }
 }
 
