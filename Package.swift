@@ -56,10 +56,11 @@ let package = Package(
                           path: "Sources/CTServer/Main"),
 
         .target(name: "FlowServerKit",
-                dependencies: ["Protocol", "CPosix", "CLibPQ",
+                dependencies: ["Protocol", "CPosix", "CLibPQ", "CZlib",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Yams", package: "Yams")],
-                path: "Sources/FlowServer", exclude: ["Main"]),
+                path: "Sources/FlowServer", exclude: ["Main"],
+                resources: [.copy("Storage/Migrations")]),
         .executableTarget(name: "FlowServer",
                           dependencies: ["FlowServerKit",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],

@@ -166,3 +166,41 @@ public struct TestPKI {
 }
 
 public struct PKIError: Error { public let message: String }
+
+/// A private PostgreSQL cluster for one test (deploy/lib/pg.sh: Unix socket only, no TCP),
+/// stopped and removed with `stop()`.
+public final class PrivatePostgres {
+    public let directory: URL
+    public let url: String
+    static var script: String { TestSupport.packageRoot.appendingPathComponent("deploy/lib/pg.sh").path }
+
+    public init() throws {
+        // Short path: Unix socket paths are limited to 107 bytes.
+        directory = URL(fileURLWithPath: "/tmp/hpg-\(getpid())-\(UUID().uuidString.prefix(8))")
+        let r = try ChildProcess.run("/bin/bash", [Self.script, "start", directory.path], seconds: 120)
+        guard r.status == 0, let line = r.output.split(separator: "\n").last(where: { $0.hasPrefix("postgresql://") }) else {
+            throw NSError(domain: "PrivatePostgres", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: "pg.sh start failed: \(r.output)"])
+        }
+        url = String(line)
+    }
+
+    /// Stops the server (the data stays, so `start()` brings the same database back).
+    public func pause() { _ = try? ChildProcess.run("/bin/bash", [Self.script, "stop", directory.path], seconds: 60) }
+
+    public func start() throws {
+        let r = try ChildProcess.run("/bin/bash", [Self.script, "start", directory.path], seconds: 120)
+        guard r.status == 0 else { throw NSError(domain: "PrivatePostgres", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.output]) }
+    }
+
+    /// psql -tA -c SQL: the rows, one per line.
+    public func query(_ sql: String) throws -> String {
+        let r = try ChildProcess.run("/bin/bash", [Self.script, "psql", directory.path, "-v", "ON_ERROR_STOP=1", "-tAc", sql], seconds: 60)
+        guard r.status == 0 else { throw NSError(domain: "PrivatePostgres", code: Int(r.status), userInfo: [NSLocalizedDescriptionKey: r.output]) }
+        return r.output.trimmingCharacters(in: .whitespacesAndNewlines)
+    }
+
+    public func stop() {
+        pause()
+        try? FileManager.default.removeItem(at: directory)
+    }
+}

@@ -1,0 +1,214 @@
+import Foundation
+import Logging
+
+/// Writes records to PostgreSQL without ever blocking the Flow-Server's loop, and without
+/// losing one: `submit` hands a record to the writer's thread, which first appends it to the
+/// spool (fsync'd), then copies sealed spool segments into the database in order, one
+/// transaction per segment, and deletes a segment only after its commit. Inserts are keyed
+/// (call id, event sequence …) with ON CONFLICT DO NOTHING, so a segment replayed after a crash
+/// between commit and delete is not doubled. While PostgreSQL is unreachable records simply
+/// accumulate in the spool and are replayed, oldest first, when it returns.
+public final class RecordWriter: @unchecked Sendable {
+    public struct Status: Sendable, Equatable {
+        public var databaseUp = false
+        public var pendingSegments = 0
+        public var written = 0
+        public var submitted = 0
+        public var lastError: String?
+    }
+
+    private let url: String
+    private let spool: Spool
+    private let logger: Logger
+    private let lock = NSCondition()
+    private var queue: [StoredRecord] = []
+    private var stopping = false
+    private var thread: Thread?
+    private var db: PostgresConnection?
+    private var status = Status()
+    private var retryAt = Date.distantPast
+    private var retryDelay = 0.5
+    private let encoder = JSONEncoder()
+    private let decoder = JSONDecoder()
+
+    public init(databaseURL: String, spoolDirectory: URL, logger: Logger) throws {
+        url = databaseURL
+        self.logger = logger
+        spool = try Spool(directory: spoolDirectory)
+        for w in spool.warnings { logger.warning("\(w)") }
+        if !spool.isEmpty { logger.notice("spool has \(spool.segmentCount) segment(s) to replay") }
+    }
+
+    public func start() {
+        let t = Thread { [self] in self.run() }
+        t.name = "record-writer"
+        thread = t
+        t.start()
+    }
+
+    /// Hands a record over; returns at once.
+    public func submit(_ r: StoredRecord) {
+        lock.lock()
+        queue.append(r)
+        status.submitted += 1
+        lock.signal()
+        lock.unlock()
+    }
+
+    public var currentStatus: Status {
+        lock.lock(); defer { lock.unlock() }
+        return status
+    }
+
+    /// Spools what is queued, tries one last flush to the database, and stops the thread.
+    public func stop(timeout: Double = 5) {
+        lock.lock()
+        stopping = true
+        lock.signal()
+        lock.unlock()
+        let deadline = Date().addingTimeInterval(timeout)
+        while thread?.isFinished == false && Date() < deadline { usleep(10_000) }
+    }
+
+    /// Waits until everything submitted is in the database (for tests and benchmarks).
+    public func waitUntilWritten(timeout: Double) -> Bool {
+        let deadline = Date().addingTimeInterval(timeout)
+        while Date() < deadline {
+            let s = currentStatus
+            if s.written >= s.submitted && s.pendingSegments == 0 { return true }
+            usleep(20_000)
+        }
+        return false
+    }
+
+    private func run() {
+        while true {
+            lock.lock()
+            while queue.isEmpty && !stopping && !(status.pendingSegments > 0 && Date() >= retryAt) {
+                _ = lock.wait(until: Date().addingTimeInterval(status.pendingSegments > 0 ? max(0.05, retryAt.timeIntervalSinceNow) : 1))
+            }
+            let batch = queue
+            queue.removeAll()
+            let stop = stopping
+            lock.unlock()
+
+            if !batch.isEmpty {
+                do {
+                    try spool.append(batch.map { (try? encoder.encode($0)).map { [UInt8]($0) } ?? [] })
+                    spool.seal()
+                } catch {
+                    // The disk refused: keep the records in memory and try again.
+                    logger.error("spool append failed: \(error); keeping \(batch.count) records in memory")
+                    lock.lock(); queue.insert(contentsOf: batch, at: 0); lock.unlock()
+                    usleep(200_000)
+                }
+            }
+            drain()
+            if stop { break }
+        }
+        db = nil
+    }
+
+    /// Copies sealed segments into the database, oldest first.
+    private func drain() {
+        setPending()
+        guard !spool.isEmpty, Date() >= retryAt else { return }
+        do {
+            if db == nil || db?.isConnected == false {
+                db = try PostgresConnection(url: url)
+                if !status.databaseUp { logger.notice("database reachable; replaying \(spool.segmentCount) spool segment(s)") }
+            }
+            guard let db else { return }
+            while let (segment, payloads) = try spool.oldest() {
+                let records = payloads.compactMap { try? decoder.decode(StoredRecord.self, from: Data($0)) }
+                if records.count < payloads.count { logger.warning("spool segment \(segment): \(payloads.count - records.count) undecodable records skipped") }
+                try db.transaction { try Self.store(records, db) }
+                spool.remove(segment)
+                lock.lock()
+                status.written += records.count
+                status.databaseUp = true
+                status.lastError = nil
+                lock.unlock()
+                setPending()
+            }
+            retryDelay = 0.5
+        } catch {
+            let wasUp = currentStatus.databaseUp
+            lock.lock()
+            status.databaseUp = false
+            status.lastError = "\(error)"
+            lock.unlock()
+            if wasUp || retryDelay == 0.5 { logger.warning("database write failed: \(error); records stay in the spool and are replayed when it returns") }
+            db = nil
+            retryAt = Date().addingTimeInterval(retryDelay)
+            retryDelay = min(retryDelay * 2, 5)
+        }
+        setPending()
+    }
+
+    private func setPending() {
+        lock.lock(); status.pendingSegments = spool.segmentCount; lock.unlock()
+    }
+
+    static func ts(_ t: Double?) -> String? { t.map { String(format: "%.6f", $0) } }
+
+    static let insertCall = """
+        INSERT INTO calls (call_id, channel_id, flow_server, direction, caller, called, customer_id, arrived_at, answered_at,
+            flow, flow_version, queue, queued_at, offered_at, agent, agent_answered_at, ended_at, disposition, ended_by, cause,
+            sip_code, hold_seconds, wrapup_seconds, transfers, recording)
+        VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::bigint, to_timestamp($8::float8), to_timestamp($9::float8), $10, $11::int, $12,
+            to_timestamp($13::float8), to_timestamp($14::float8), $15, to_timestamp($16::float8), to_timestamp($17::float8), $18, $19, $20,
+            $21::int, $22::float8, $23::float8, $24::int, $25)
+        ON CONFLICT (call_id) DO NOTHING
+        """
+    static let insertLeg = """
+        INSERT INTO call_legs (call_id, leg, channel_id, party, role, started_at, answered_at, ended_at, cause)
+        VALUES ($1::uuid, $2::int, $3, $4, $5, to_timestamp($6::float8), to_timestamp($7::float8), to_timestamp($8::float8), $9)
+        ON CONFLICT DO NOTHING
+        """
+    static let insertEvent = """
+        INSERT INTO call_events (call_id, seq, at, kind, detail) VALUES ($1::uuid, $2::int, to_timestamp($3::float8), $4, $5::jsonb)
+        ON CONFLICT DO NOTHING
+        """
+    static let insertRecording = """
+        INSERT INTO recordings (path, call_id, channel_id, started_at, duration_ms, reason)
+        VALUES ($1, $2::uuid, $3, to_timestamp($4::float8), $5::int, $6) ON CONFLICT DO NOTHING
+        """
+    static let insertAgentState = """
+        INSERT INTO agent_states (event_key, agent, state, reason, started_at, ended_at)
+        VALUES ($1, $2, $3, $4, to_timestamp($5::float8), to_timestamp($6::float8)) ON CONFLICT DO NOTHING
+        """
+
+    /// Writes records with parameterised, pipelined inserts (callers wrap it in a transaction).
+    static func store(_ records: [StoredRecord], _ db: PostgresConnection) throws {
+        var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
+        let enc = JSONEncoder()
+        enc.outputFormatting = .sortedKeys
+        for r in records {
+            switch r {
+            case .call(let c):
+                let id = c.callID.uuidString
+                calls.append([id, c.channelID, c.flowServer, c.direction, c.caller, c.called, c.customerID.map { String($0) }, ts(c.arrivedAt),
+                              ts(c.answeredAt), c.flow, c.flowVersion.map { String($0) }, c.queue, ts(c.queuedAt), ts(c.offeredAt), c.agent,
+                              ts(c.agentAnsweredAt), ts(c.endedAt), c.disposition, c.endedBy, c.cause, c.sipCode.map { String($0) },
+                              String(c.holdSeconds), String(c.wrapupSeconds), String(c.transfers), c.recording])
+                for l in c.legs {
+                    legs.append([id, String(l.leg), l.channelID, l.party, l.role, ts(l.startedAt), ts(l.answeredAt), ts(l.endedAt), l.cause])
+                }
+                for (i, e) in c.events.enumerated() {
+                    let detail = (try? enc.encode(e.detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                    events.append([id, String(i + 1), ts(e.at), e.kind, detail])
+                }
+            case .recording(let r):
+                recs.append([r.path, r.callID?.uuidString, r.channelID, ts(r.startedAt), String(r.durationMs), r.reason])
+            case .agentState(let s):
+                states.append([s.key, s.agent, s.state, s.reason, ts(s.startedAt), ts(s.endedAt)])
+            }
+        }
+        try db.executeBatch(prepared: "insert_call", insertCall, calls)
+        try db.executeBatch(prepared: "insert_leg", insertLeg, legs)
+        try db.executeBatch(prepared: "insert_event", insertEvent, events)
+        try db.executeBatch(prepared: "insert_recording", insertRecording, recs)
+        try db.executeBatch(prepared: "insert_agent_state", insertAgentState, states)
+    }
+}

@@ -1,0 +1,128 @@
+import Foundation
+
+/// The call detail record: one per call, from arrival to the end of its last leg, written
+/// when the call ends (through the spool, so it survives a crash or a database outage).
+public struct CallRecord: Codable, Sendable, Equatable {
+    public struct Leg: Codable, Sendable, Equatable {
+        public var leg: Int
+        public var channelID: String
+        public var party: String
+        /// caller, agent, transfer-target, supervisor, conference
+        public var role: String
+        public var startedAt: Double
+        public var answeredAt: Double?
+        public var endedAt: Double?
+        public var cause: String?
+        public init(leg: Int, channelID: String, party: String, role: String, startedAt: Double, answeredAt: Double? = nil,
+                    endedAt: Double? = nil, cause: String? = nil) {
+            self.leg = leg
+            self.channelID = channelID
+            self.party = party
+            self.role = role
+            self.startedAt = startedAt
+            self.answeredAt = answeredAt
+            self.endedAt = endedAt
+            self.cause = cause
+        }
+    }
+
+    public struct Event: Codable, Sendable, Equatable {
+        /// Unix time in seconds (fractional).
+        public var at: Double
+        public var kind: String
+        public var detail: [String: String]
+        public init(at: Double, kind: String, detail: [String: String] = [:]) {
+            self.at = at
+            self.kind = kind
+            self.detail = detail
+        }
+    }
+
+    public var callID: UUID
+    public var channelID: String
+    public var flowServer: String
+    public var direction: String
+    public var caller: String
+    public var called: String
+    public var customerID: Int64?
+    /// Times are Unix seconds (fractional).
+    public var arrivedAt: Double
+    public var answeredAt: Double?
+    public var flow: String?
+    public var flowVersion: Int?
+    public var queue: String?
+    public var queuedAt: Double?
+    public var offeredAt: Double?
+    public var agent: String?
+    public var agentAnsweredAt: Double?
+    public var endedAt: Double
+    /// self-service, answered, abandoned, rejected, failed, transferred, callback
+    public var disposition: String
+    /// caller, agent, system
+    public var endedBy: String?
+    public var cause: String?
+    public var sipCode: Int?
+    public var holdSeconds: Double = 0
+    public var wrapupSeconds: Double = 0
+    public var transfers: Int = 0
+    public var recording: String?
+    public var legs: [Leg] = []
+    public var events: [Event] = []
+
+    public init(callID: UUID = UUID(), channelID: String, flowServer: String, direction: String, caller: String, called: String,
+                arrivedAt: Double, endedAt: Double, disposition: String) {
+        self.callID = callID
+        self.channelID = channelID
+        self.flowServer = flowServer
+        self.direction = direction
+        self.caller = caller
+        self.called = called
+        self.arrivedAt = arrivedAt
+        self.endedAt = endedAt
+        self.disposition = disposition
+    }
+}
+
+/// A recording's file, as the CT-Server reported it.
+public struct RecordingRecord: Codable, Sendable, Equatable {
+    public var path: String
+    public var callID: UUID?
+    public var channelID: String
+    public var startedAt: Double?
+    public var durationMs: Int
+    public var reason: String?
+    public init(path: String, callID: UUID?, channelID: String, startedAt: Double?, durationMs: Int, reason: String?) {
+        self.path = path
+        self.callID = callID
+        self.channelID = channelID
+        self.startedAt = startedAt
+        self.durationMs = durationMs
+        self.reason = reason
+    }
+}
+
+/// One period of an agent's state (logged in, ready, talking, not ready with a reason …).
+public struct AgentStateRecord: Codable, Sendable, Equatable {
+    /// Unique per period (agent + start), so a replay never doubles it.
+    public var key: String
+    public var agent: String
+    public var state: String
+    public var reason: String?
+    public var startedAt: Double
+    public var endedAt: Double?
+    public init(agent: String, state: String, reason: String? = nil, startedAt: Double, endedAt: Double? = nil) {
+        key = "\(agent)@\(String(format: "%.6f", startedAt))"
+        self.agent = agent
+        self.state = state
+        self.reason = reason
+        self.startedAt = startedAt
+        self.endedAt = endedAt
+    }
+}
+
+/// Anything the record writer stores.
+public enum StoredRecord: Codable, Sendable, Equatable {
+    case call(CallRecord)
+    case recording(RecordingRecord)
+    case agentState(AgentStateRecord)
+}

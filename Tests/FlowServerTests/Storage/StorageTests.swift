@@ -1,0 +1,174 @@
+import Foundation
+import Logging
+import Testing
+import TestSupport
+@testable import FlowServerKit
+
+/// Storage against a real PostgreSQL (a private cluster per test): migrations, every writer,
+/// and the spool.
+@Suite(.serialized) struct StorageTests {
+    @Test func migrationsFromEmptyAndTheirGuards() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let db = try PostgresConnection(url: pg.url)
+        let migrator = try Migrator.bundled()
+        #expect(migrator.migrations.first?.version == 1)
+        #expect(try migrator.migrate(db) == migrator.migrations.map(\.version))
+        #expect(try migrator.migrate(db) == [], "a second start applies nothing")
+        let tables = try pg.query("select string_agg(tablename, ',' order by tablename) from pg_tables where schemaname = 'public'")
+        for t in ["calls", "call_events", "call_legs", "customers", "users", "skills", "queues", "flows", "flow_versions", "mapping_tables",
+                  "agent_states", "queue_events", "recordings", "schema_migrations"] {
+            #expect(tables.split(separator: ",").contains(Substring(t)), "table \(t) in \(tables)")
+        }
+        // A shipped migration edited afterwards is refused.
+        var edited = migrator.migrations
+        edited[0] = .init(version: 1, name: edited[0].name, sql: edited[0].sql + "\n-- edited")
+        #expect(throws: Migrator.MigrationError.self) { try Migrator(migrations: edited).migrate(db) }
+        // Two Flow-Servers migrating at once: the advisory lock serialises them.
+        let pg2 = try PostgresConnection(url: pg.url)
+        try pg2.execute("SELECT pg_advisory_lock($1::bigint)", [Migrator.lockKey])
+        let done = Box(false)
+        let t = Thread { _ = try? migrator.migrate(try! PostgresConnection(url: pg.url)); done.value = true }
+        t.start()
+        Thread.sleep(forTimeInterval: 0.5)
+        #expect(!done.value, "waits for the lock")
+        try pg2.execute("SELECT pg_advisory_unlock($1::bigint)", [Migrator.lockKey])
+        #expect(TestSupport.waitUntil(10) { done.value })
+    }
+
+    @Test func parametersAreNeverSQL() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let db = try PostgresConnection(url: pg.url)
+        try Migrator.bundled().migrate(db)
+        let evil = "x'); DROP TABLE calls; --"
+        try db.execute("INSERT INTO skills (name, description) VALUES ($1, $2)", [evil, "quote ' and \\ backslash"])
+        let r = try db.execute("SELECT description FROM skills WHERE name = $1", [evil])
+        #expect(r.value(0, "description") == "quote ' and \\ backslash")
+        #expect(try pg.query("select count(*) from calls") == "0", "calls still exists")
+        do {
+            try db.execute("INSERT INTO skills (name) VALUES ($1)", [evil])
+            Issue.record("duplicate accepted")
+        } catch let e as PostgresError {
+            #expect(e.sqlState == "23505" && !e.isConnectionError)
+        }
+    }
+
+    static func sampleCall(_ i: Int, at t: Double) -> CallRecord {
+        var c = CallRecord(channelID: "ch-\(i)", flowServer: "flow-1", direction: "inbound", caller: "1380000\(i)", called: "4000",
+                           arrivedAt: t, endedAt: t + 120, disposition: "answered")
+        c.answeredAt = t + 1
+        c.flow = "hotline"
+        c.flowVersion = 3
+        c.queue = "sales"
+        c.queuedAt = t + 20
+        c.offeredAt = t + 25
+        c.agent = "A100"
+        c.agentAnsweredAt = t + 30
+        c.endedBy = "caller"
+        c.holdSeconds = 10
+        c.wrapupSeconds = 15
+        c.transfers = 1
+        c.recording = "/rec/\(i).wav"
+        c.legs = [.init(leg: 1, channelID: "ch-\(i)", party: c.caller, role: "caller", startedAt: t, answeredAt: t + 1, endedAt: t + 120, cause: "caller hung up"),
+                  .init(leg: 2, channelID: "ch-a\(i)", party: "A100", role: "agent", startedAt: t + 25, answeredAt: t + 30, endedAt: t + 120)]
+        c.events = [.init(at: t, kind: "arrived"), .init(at: t + 1, kind: "flow-node", detail: ["node": "welcome", "flow": "hotline"]),
+                    .init(at: t + 20, kind: "queued", detail: ["queue": "sales"]), .init(at: t + 120, kind: "ended", detail: ["by": "caller"])]
+        return c
+    }
+
+    @Test func everyWriterRoundTrips() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        try Migrator.bundled().migrate(try PostgresConnection(url: pg.url))
+        let dir = TestSupport.temporaryDirectory("spool")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try RecordWriter(databaseURL: pg.url, spoolDirectory: dir, logger: TestSupport.logger)
+        w.start()
+        defer { w.stop() }
+        let t0 = 1_795_000_000.25
+        let call = Self.sampleCall(1, at: t0)
+        w.submit(.call(call))
+        w.submit(.recording(RecordingRecord(path: "/rec/1.wav", callID: call.callID, channelID: "ch-1", startedAt: t0 + 30, durationMs: 90_000, reason: "hangup")))
+        w.submit(.agentState(AgentStateRecord(agent: "A100", state: "not-ready", reason: "lunch", startedAt: t0, endedAt: t0 + 600)))
+        #expect(w.waitUntilWritten(timeout: 20), "\(w.currentStatus)")
+        let row = try pg.query("""
+            select caller||'|'||called||'|'||disposition||'|'||queue||'|'||agent||'|'||flow||'|'||flow_version||'|'||transfers||'|'||
+                   extract(epoch from arrived_at)::numeric(20,2)||'|'||extract(epoch from agent_answered_at - queued_at)::int||'|'||hold_seconds
+            from calls where call_id = '\(call.callID.uuidString)'
+            """)
+        #expect(row == "13800001|4000|answered|sales|A100|hotline|3|1|1795000000.25|10|10", "\(row)")
+        #expect(try pg.query("select string_agg(role||':'||party, ',' order by leg) from call_legs") == "caller:13800001,agent:A100")
+        #expect(try pg.query("select string_agg(kind, ',' order by seq) from call_events") == "arrived,flow-node,queued,ended")
+        #expect(try pg.query("select detail->>'node' from call_events where kind = 'flow-node'") == "welcome")
+        #expect(try pg.query("select duration_ms||reason from recordings") == "90000hangup")
+        #expect(try pg.query("select state||':'||reason||':'||extract(epoch from ended_at - started_at)::int from agent_states") == "not-ready:lunch:600")
+        // The same record again (a replay) is not doubled.
+        w.submit(.call(call))
+        #expect(w.waitUntilWritten(timeout: 20))
+        #expect(try pg.query("select count(*) from calls") == "1")
+        #expect(try pg.query("select count(*) from call_events") == "4")
+    }
+
+    @Test func spoolSurvivesATornTailAndKeepsOrder() throws {
+        let dir = TestSupport.temporaryDirectory("spool")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        do {
+            let s = try Spool(directory: dir)
+            try s.append([Array("one".utf8), Array("two".utf8)])
+            s.seal()
+            try s.append([Array("three".utf8)])
+            s.seal()
+        }
+        // A crash mid-write: half a record at the end of the newest segment.
+        let files = try FileManager.default.contentsOfDirectory(atPath: dir.path).sorted()
+        #expect(files.count == 2)
+        let last = dir.appendingPathComponent(files[1])
+        let h = try FileHandle(forWritingTo: last)
+        h.seekToEndOfFile()
+        h.write(Data(Array("HSR1".utf8) + [0, 0, 0, 40, 1, 2, 3, 4, 9, 9]))
+        h.closeFile()
+        let s = try Spool(directory: dir)
+        #expect(s.warnings.count == 1 && s.warnings[0].contains("torn"), "\(s.warnings)")
+        let first = try #require(try s.oldest())
+        #expect(first.records.map { String(decoding: $0, as: UTF8.self) } == ["one", "two"])
+        s.remove(first.segment)
+        let second = try #require(try s.oldest())
+        #expect(second.records.map { String(decoding: $0, as: UTF8.self) } == ["three"])
+        s.remove(second.segment)
+        #expect(s.isEmpty)
+        // A flipped bit in a body: that record and what follows are dropped with a warning.
+        try s.append([Array("four".utf8), Array("five".utf8)])
+        s.seal()
+        let f = dir.appendingPathComponent(try FileManager.default.contentsOfDirectory(atPath: dir.path)[0])
+        var bytes = try [UInt8](Data(contentsOf: f))
+        bytes[bytes.count - 3] ^= 0x40
+        try Data(bytes).write(to: f)
+        let s2 = try Spool(directory: dir)
+        #expect(s2.warnings.first?.contains("checksum") == true, "\(s2.warnings)")
+        #expect(try s2.oldest()?.records.map { String(decoding: $0, as: UTF8.self) } == ["four"])
+    }
+
+    /// PostgreSQL stopped while records arrive: they wait in the spool and are written once,
+    /// in full, when it returns.
+    @Test func databaseOutageSpoolsAndReplays() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        try Migrator.bundled().migrate(try PostgresConnection(url: pg.url))
+        let dir = TestSupport.temporaryDirectory("spool")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try RecordWriter(databaseURL: pg.url, spoolDirectory: dir, logger: TestSupport.logger)
+        w.start()
+        defer { w.stop() }
+        let t0 = Date().timeIntervalSince1970
+        for i in 0..<50 { w.submit(.call(Self.sampleCall(i, at: t0 + Double(i)))) }
+        #expect(w.waitUntilWritten(timeout: 20))
+        pg.pause()
+        for i in 50..<150 { w.submit(.call(Self.sampleCall(i, at: t0 + Double(i)))) }
+        #expect(TestSupport.waitUntil(10) { w.currentStatus.pendingSegments > 0 && !w.currentStatus.databaseUp }, "\(w.currentStatus)")
+        try pg.start()
+        #expect(w.waitUntilWritten(timeout: 30), "\(w.currentStatus)")
+        #expect(try pg.query("select count(*), count(distinct call_id) from calls") == "150|150")
+        #expect(try pg.query("select count(*) from call_events") == "600")
+    }
+}
