@@ -8,6 +8,8 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
     public var ctLink: LinkSettings?
     /// Where App-Operate clients attach (`listen`, secret, TLS, limits).
     public var appLink: LinkSettings?
+    /// PostgreSQL and the spool records pass through.
+    public var database: DatabaseSettings?
 
     public init(name: String? = nil, logLevel: String? = nil, ctLink: LinkSettings? = nil, appLink: LinkSettings? = nil) {
         self.name = name
@@ -21,10 +23,30 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
         case logLevel = "log_level"
         case ctLink = "ct_link"
         case appLink = "app_link"
+        case database
     }
 
     public static let ctSecretEnvironmentVariable = "HOTLINE_FLOW_LINK_SECRET"
     public static let appSecretEnvironmentVariable = "HOTLINE_APP_LINK_SECRET"
     public static let defaultConnect = "127.0.0.1:7100"
     public static let defaultListen = "127.0.0.1:7200"
+    public static let databaseURLEnvironmentVariable = "HOTLINE_DATABASE_URL"
+}
+
+/// The `database:` block of flow-server.yaml.
+public struct DatabaseSettings: Codable, Equatable, Sendable {
+    /// A `postgresql://` URL or libpq connection string (HOTLINE_DATABASE_URL beats it).
+    public var url: String?
+    /// Where records wait until PostgreSQL has them (default run/spool/NAME).
+    public var spoolDirectory: String?
+
+    public init(url: String? = nil, spoolDirectory: String? = nil) {
+        self.url = url
+        self.spoolDirectory = spoolDirectory
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case url
+        case spoolDirectory = "spool_directory"
+    }
 }

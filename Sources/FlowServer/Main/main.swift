@@ -15,6 +15,8 @@ struct FlowServerCommand: ParsableCommand {
     @Option(help: "CT-Server address to attach to, host:port.") var ct: String?
     @Option(help: "Address for App-Operate clients, host:port.") var listen: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
+    @Option(help: "PostgreSQL URL (postgresql://…); HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
+    @Option(help: "Spool folder for records on their way to PostgreSQL.") var spool: String?
 
     func run() throws {
         var cfg = try loadYAMLConfig(FlowServerConfig.self, path: config) ?? FlowServerConfig()
@@ -29,6 +31,12 @@ struct FlowServerCommand: ParsableCommand {
             var l = cfg.appLink ?? LinkSettings()
             l.listen = listen
             cfg.appLink = l
+        }
+        if databaseURL != nil || spool != nil {
+            var d = cfg.database ?? DatabaseSettings()
+            if let databaseURL { d.url = databaseURL }
+            if let spool { d.spoolDirectory = spool }
+            cfg.database = d
         }
         do {
             try ServiceRuntime.run(label: "flow-server", logLevel: cfg.logLevel) { loop, logger in

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Protocol
 
@@ -11,12 +12,25 @@ public final class FlowService: RunnableService {
     public let ctLink: Dialer
     public private(set) var appListener: Listener!
     private let logger: Logger
+    /// Call records on their way to PostgreSQL (nil when no database is configured).
+    public let records: RecordWriter?
+    private var recorder: CallRecorder!
 
     public init(loop: EventLoop, config: FlowServerConfig, logger: Logger) throws {
         self.loop = loop
         self.logger = logger
         name = config.name ?? "flow-1"
         startedAt = loop.now
+        let env = ProcessInfo.processInfo.environment
+        if let url = env[FlowServerConfig.databaseURLEnvironmentVariable] ?? config.database?.url {
+            let spool = URL(fileURLWithPath: config.database?.spoolDirectory ?? "run/spool/\(config.name ?? "flow-1")")
+            records = try RecordWriter(databaseURL: url, spoolDirectory: spool, migrator: try Migrator.bundled(), logger: logger)
+        } else {
+            records = nil
+            logger.warning("no database configured (database.url or \(FlowServerConfig.databaseURLEnvironmentVariable)): call records are not kept")
+        }
+        let writer = records
+        recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
         let identity = LinkIdentity(role: .flowServer, name: name)
 
         let ct = config.ctLink ?? LinkSettings()
@@ -57,15 +71,20 @@ public final class FlowService: RunnableService {
             return
         }
         logger.info("channel \(e.channelID): \(e.kind) \(e.direction == .inbound ? "inbound" : "outbound") to \(e.called)\(e.cause.isEmpty ? "" : " (\(e.cause))")")
+        recorder.event(e)
         guard e.kind == .offered else { return }
         callsOffered += 1
+        recorder.dispose(e.channelID, disposition: "rejected", cause: "no flow mapped for \(e.called)", sipCode: 480)
         conn.request(RejectChannel(channelID: e.channelID, sipCode: 480, reason: "no flow mapped for \(e.called)"),
                      expecting: ChannelCommandResult.self) { [weak self] r in
             if case .failure(let err) = r { self?.logger.warning("reject \(e.channelID) failed: \(err)") }
         }
     }
 
-    public func start() { ctLink.start() }
+    public func start() {
+        records?.start()
+        ctLink.start()
+    }
 
     private func handleAppRequest(_ conn: Connection, _ frame: Frame) {
         switch frame.type {
@@ -125,5 +144,6 @@ public final class FlowService: RunnableService {
         logger.notice("flow-server \(name) shutting down")
         appListener.close(reason: "flow-server shutting down")
         ctLink.stop(reason: "flow-server shutting down")
+        records?.stop()
     }
 }

@@ -31,8 +31,13 @@ public final class RecordWriter: @unchecked Sendable {
     private let encoder = JSONEncoder()
     private let decoder = JSONDecoder()
 
-    public init(databaseURL: String, spoolDirectory: URL, logger: Logger) throws {
+    private let migrator: Migrator?
+    private var migrated = false
+
+    /// With a `migrator`, the schema is brought up to date on the first connection.
+    public init(databaseURL: String, spoolDirectory: URL, migrator: Migrator? = nil, logger: Logger) throws {
         url = databaseURL
+        self.migrator = migrator
         self.logger = logger
         spool = try Spool(directory: spoolDirectory)
         for w in spool.warnings { logger.warning("\(w)") }
@@ -84,8 +89,8 @@ public final class RecordWriter: @unchecked Sendable {
     private func run() {
         while true {
             lock.lock()
-            while queue.isEmpty && !stopping && !(status.pendingSegments > 0 && Date() >= retryAt) {
-                _ = lock.wait(until: Date().addingTimeInterval(status.pendingSegments > 0 ? max(0.05, retryAt.timeIntervalSinceNow) : 1))
+            while queue.isEmpty && !stopping && !((status.pendingSegments > 0 || (migrator != nil && !migrated)) && Date() >= retryAt) {
+                _ = lock.wait(until: Date().addingTimeInterval(max(0.05, min(1, retryAt.timeIntervalSinceNow))))
             }
             let batch = queue
             queue.removeAll()
@@ -112,11 +117,17 @@ public final class RecordWriter: @unchecked Sendable {
     /// Copies sealed segments into the database, oldest first.
     private func drain() {
         setPending()
-        guard !spool.isEmpty, Date() >= retryAt else { return }
+        // Connect when there is something to write, and at start to bring the schema up to date.
+        guard !spool.isEmpty || (migrator != nil && !migrated), Date() >= retryAt else { return }
         do {
             if db == nil || db?.isConnected == false {
                 db = try PostgresConnection(url: url)
-                if !status.databaseUp { logger.notice("database reachable; replaying \(spool.segmentCount) spool segment(s)") }
+                if let migrator, !migrated, let db {
+                    try migrator.migrate(db, logger: logger)
+                    migrated = true
+                }
+                if !spool.isEmpty { logger.notice("database reachable; replaying \(spool.segmentCount) spool segment(s)") }
+                lock.lock(); status.databaseUp = true; lock.unlock()
             }
             guard let db else { return }
             while let (segment, payloads) = try spool.oldest() {

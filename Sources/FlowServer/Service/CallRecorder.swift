@@ -1,0 +1,75 @@
+import Foundation
+import Protocol
+
+/// Follows each call's channel events and builds its call detail record; hands the record to
+/// the writer when the call ends. Lives on the Flow-Server's loop.
+final class CallRecorder {
+    private var open: [String: CallRecord] = [:]
+    private let flowServer: String
+    private let submit: (StoredRecord) -> Void
+    private var holdStarted: [String: Double] = [:]
+
+    init(flowServer: String, submit: @escaping (StoredRecord) -> Void) {
+        self.flowServer = flowServer
+        self.submit = submit
+    }
+
+    var openCalls: Int { open.count }
+
+    /// Marks how the Flow-Server disposed of a call (rejected, redirected …) before it ends.
+    func dispose(_ channelID: String, disposition: String, cause: String, sipCode: Int? = nil, endedBy: String = "system") {
+        guard var c = open[channelID] else { return }
+        c.disposition = disposition
+        c.cause = cause
+        c.sipCode = sipCode
+        c.endedBy = endedBy
+        open[channelID] = c
+    }
+
+    func event(_ e: ChannelEvent) {
+        let t = Double(e.timestampMs) / 1000
+        switch e.kind {
+        case .offered:
+            var c = CallRecord(channelID: e.channelID, flowServer: flowServer, direction: e.direction == .inbound ? "inbound" : "outbound",
+                               caller: e.caller, called: e.called, arrivedAt: t, endedAt: t, disposition: "abandoned")
+            c.events.append(.init(at: t, kind: "arrived", detail: ["caller": e.caller, "called": e.called]))
+            c.legs.append(.init(leg: 1, channelID: e.channelID, party: e.caller, role: "caller", startedAt: t))
+            open[e.channelID] = c
+        case .established:
+            guard var c = open[e.channelID] else { return }
+            c.answeredAt = c.answeredAt ?? t
+            if c.disposition == "abandoned" { c.disposition = "self-service" }
+            c.legs[0].answeredAt = c.legs[0].answeredAt ?? t
+            c.events.append(.init(at: t, kind: "answered"))
+            open[e.channelID] = c
+        case .held:
+            holdStarted[e.channelID] = t
+            open[e.channelID]?.events.append(.init(at: t, kind: "held"))
+        case .retrieved:
+            if let h = holdStarted.removeValue(forKey: e.channelID) { open[e.channelID]?.holdSeconds += t - h }
+            open[e.channelID]?.events.append(.init(at: t, kind: "retrieved"))
+        case .digits:
+            open[e.channelID]?.events.append(.init(at: t, kind: "dtmf", detail: ["digits": e.digits, "source": e.cause]))
+        case .transferred:
+            open[e.channelID]?.transfers += 1
+            open[e.channelID]?.events.append(.init(at: t, kind: "transferred", detail: ["cause": e.cause]))
+            if open[e.channelID]?.disposition != "rejected" { open[e.channelID]?.disposition = "transferred" }
+        case .transferFailed:
+            open[e.channelID]?.events.append(.init(at: t, kind: "transfer-failed", detail: ["cause": e.cause]))
+        case .delivered:
+            open[e.channelID]?.events.append(.init(at: t, kind: "alerting"))
+        case .cleared, .failed:
+            guard var c = open.removeValue(forKey: e.channelID) else { return }
+            if let h = holdStarted.removeValue(forKey: e.channelID) { c.holdSeconds += t - h }
+            c.endedAt = t
+            if c.cause == nil { c.cause = e.cause }
+            if c.sipCode == nil, e.sipCode != 0 { c.sipCode = Int(e.sipCode) }
+            if c.endedBy == nil { c.endedBy = e.cause == "caller hung up" || e.cause == "caller cancelled" ? "caller" : "system" }
+            if e.kind == .failed { c.disposition = "failed" }
+            c.legs[0].endedAt = t
+            c.legs[0].cause = e.cause
+            c.events.append(.init(at: t, kind: "ended", detail: ["cause": e.cause]))
+            submit(.call(c))
+        }
+    }
+}
