@@ -362,3 +362,22 @@ import Testing
         #expect(a.output[0] > 7900 && a.output[159] < 100, "leaving fades out")
     }
 }
+
+@Suite struct SpeechTests {
+    /// espeak-ng speaks Chinese and English at 22,050 Hz; the store resamples to 8 kHz and caches.
+    @Test func textToSpeechInChineseAndEnglishIsCachedAt8kHz() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("tts-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let store = PromptStore(promptDirectory: dir.path, cacheDirectory: dir.appendingPathComponent("cache").path)
+        #expect(PromptStore.hasSpeech, "espeak-ng must be installed (deploy/test installs it)")
+        let zh = try store.speech("您好，欢迎致电", voice: "cmn")
+        let en = try store.speech("Welcome to the hotline", voice: "en")
+        // About 3 s and 1.5 s of speech at 8 kHz, with real signal in it.
+        #expect(zh.samples.count > 8000 && zh.samples.count < 8000 * 6, "\(zh.samples.count)")
+        #expect(en.samples.count > 4000 && en.samples.count < 8000 * 4, "\(en.samples.count)")
+        #expect(zh.samples.contains { abs(Int($0)) > 3000 })
+        #expect(store.hasCachedSpeech("您好，欢迎致电", voice: "cmn"))
+        let again = try store.speech("您好，欢迎致电", voice: "cmn")
+        #expect(again.samples == zh.samples, "served from the cache")
+    }
+}
