@@ -87,4 +87,49 @@ import Glibc
         #expect(TestSupport.waitUntil(10) { ((try? FileManager.default.contentsOfDirectory(atPath: spool.path)) ?? ["x"]).filter { $0.hasSuffix(".spool") }.isEmpty },
                 "the spool drained")
     }
+
+    /// `app-operate report` asks a flow-server, which reads PostgreSQL: table, CSV and JSON.
+    @Test func reportThroughAppOperate() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let dir = TestSupport.temporaryDirectory("report")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let flow = try startFlow(link: 9, pg: pg, spool: dir.appendingPathComponent("spool"), name: "flow-report")
+        defer { flow.stop() }
+        let line = try #require(flow.outputLines.first { $0.contains("app_link=") })
+        let app = try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count)
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "1" })
+        // Three calls to "sales" on 2026-11-20 (UTC): answered after 10 s (120 s talk, 30 s wrap-up),
+        // answered after 40 s (60 s), abandoned after 50 s.
+        _ = try pg.query("""
+            insert into queues (name, service_level_seconds, short_abandon_seconds) values ('sales', 20, 5);
+            insert into calls (call_id, channel_id, flow_server, direction, caller, called, arrived_at, queue, queued_at, agent,
+                               agent_answered_at, ended_at, disposition, wrapup_seconds) values
+            (gen_random_uuid(), 'c1', 'f', 'inbound', '1', '4000', '2026-11-20 09:00:00+00', 'sales', '2026-11-20 09:00:00+00', 'A1',
+             '2026-11-20 09:00:10+00', '2026-11-20 09:02:10+00', 'answered', 30),
+            (gen_random_uuid(), 'c2', 'f', 'inbound', '2', '4000', '2026-11-20 09:10:00+00', 'sales', '2026-11-20 09:10:00+00', 'A2',
+             '2026-11-20 09:10:40+00', '2026-11-20 09:11:40+00', 'answered', 0),
+            (gen_random_uuid(), 'c3', 'f', 'inbound', '3', '4000', '2026-11-20 09:20:00+00', 'sales', '2026-11-20 09:20:00+00', null,
+             null, '2026-11-20 09:20:50+00', 'abandoned', 0);
+            """)
+        let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
+        let args = ["report", "--connect", String(app), "--from", "2026-11-20", "--to", "2026-11-21", "--utc", "--interval", "day", "--by", "queue"]
+        let json = try ChildProcess.run("app-operate", args + ["--format", "json"], environment: env, seconds: 30)
+        #expect(json.status == 0, "\(json.output)")
+        let obj = try JSONSerialization.jsonObject(with: Data(json.output.utf8)) as? [String: Any]
+        let rows = try #require(obj?["rows"] as? [[String: Any]], "\(json.output)")
+        #expect(rows.count == 1)
+        let r = rows[0]
+        #expect(r["key"] as? String == "sales" && r["offered"] as? Int == 3 && r["answered"] as? Int == 2 && r["abandoned"] as? Int == 1)
+        #expect(abs((r["service_level"] as? Double ?? 0) - 1.0 / 3) < 1e-9, "1 of 3 answered within 20 s")
+        #expect(abs((r["asa_seconds"] as? Double ?? 0) - 25) < 1e-9 && abs((r["aht_seconds"] as? Double ?? 0) - 105) < 1e-9)
+        #expect(abs((r["longest_wait_seconds"] as? Double ?? 0) - 50) < 1e-9)
+        let csv = try ChildProcess.run("app-operate", args + ["--format", "csv"], environment: env, seconds: 30)
+        #expect(csv.output.hasPrefix("interval,key,offered,answered,abandoned"), "\(csv.output)")
+        #expect(csv.output.contains("2026-11-20T00:00:00+00:00,sales,3,2,1,0,0.3333"), "\(csv.output)")
+        let table = try ChildProcess.run("app-operate", args, environment: env, seconds: 30)
+        #expect(table.output.contains("SERVICE_LEVEL") && table.output.contains("33.3%"), "\(table.output)")
+        let bad = try ChildProcess.run("app-operate", ["report", "--connect", String(app), "--by", "weather"], environment: env, seconds: 30)
+        #expect(bad.status != 0 && bad.output.contains("--by is total, queue, agent or flow"), "\(bad.output)")
+    }
 }

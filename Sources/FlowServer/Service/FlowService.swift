@@ -22,7 +22,8 @@ public final class FlowService: RunnableService {
         name = config.name ?? "flow-1"
         startedAt = loop.now
         let env = ProcessInfo.processInfo.environment
-        if let url = env[FlowServerConfig.databaseURLEnvironmentVariable] ?? config.database?.url {
+        databaseURL = env[FlowServerConfig.databaseURLEnvironmentVariable] ?? config.database?.url
+        if let url = databaseURL {
             let spool = URL(fileURLWithPath: config.database?.spoolDirectory ?? "run/spool/\(config.name ?? "flow-1")")
             records = try RecordWriter(databaseURL: url, spoolDirectory: spool, migrator: try Migrator.bundled(), logger: logger)
         } else {
@@ -81,6 +82,54 @@ public final class FlowService: RunnableService {
         }
     }
 
+    /// Database work for App-Operate requests runs here, off the Flow-Server's loop.
+    private let queries = DispatchQueue(label: "flow-server.queries")
+    private var queryConnection: PostgresConnection?
+    private let databaseURL: String?
+
+    private func statistics(_ conn: Connection, _ frame: Frame) {
+        let req: StatisticsRequest
+        do { req = try StatisticsRequest.decode(frame.body) } catch {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
+            return
+        }
+        guard let interval = Statistics.Interval(rawValue: req.interval), let grouping = Statistics.Grouping(rawValue: req.grouping) else {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "interval is 15m, hour or day; grouping is total, queue, agent or flow"))
+            return
+        }
+        guard req.toMs > req.fromMs, req.toMs - req.fromMs <= 400 * 86_400_000 else {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "the range must be positive and at most 400 days"))
+            return
+        }
+        guard let url = databaseURL else {
+            conn.respond(to: frame, error: ProtocolError(.unavailable, "this flow-server has no database configured"))
+            return
+        }
+        let loop = self.loop
+        queries.async { [weak self] in
+            guard let self else { return }
+            let result: Result<[Statistics.Row], Error> = Result {
+                if self.queryConnection?.isConnected != true { self.queryConnection = try PostgresConnection(url: url) }
+                let (calls, periods) = try Statistics.load(self.queryConnection!, from: Double(req.fromMs) / 1000, to: Double(req.toMs) / 1000)
+                return Statistics.compute(calls: calls, periods: periods, grouping: grouping, interval: interval, utcOffset: Double(req.utcOffsetSeconds))
+            }
+            if case .failure = result { self.queryConnection = nil }
+            loop.execute {
+                switch result {
+                case .success(let rows):
+                    conn.respond(to: frame, with: StatisticsReport(rows: rows.map {
+                        StatisticsRowMessage(startMs: UInt64(max(0, $0.start * 1000)), key: $0.key, offered: UInt32($0.offered), answered: UInt32($0.answered),
+                                             abandoned: UInt32($0.abandoned), shortAbandoned: UInt32($0.shortAbandoned), abandonRate: $0.abandonRate,
+                                             asaSeconds: $0.asaSeconds, serviceLevel: $0.serviceLevel, ahtSeconds: $0.ahtSeconds, talkSeconds: $0.talkSeconds,
+                                             longestWaitSeconds: $0.longestWaitSeconds, occupancy: $0.occupancy ?? -1)
+                    }))
+                case .failure(let e):
+                    conn.respond(to: frame, error: ProtocolError(.unavailable, "database: \(e)"))
+                }
+            }
+        }
+    }
+
     public func start() {
         records?.start()
         ctLink.start()
@@ -90,6 +139,8 @@ public final class FlowService: RunnableService {
         switch frame.type {
         case TopologyRequest.messageType:
             topology { report in conn.respond(to: frame, with: report) }
+        case StatisticsRequest.messageType:
+            statistics(conn, frame)
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "flow-server does not handle \(frame.type)"))
         }
