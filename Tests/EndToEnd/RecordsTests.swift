@@ -132,4 +132,38 @@ import Glibc
         let bad = try ChildProcess.run("app-operate", ["report", "--connect", String(app), "--by", "weather"], environment: env, seconds: 30)
         #expect(bad.status != 0 && bad.output.contains("--by is total, queue, agent or flow"), "\(bad.output)")
     }
+
+    /// Customer records through app-operate: add, find by phone and account, edit, history.
+    @Test func customersThroughAppOperate() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let dir = TestSupport.temporaryDirectory("customers")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let flow = try startFlow(link: 9, pg: pg, spool: dir.appendingPathComponent("spool"), name: "flow-cust")
+        defer { flow.stop() }
+        let line = try #require(flow.outputLines.first { $0.contains("app_link=") })
+        let app = String(try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count))
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "1" })
+        let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
+        func op(_ args: [String]) throws -> (Int32, String) {
+            let r = try ChildProcess.run("app-operate", ["customer"] + args + ["--connect", app], environment: env, seconds: 30)
+            return (r.status, r.output)
+        }
+        let add = try op(["add", "--name", "李华", "--account", "ACC-7", "--phone", "13800007777", "--field", "vip=gold"])
+        #expect(add.0 == 0 && add.1.contains("#1  李华  account ACC-7  phones 13800007777") && add.1.contains("vip: gold"), "\(add.1)")
+        let byPhone = try op(["find", "--phone", "138-0000-7777"])
+        #expect(byPhone.1.contains("李华"), "\(byPhone.1)")
+        let edit = try op(["edit", "1", "--add-phone", "010-12345678", "--field", "vip=platinum"])
+        #expect(edit.1.contains("phones 13800007777, 01012345678") && edit.1.contains("vip: platinum"), "\(edit.1)")
+        #expect(try op(["find", "--account", "ACC-7"]).1.contains("platinum"))
+        let dup = try op(["add", "--name", "x", "--account", "ACC-7"])
+        #expect(dup.0 != 0 && dup.1.contains("already exists"), "\(dup.1)")
+        _ = try pg.query("""
+            insert into calls (call_id, channel_id, flow_server, direction, caller, called, arrived_at, ended_at, disposition)
+            values (gen_random_uuid(), 'c1', 'f', 'inbound', '01012345678', '4000', now() - interval '1 hour', now() - interval '59 minutes', 'self-service')
+            """)
+        let history = try op(["history", "1"])
+        #expect(history.1.contains("01012345678 -> 4000  self-service") && history.1.contains("60 s"), "\(history.1)")
+        #expect(try op(["find", "--phone", "999"]).1.contains("no customer found"))
+    }
 }

@@ -29,7 +29,7 @@ import Glibc
     }
 
     func status(_ port: Int, json: Bool = false) throws -> (Int32, String) {
-        try ChildProcess.run("app-operate", ["status", "--connect", "127.0.0.1:\(port)", "--name", "e2e-operator"] + (json ? ["--json"] : []),
+        try ChildProcess.run("app-operate", ["status", "--connect", "127.0.0.1:\(port)", "--client-name", "e2e-operator"] + (json ? ["--json"] : []),
                              environment: env, seconds: 30)
     }
 

@@ -7,7 +7,7 @@ import Protocol
 struct ConnectionOptions: ParsableArguments {
     @Option(help: "YAML configuration file.") var config: String?
     @Option(help: "Flow-Server address, host:port (default \(FlowServerLinkDefaults.defaultAddress)).") var connect: String?
-    @Option(help: "Name this client gives in the handshake.") var name: String?
+    @Option(name: .customLong("client-name"), help: "Name this client gives in the handshake.") var name: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
     @Option(help: "Connection attempts before giving up.") var attempts: Int = 3
 
@@ -88,12 +88,106 @@ struct Report: ParsableCommand {
     }
 }
 
+struct CustomerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "customer", abstract: "Customer records (客户资料): find, add, edit, history.",
+                                                    subcommands: [Find.self, Add.self, Edit.self, History.self])
+
+    static func print(_ list: CustomerList) {
+        if list.customers.isEmpty { Swift.print("no customer found"); return }
+        for c in list.customers {
+            Swift.print("#\(c.id)  \(c.name)\(c.account.isEmpty ? "" : "  account \(c.account)")  phones \(c.phones.joined(separator: ", "))")
+            for (k, v) in c.fields.sorted(by: { $0.key < $1.key }) { Swift.print("    \(k): \(v)") }
+        }
+    }
+
+    static func fields(_ kv: [String]) throws -> [String: String] {
+        var out: [String: String] = [:]
+        for f in kv {
+            let p = f.split(separator: "=", maxSplits: 1)
+            guard p.count == 2, !p[0].isEmpty else { throw ValidationError("--field is KEY=VALUE, got \(f)") }
+            out[String(p[0])] = String(p[1])
+        }
+        return out
+    }
+
+    struct Find: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Find customers by phone number, account or id.")
+        @OptionGroup var connection: ConnectionOptions
+        @Option var phone: String?
+        @Option var account: String?
+        @Option var id: UInt64?
+        func run() throws {
+            guard phone != nil || account != nil || id != nil else { throw ValidationError("give --phone, --account or --id") }
+            let client = try connection.open()
+            defer { client.close() }
+            CustomerCommand.print(try client.request(CustomerLookup(phone: phone ?? "", account: account ?? "", id: id ?? 0), expecting: CustomerList.self))
+        }
+    }
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Add a customer.")
+        @OptionGroup var connection: ConnectionOptions
+        @Option var name: String
+        @Option var account: String?
+        @Option(help: "A phone number (repeat for several).") var phone: [String] = []
+        @Option(help: "KEY=VALUE (repeat for several).") var field: [String] = []
+        func run() throws {
+            let client = try connection.open()
+            defer { client.close() }
+            let c = CustomerMessage(account: account ?? "", name: name, phones: phone, fields: try CustomerCommand.fields(field))
+            CustomerCommand.print(try client.request(CustomerSave(customer: c), expecting: CustomerList.self))
+        }
+    }
+
+    struct Edit: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Change a customer: name, account, phones, fields.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: UInt64
+        @Option var name: String?
+        @Option var account: String?
+        @Option(help: "Add a phone number.") var addPhone: [String] = []
+        @Option(help: "Remove a phone number.") var removePhone: [String] = []
+        @Option(help: "KEY=VALUE to set (empty VALUE removes).") var field: [String] = []
+        func run() throws {
+            let client = try connection.open()
+            defer { client.close() }
+            guard var c = try client.request(CustomerLookup(id: id), expecting: CustomerList.self).customers.first else {
+                throw ValidationError("no customer #\(id)")
+            }
+            if let name { c.name = name }
+            if let account { c.account = account }
+            c.phones = c.phones.filter { p in !removePhone.contains { $0.filter(\.isNumber) == p.filter(\.isNumber) } } + addPhone
+            for (k, v) in try CustomerCommand.fields(field) { c.fields[k] = v.isEmpty ? nil : v }
+            CustomerCommand.print(try client.request(CustomerSave(customer: c), expecting: CustomerList.self))
+        }
+    }
+
+    struct History: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A customer's calls, newest first.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: UInt64
+        @Option var limit: UInt32 = 50
+        func run() throws {
+            let client = try connection.open()
+            defer { client.close() }
+            let calls = try client.request(CustomerHistory(id: id, limit: limit), expecting: CustomerCalls.self).calls
+            if calls.isEmpty { Swift.print("no calls"); return }
+            let f = DateFormatter()
+            f.dateFormat = "yyyy-MM-dd HH:mm:ss"
+            for c in calls {
+                Swift.print("\(f.string(from: Date(timeIntervalSince1970: Double(c.arrivedMs) / 1000)))  \(c.caller) -> \(c.called)  \(c.disposition)"
+                    + "\(c.queue.isEmpty ? "" : "  queue \(c.queue)")\(c.agent.isEmpty ? "" : "  agent \(c.agent)")  \(c.durationMs / 1000) s")
+            }
+        }
+    }
+}
+
 struct AppOperateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app-operate",
         abstract: "Hotline App-Operate: the operators' client (agent, supervisor, admin, reports).",
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
-        subcommands: [Status.self, Report.self])
+        subcommands: [Status.self, Report.self, CustomerCommand.self])
 }
 
 AppOperateCommand.main()

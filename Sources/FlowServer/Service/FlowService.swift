@@ -87,6 +87,44 @@ public final class FlowService: RunnableService {
     private var queryConnection: PostgresConnection?
     private let databaseURL: String?
 
+    static func message(_ c: Customer) -> CustomerMessage {
+        CustomerMessage(id: UInt64(c.id ?? 0), account: c.account ?? "", name: c.name, phones: c.phones, fields: c.fields)
+    }
+
+    private func decodeRequest<M: WireMessage>(_ type: M.Type, _ conn: Connection, _ frame: Frame) -> M? {
+        do { return try M.decode(frame.body) } catch {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
+            return nil
+        }
+    }
+
+    /// Runs `work` against the database off the loop and answers with its result or the error.
+    private func database<R: WireMessage>(_ conn: Connection, _ frame: Frame, _ work: @escaping (PostgresConnection) throws -> R) {
+        guard let url = databaseURL else {
+            conn.respond(to: frame, error: ProtocolError(.unavailable, "this flow-server has no database configured"))
+            return
+        }
+        let loop = self.loop
+        queries.async { [weak self] in
+            guard let self else { return }
+            let result: Result<R, Error> = Result {
+                if self.queryConnection?.isConnected != true { self.queryConnection = try PostgresConnection(url: url) }
+                return try work(self.queryConnection!)
+            }
+            if case .failure(let e as PostgresError) = result, e.isConnectionError { self.queryConnection = nil }
+            loop.execute {
+                switch result {
+                case .success(let r): conn.respond(to: frame, with: r)
+                case .failure(let e as PostgresError) where e.sqlState == "23505":
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, "already exists: \(e.message)"))
+                case .failure(let e as PostgresError) where e.sqlState == "P0002":
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
+                case .failure(let e): conn.respond(to: frame, error: ProtocolError(.unavailable, "database: \(e)"))
+                }
+            }
+        }
+    }
+
     private func statistics(_ conn: Connection, _ frame: Frame) {
         let req: StatisticsRequest
         do { req = try StatisticsRequest.decode(frame.body) } catch {
@@ -141,6 +179,40 @@ public final class FlowService: RunnableService {
             topology { report in conn.respond(to: frame, with: report) }
         case StatisticsRequest.messageType:
             statistics(conn, frame)
+        case CustomerLookup.messageType:
+            guard let m = decodeRequest(CustomerLookup.self, conn, frame) else { return }
+            guard !m.phone.isEmpty || !m.account.isEmpty || m.id != 0 else {
+                conn.respond(to: frame, error: ProtocolError(.badMessage, "give a phone number, an account or an id"))
+                return
+            }
+            database(conn, frame) { db in
+                let found: [Customer]
+                if m.id != 0 { found = try CustomerStore.get(id: Int64(m.id), db).map { [$0] } ?? [] }
+                else if !m.account.isEmpty { found = try CustomerStore.find(account: m.account, db).map { [$0] } ?? [] }
+                else { found = try CustomerStore.find(phone: m.phone, db) }
+                return CustomerList(customers: found.map(Self.message))
+            }
+        case CustomerSave.messageType:
+            guard let m = decodeRequest(CustomerSave.self, conn, frame) else { return }
+            guard !m.customer.name.isEmpty || !m.customer.phones.isEmpty || !m.customer.account.isEmpty else {
+                conn.respond(to: frame, error: ProtocolError(.badMessage, "a customer needs a name, a phone number or an account"))
+                return
+            }
+            database(conn, frame) { db in
+                let c = m.customer
+                let saved = try CustomerStore.save(Customer(id: c.id == 0 ? nil : Int64(c.id), account: c.account.isEmpty ? nil : c.account,
+                                                            name: c.name, phones: c.phones, fields: c.fields), db)
+                return CustomerList(customers: [Self.message(saved)])
+            }
+        case CustomerHistory.messageType:
+            guard let m = decodeRequest(CustomerHistory.self, conn, frame) else { return }
+            database(conn, frame) { db in
+                guard let c = try CustomerStore.get(id: Int64(m.id), db) else { throw PostgresError(message: "no customer \(m.id)", sqlState: "P0002") }
+                return CustomerCalls(calls: try CustomerStore.history(of: c, limit: Int(m.limit), db).map {
+                    CustomerCalls.Call(callID: $0.callID, arrivedMs: UInt64($0.arrivedAt * 1000), caller: $0.caller, called: $0.called,
+                                       disposition: $0.disposition, queue: $0.queue ?? "", agent: $0.agent ?? "", durationMs: UInt64(max(0, $0.durationSeconds) * 1000))
+                })
+            }
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "flow-server does not handle \(frame.type)"))
         }

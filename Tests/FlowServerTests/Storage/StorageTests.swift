@@ -172,3 +172,41 @@ import TestSupport
         #expect(try pg.query("select count(*) from call_events") == "600")
     }
 }
+
+@Suite(.serialized) struct CustomerTests {
+    @Test func lookUpCreateEditAndHistory() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let db = try PostgresConnection(url: pg.url)
+        try Migrator.bundled().migrate(db)
+        var c = try CustomerStore.save(Customer(account: "ACC-1001", name: "王小明", phones: ["+86 138-0000-1111", "010 6666 8888"],
+                                                fields: ["vip": "gold", "city": "北京"]), db)
+        #expect(c.id != nil && c.phones == ["+8613800001111", "01066668888"])
+        #expect(try CustomerStore.find(phone: "+86 13800001111", db).map(\.id) == [c.id])
+        #expect(try CustomerStore.find(phone: "01066668888", db).first?.fields["city"] == "北京")
+        #expect(try CustomerStore.find(account: "ACC-1001", db)?.name == "王小明")
+        #expect(try CustomerStore.find(phone: "999", db).isEmpty)
+        c.fields["vip"] = "platinum"
+        c.phones.append("13900002222")
+        c = try CustomerStore.save(c, db)
+        #expect(try CustomerStore.get(id: c.id!, db)?.fields == ["vip": "platinum", "city": "北京"])
+        #expect(try CustomerStore.find(phone: "13900002222", db).count == 1)
+        // A duplicate account is refused (unique), with its SQLSTATE.
+        #expect(throws: PostgresError.self) { try CustomerStore.save(Customer(account: "ACC-1001", name: "x", phones: []), db) }
+        // History: calls from any of the customer's numbers, newest first.
+        let t = 1_795_000_000.0
+        let dir = TestSupport.temporaryDirectory("spool")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let w = try RecordWriter(databaseURL: pg.url, spoolDirectory: dir, logger: TestSupport.logger)
+        w.start()
+        defer { w.stop() }
+        for (i, from) in ["+8613800001111", "13900002222", "555"].enumerated() {
+            w.submit(.call(CallRecord(channelID: "h\(i)", flowServer: "f", direction: "inbound", caller: from, called: "4000",
+                                      arrivedAt: t + Double(i) * 60, endedAt: t + Double(i) * 60 + 30, disposition: "self-service")))
+        }
+        #expect(w.waitUntilWritten(timeout: 20))
+        let h = try CustomerStore.history(of: c, db)
+        #expect(h.map(\.caller) == ["13900002222", "+8613800001111"])
+        #expect(h.first?.durationSeconds == 30)
+    }
+}
