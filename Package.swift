@@ -77,7 +77,7 @@ let package = Package(
                           path: "Sources/AppOperate/Main"),
 
         .executableTarget(name: "HotlineBench",
-                          dependencies: ["Protocol", "CPosix", "CTServerKit"],
+                          dependencies: ["Protocol", "CPosix", "CTServerKit", "FlowServerKit"],
                           path: "Benchmarks/FrameCodec"),
 
         .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),

@@ -4,6 +4,7 @@
 //   swift run -c release hotline-bench codec      # frames encoded+decoded per second, in process
 //   swift run -c release hotline-bench link       # request/response over loopback: p50/p99, throughput
 //   swift run -c release hotline-bench sip        # SIP messages parsed (and screened) per second
+//   bench/records.sh                               # CDRs/s into PostgreSQL (hotline-bench records URL N)
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
 import Dispatch
@@ -192,3 +193,8 @@ header()
 if which == "all" || which == "sip" { benchSIP() }
 if which == "all" || which == "codec" { benchCodec() }
 if which == "all" || which == "link" { try benchLink() }
+if which == "records" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    guard let url = args.first else { print("usage: hotline-bench records POSTGRES_URL [COUNT]"); exit(2) }
+    try benchRecords(url: url, count: args.count > 1 ? Int(args[1]) ?? 20000 : 20000)
+}
