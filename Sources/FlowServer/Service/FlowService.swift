@@ -22,7 +22,9 @@ public final class FlowService: RunnableService {
         name = config.name ?? "flow-1"
         startedAt = loop.now
         let env = ProcessInfo.processInfo.environment
+        // A URL, or else libpq's own environment (PGHOST, PGDATABASE …) when it is set.
         databaseURL = env[FlowServerConfig.databaseURLEnvironmentVariable] ?? config.database?.url
+            ?? (env["PGHOST"] != nil || env["PGDATABASE"] != nil || env["PGSERVICE"] != nil ? "" : nil)
         if let url = databaseURL {
             let spool = URL(fileURLWithPath: config.database?.spoolDirectory ?? "run/spool/\(config.name ?? "flow-1")")
             records = try RecordWriter(databaseURL: url, spoolDirectory: spool, migrator: try Migrator.bundled(), logger: logger)

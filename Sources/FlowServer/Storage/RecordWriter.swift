@@ -190,9 +190,15 @@ public final class RecordWriter: @unchecked Sendable {
         VALUES ($1, $2, $3, $4, to_timestamp($5::float8), to_timestamp($6::float8)) ON CONFLICT DO NOTHING
         """
 
+    static let insertQueueEvent = """
+        INSERT INTO queue_events (event_key, queue, call_id, kind, at, detail)
+        VALUES ($1, $2, $3::uuid, $4, to_timestamp($5::float8), $6::jsonb) ON CONFLICT DO NOTHING
+        """
+
     /// Writes records with parameterised, pipelined inserts (callers wrap it in a transaction).
     static func store(_ records: [StoredRecord], _ db: PostgresConnection) throws {
         var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
+        var queueEvents: [[String?]] = []
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         for r in records {
@@ -214,6 +220,9 @@ public final class RecordWriter: @unchecked Sendable {
                 recs.append([r.path, r.callID?.uuidString, r.channelID, ts(r.startedAt), String(r.durationMs), r.reason])
             case .agentState(let s):
                 states.append([s.key, s.agent, s.state, s.reason, ts(s.startedAt), ts(s.endedAt)])
+            case .queueEvent(let q):
+                let detail = (try? enc.encode(q.detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
+                queueEvents.append([q.key, q.queue, q.callID?.uuidString, q.kind, ts(q.at), detail])
             }
         }
         try db.executeBatch(prepared: "insert_call", insertCall, calls)
@@ -221,5 +230,6 @@ public final class RecordWriter: @unchecked Sendable {
         try db.executeBatch(prepared: "insert_event", insertEvent, events)
         try db.executeBatch(prepared: "insert_recording", insertRecording, recs)
         try db.executeBatch(prepared: "insert_agent_state", insertAgentState, states)
+        try db.executeBatch(prepared: "insert_queue_event", insertQueueEvent, queueEvents)
     }
 }

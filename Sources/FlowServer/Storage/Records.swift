@@ -120,9 +120,30 @@ public struct AgentStateRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// Something that happened in a queue (entered, offered to an agent, answered, abandoned,
+/// overflowed …), for queue reports and the live board's history.
+public struct QueueEventRecord: Codable, Sendable, Equatable {
+    /// Unique per event, so a replay never doubles it.
+    public var key: String
+    public var queue: String
+    public var callID: UUID?
+    public var kind: String
+    public var at: Double
+    public var detail: [String: String]
+    public init(queue: String, callID: UUID?, kind: String, at: Double, detail: [String: String] = [:], sequence: Int = 0) {
+        key = "\(queue)/\(callID?.uuidString ?? "-")/\(kind)/\(String(format: "%.6f", at))/\(sequence)"
+        self.queue = queue
+        self.callID = callID
+        self.kind = kind
+        self.at = at
+        self.detail = detail
+    }
+}
+
 /// Anything the record writer stores.
 public enum StoredRecord: Codable, Sendable, Equatable {
     case call(CallRecord)
     case recording(RecordingRecord)
     case agentState(AgentStateRecord)
+    case queueEvent(QueueEventRecord)
 }

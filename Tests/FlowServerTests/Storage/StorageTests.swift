@@ -36,6 +36,18 @@ import TestSupport
         #expect(TestSupport.waitUntil(10) { done.value })
     }
 
+    @Test func listenNotify() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let a = try PostgresConnection(url: pg.url), b = try PostgresConnection(url: pg.url)
+        try a.listen("flow_published")
+        try b.execute("SELECT pg_notify($1, $2)", ["flow_published", "hotline v4"])
+        var got: [(channel: String, payload: String)] = []
+        #expect(TestSupport.waitUntil(5) { got += a.waitForNotification(ms: 100); return !got.isEmpty })
+        #expect(got.first?.channel == "flow_published" && got.first?.payload == "hotline v4")
+        #expect(throws: PostgresError.self) { try a.listen("x; drop table calls") }
+    }
+
     @Test func parametersAreNeverSQL() throws {
         let pg = try PrivatePostgres()
         defer { pg.stop() }
@@ -91,6 +103,8 @@ import TestSupport
         w.submit(.call(call))
         w.submit(.recording(RecordingRecord(path: "/rec/1.wav", callID: call.callID, channelID: "ch-1", startedAt: t0 + 30, durationMs: 90_000, reason: "hangup")))
         w.submit(.agentState(AgentStateRecord(agent: "A100", state: "not-ready", reason: "lunch", startedAt: t0, endedAt: t0 + 600)))
+        w.submit(.queueEvent(QueueEventRecord(queue: "sales", callID: call.callID, kind: "entered", at: t0 + 20, detail: ["priority": "5"])))
+        w.submit(.queueEvent(QueueEventRecord(queue: "sales", callID: call.callID, kind: "answered", at: t0 + 30, detail: ["agent": "A100"])))
         #expect(w.waitUntilWritten(timeout: 20), "\(w.currentStatus)")
         let row = try pg.query("""
             select caller||'|'||called||'|'||disposition||'|'||queue||'|'||agent||'|'||flow||'|'||flow_version||'|'||transfers||'|'||
@@ -103,6 +117,8 @@ import TestSupport
         #expect(try pg.query("select detail->>'node' from call_events where kind = 'flow-node'") == "welcome")
         #expect(try pg.query("select duration_ms||reason from recordings") == "90000hangup")
         #expect(try pg.query("select state||':'||reason||':'||extract(epoch from ended_at - started_at)::int from agent_states") == "not-ready:lunch:600")
+        #expect(try pg.query("select string_agg(kind||'/'||coalesce(detail->>'priority', detail->>'agent'), ',' order by at) from queue_events where call_id = '\(call.callID.uuidString)'")
+                == "entered/5,answered/A100")
         // The same record again (a replay) is not doubled.
         w.submit(.call(call))
         #expect(w.waitUntilWritten(timeout: 20))
