@@ -225,4 +225,43 @@ extension CallControlTests {
         let id = try #require(flow.events.value.first?.channelID)
         #expect(TestSupport.waitUntil(5) { flow.kinds(id) == [.offered, .established, .held, .retrieved, .cleared] }, "\(flow.kinds(id))")
     }
+
+    /// Hold and resume with UPDATE (RFC 3311) instead of re-INVITE: answered with SDP, and the
+    /// Flow-Server sees Held then Retrieved.
+    @Test func holdAndResumeWithUpdate() throws {
+        let (ct, sip, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        flow.onOffered = { conn, e in conn.request(AnswerChannel(channelID: e.channelID), expecting: ChannelCommandResult.self) { _ in } }
+        let r = try edge.sipp("call_hold_update.xml", port: sip, ["-s", "4000"], calls: 1)
+        #expect(r.0 == 0, "\(r.1)")
+        let id = try #require(flow.events.value.first?.channelID)
+        #expect(TestSupport.waitUntil(5) { flow.kinds(id) == [.offered, .established, .held, .retrieved, .cleared] }, "\(flow.kinds(id))")
+    }
+
+    /// Originate to a UAS that answers 302: the CT-Server follows the Contact to a second UAS,
+    /// which answers; the Flow-Server sees Established on the same channel.
+    @Test func originateFollowsARedirect() throws {
+        let (ct, _, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        SIPEdgeTests.sippPort += 4
+        let (movedPort, finalPort) = (Int(SIPEdgeTests.sippPort), Int(SIPEdgeTests.sippPort) + 2)
+        let mover = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_302.xml").path, "-key", "target",
+                                                       "127.0.0.1:\(finalPort)", "-i", "127.0.0.1", "-p", "\(movedPort)", "-cp", "\(movedPort + 1)",
+                                                       "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        defer { mover.stop() }
+        let uas = try ChildProcess("/usr/bin/sipp", ["-sn", "uas", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(finalPort)", "-cp", "\(finalPort + 1)",
+                                                     "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        defer { uas.stop() }
+        usleep(300_000)
+        let id = try #require(try? flow.request(Originate(destination: "sip:agent@127.0.0.1:\(movedPort)", callerID: "4000", timeoutMs: 10_000)).get().channelID)
+        #expect(TestSupport.waitUntil(10) { flow.kinds(id).contains(.established) }, "\(flow.events.value) \(ct.outputText.suffix(1500))")
+        #expect(ct.outputLines.contains { $0.contains("302 redirect to sip:moved@127.0.0.1:\(finalPort)") })
+        #expect((try? flow.request(HangupChannel(channelID: id, cause: "done")).get()) != nil)
+        #expect(TestSupport.waitUntil(10) { !uas.isRunning && !mover.isRunning })
+        #expect(uas.terminationStatus == 0 && mover.terminationStatus == 0, "\(uas.outputText.suffix(800)) \(mover.outputText.suffix(800))")
+    }
 }

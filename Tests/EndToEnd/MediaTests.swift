@@ -245,6 +245,48 @@ import Glibc
                 "the supervisor hears both sides")
     }
 
+    /// A phone transfers its bridged call (REFER): the CT-Server dials the target, bridges the
+    /// other party to it, tells the phone (NOTIFY 200) and releases it.
+    @Test func phoneBlindTransfer() throws {
+        let (ct, sip, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        let ps = try parties([500, 1300], ct: ct, sip: sip, flow: flow, dir: dir)
+        defer { for (p, _) in ps { p.phone.stop(); p.phone.remove() } }
+        let (caller, agent) = (ps[0].1, ps[1].1)
+        #expect((try? flow.request(BridgeChannels(channelID: caller, otherChannelID: agent)).get()) != nil)
+        // The transfer target answers by itself.
+        let base = 38000 + Int(getpid() % 200) * 20
+        let wav = dir.appendingPathComponent("target.wav")
+        try Self.sox(["-n", "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer", wav.path, "synth", "30", "sine", "1900", "vol", "0.3"])
+        let target = try Baresip(account: "<sip:target@127.0.0.1:\(base)>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1",
+                                 sipPort: base, controlPort: base + 3, rtpPorts: (base + 100)...(base + 149), audioSource: wav.path)
+        defer { target.stop(); target.remove() }
+        #expect(target.connect())
+        Thread.sleep(forTimeInterval: 1)
+        ps[1].0.phone.command("transfer", "sip:target@127.0.0.1:\(base)")
+        #expect(target.wait(for: "CALL_ESTABLISHED", seconds: 15) != nil, "target: \(target.events)")
+        #expect(ps[1].0.phone.wait(for: "CALL_CLOSED", seconds: 15) != nil, "the transferring phone is released")
+        #expect(TestSupport.waitUntil(5) { flow.events.value.contains { $0.channelID == agent && $0.kind == .transferred } }, "\(flow.events.value)")
+        // The new leg is the transferred party's owner's: it saw it placed and answered.
+        let newLeg = try #require(flow.events.value.first { $0.direction == .outbound && $0.kind == .established }?.channelID)
+        Thread.sleep(forTimeInterval: 3)
+        for id in [caller, newLeg] { _ = flow.request(HangupChannel(channelID: id, cause: "test done")) }
+        _ = ps[0].0.phone.wait(for: "CALL_CLOSED", seconds: 5)
+        _ = target.wait(for: "CALL_CLOSED", seconds: 5)
+        ps[0].0.phone.stop()
+        target.stop()
+        let heardByCaller = try ps[0].0.heard()
+        #expect(ToneAnalysis.maxLevel(heardByCaller, frequency: 1300) > 2000, "the caller talked to the agent first")
+        #expect(ToneAnalysis.maxLevel(heardByCaller, frequency: 1900) > 2000, "then to the transfer target")
+        let files = (try? FileManager.default.contentsOfDirectory(at: target.recordings, includingPropertiesForKeys: nil)) ?? []
+        let dec = try #require(files.first { $0.lastPathComponent.hasSuffix("-dec.wav") })
+        let heardByTarget = try WAV.samples(dec)
+        #expect(ToneAnalysis.maxLevel(heardByTarget, frequency: 500) > 2000,
+                "the target hears the caller: \(heardByTarget.count) samples, 500 Hz \(ToneAnalysis.maxLevel(heardByTarget, frequency: 500)), 1300 Hz \(ToneAnalysis.maxLevel(heardByTarget, frequency: 1300)); \(ct.outputLines.filter { $0.contains("gone") || $0.contains("transfer") || $0.contains("originat") }.joined(separator: "\n"))")
+    }
+
     /// *44 plays a prompt and hangs up by itself; *45 reads back the keys pressed (SIP INFO here).
     @Test func diagnosticNumbersWithoutAFlowServer() throws {
         let (ct, sip, _, dir) = try startCT()

@@ -133,7 +133,8 @@ extension ChannelManager {
         guard a != b else { return .failure(.failed("a channel cannot be bridged to itself")) }
         return mediaChannel(a).flatMap { ca in
             mediaChannel(b).map { cb in
-                let mix = "bridge-\(ca.id)"
+                nextBridge += 1
+                let mix = "bridge-\(ca.id)-\(nextBridge)"
                 for ch in [ca, cb] {
                     ch.mixID = mix
                     media.submit(.stopPlay(id: ch.id))

@@ -33,6 +33,10 @@ public final class SIPChannel {
     /// Headers added to our final response (Contact of a redirect).
     var finalHeaders: [SIPHeader] = []
     var transferTarget: String?
+    /// Outbound leg placed for a phone's REFER: who referred, and who is being transferred.
+    var referral: (referrer: String, transferee: String)?
+    /// Outbound: 3xx responses followed so far.
+    var redirects = 0
     var wasHeld = false
     var transferTimer: TimerID?
     /// The Flow-Server connection that controls this channel (nil for the echo test).
@@ -105,6 +109,7 @@ public final class ChannelManager {
     private var byCallID: [String: String] = [:]
     private var ports: RTPPortPool
     private var nextID: UInt64 = 1
+    var nextBridge = 0
     /// Channels that just went, for the events that follow them (a recording closed at hang-up).
     private var gone: [String: SIPChannel] = [:]
     private var goneOrder: [String] = []
@@ -138,6 +143,7 @@ public final class ChannelManager {
     }
 
     public var activeChannels: Int { channels.count }
+    var activeChannelList: [SIPChannel] { Array(channels.values) }
     public func channel(id: String) -> SIPChannel? { channels[id] }
 
     public func debugSnapshot() -> [String] {
@@ -306,9 +312,9 @@ public final class ChannelManager {
             t.respond(200)
             referProgress(ch, request)
         case "REFER":
-            // A phone's own blind transfer needs the B2BUA's other leg, which comes with
-            // bridging (issues #4 and #6); until then it is declined, never half-done.
-            t.respond(603, "Decline (transfer is done by the Flow-Server: TransferChannel)")
+            phoneRefer(ch, request, t)
+        case "UPDATE":
+            update(ch, request, t)
         default:
             t.respond(200)
         }
@@ -474,11 +480,34 @@ public final class ChannelManager {
         offer.media = [m]
 
         let id = newID()
+        let ch = SIPChannel(id: id, purpose: .outbound, caller: callerID, called: destination, invite: nil, peer: peer,
+                            timers: settings.timers, now: loop.now)
+        ch.owner = owner
+        ch.offer = offer
+        ch.mediaPort = port
+        media.submit(.add(id: id, fd: fd, rtcp: rtcp, port: port,
+                          endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false))
+        counters.originated += 1
+        register(ch)
+        sendInvite(ch, target: target)
+        ch.ringTimer = loop.schedule(afterMilliseconds: max(1000, timeoutMs)) { [weak self, weak ch] in
+            guard let self, let ch, ch.state == .offered || ch.state == .ringing else { return }
+            self.cancelOutbound(ch, cause: "no answer")
+        }
+        logger.info("channel \(id): originating to \(destination) via \(peer)")
+        return .success(ch)
+    }
+
+    /// Sends (or re-sends, after a redirect) the channel's INVITE to `target` at `ch.peer`.
+    func sendInvite(_ ch: SIPChannel, target: SIPURI) {
+        guard let endpoint, let offer = ch.offer else { return }
+        let peer = ch.peer
         let local = endpoint.localAddress(for: peer)
         let fromTag = SIPEndpoint.randomToken(10)
         let callID = "\(SIPEndpoint.randomToken(20))@hotline"
         var invite = SIPMessage(startLine: .request(method: "INVITE", uri: target.description, version: "SIP/2.0"))
         invite.add(.maxForwards, "70")
+        let callerID = ch.caller
         let display = callerID.isEmpty ? "" : "\"\(callerID.replacingOccurrences(of: "\"", with: ""))\" "
         let fromUser = callerID.isEmpty ? "hotline" : SIPURI.escapeUser(callerID)
         invite.add(.from, "\(display)<sip:\(fromUser)@\(local)>;tag=\(fromTag)")
@@ -489,17 +518,7 @@ public final class ChannelManager {
         invite.add(.allow, CTSIPCore.allow)
         invite.add(.contentType, "application/sdp")
         invite.body = offer.serialized()
-
-        let ch = SIPChannel(id: id, purpose: .outbound, caller: callerID, called: destination, invite: nil, peer: peer,
-                            timers: settings.timers, now: loop.now)
-        ch.owner = owner
-        ch.offer = offer
-        ch.mediaPort = port
-        media.submit(.add(id: id, fd: fd, rtcp: rtcp, port: port,
-                          endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false))
-        counters.originated += 1
         ch.sentInvite = invite
-        register(ch)
         // The transaction keeps the channel alive until it ends, so a 2xx that arrives after we
         // gave up can still be ACKed and ended with BYE.
         ch.sentInvite = endpoint.sendRequest(invite, to: peer, onResponse: { [weak self] r in
@@ -509,15 +528,14 @@ public final class ChannelManager {
             self.outboundEnded(ch, kind: .failed, code: 408, cause: "no response")
         })
         if let c = ch.sentInvite?.callID { byCallID[c] = ch.id }
-        ch.ringTimer = loop.schedule(afterMilliseconds: max(1000, timeoutMs)) { [weak self, weak ch] in
-            guard let self, let ch, ch.state == .offered || ch.state == .ringing else { return }
-            self.cancelOutbound(ch, cause: "no answer")
-        }
-        logger.info("channel \(id): originating to \(destination) via \(peer)")
-        return .success(ch)
     }
 
-    private func isLiteralAddress(_ host: String) -> Bool {
+    static func uriText(_ nameAddr: String) -> String {
+        if let l = nameAddr.firstIndex(of: "<"), let r = nameAddr[l...].firstIndex(of: ">") { return String(nameAddr[nameAddr.index(after: l)..<r]) }
+        return String(nameAddr.split(separator: ";").first ?? "").trimmingCharacters(in: .whitespaces)
+    }
+
+    func isLiteralAddress(_ host: String) -> Bool {
         host.hasPrefix("[") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
     }
 
@@ -527,6 +545,8 @@ public final class ChannelManager {
         case 100:
             break
         case 101..<200:
+            // 183 with SDP: early media (ringback or announcements from the far end) flows now.
+            if !r.body.isEmpty { applyRemoteSDP(ch, r) }
             if ch.state == .offered {
                 _ = ch.machine.ring()
                 report?(ch, .delivered, code, "")
@@ -549,14 +569,7 @@ public final class ChannelManager {
                 sendBye(ch)
                 return
             }
-            if let body = try? SessionDescription(parsing: r.body), let m = body.media.first(where: { $0.type == "audio" && $0.port != 0 }),
-               let (codec, pt) = OfferAnswer.pickCodec(m) {
-                let te = m.formats.compactMap(Int.init).first { (m.rtpmap[$0] ?? "").lowercased().hasPrefix("telephone-event/8000") }
-                let n = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: te, remoteAddress: body.address(of: m) ?? "",
-                                        remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
-                ch.negotiated = n
-                media.submit(.update(id: ch.id, endpoint: Self.endpoint(n)))
-            }
+            applyRemoteSDP(ch, r)
             dialog.remoteSeq = 0
             ch.dialog = dialog
             if let t = ch.ringTimer { loop.cancel(t) }
@@ -564,6 +577,19 @@ public final class ChannelManager {
             _ = ch.machine.ackReceived()
             counters.answered += 1
             report?(ch, .established, code, "")
+            if ch.referral != nil { referralAnswered(ch) }
+        case 300..<400 where ch.redirects < 3 && (ch.state == .offered || ch.state == .ringing):
+            // Follow the redirect (RFC 3261 §8.1.3.4) to the first Contact we can reach.
+            guard let contact = r.values(.contact).first, let uri = try? SIPURI(parsing: Self.uriText(contact)),
+                  isLiteralAddress(uri.host), let addr = try? SocketAddress(host: uri.host.trimmingCharacters(in: ["[", "]"]), port: uri.port ?? 5060) else {
+                outboundEnded(ch, kind: .failed, code: code, cause: "redirected to an unreachable target")
+                return
+            }
+            ch.redirects += 1
+            logger.info("channel \(ch.id): \(code) redirect to \(uri)")
+            if let c = ch.sentInvite?.callID, byCallID[c] == ch.id { byCallID.removeValue(forKey: c) }
+            ch.peer = SIPPeer(transport: .udp, address: addr)
+            sendInvite(ch, target: uri)
         default:
             let cause: String
             switch code {
@@ -596,6 +622,7 @@ public final class ChannelManager {
 
     private func outboundEnded(_ ch: SIPChannel, kind: ChannelEvent.Kind, code: Int, cause: String) {
         guard channels[ch.id] != nil else { return }
+        if ch.referral != nil { referralFailed(ch, code: code, reason: cause) }
         if let t = ch.ringTimer { loop.cancel(t) }
         releaseMedia(ch)
         report?(ch, kind, code, cause)
@@ -617,7 +644,7 @@ public final class ChannelManager {
         }
     }
 
-    private func apply(_ ch: SIPChannel, _ actions: [ChannelStateMachine.Action]) {
+    func apply(_ ch: SIPChannel, _ actions: [ChannelStateMachine.Action]) {
         for a in actions {
             switch a {
             case .sendProvisional(let code):
