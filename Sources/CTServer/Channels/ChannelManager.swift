@@ -37,6 +37,12 @@ public final class SIPChannel {
     var referral: (referrer: String, transferee: String)?
     /// Outbound: 3xx responses followed so far.
     var redirects = 0
+    /// Outbound: challenges answered so far (trunk credentials).
+    var authAttempts = 0
+    /// The line: the trunk the call came in on or goes out through, or "sip" for phones.
+    public var line = "sip"
+    /// Outbound: the Request-URI dialled.
+    var target: SIPURI?
     var wasHeld = false
     var transferTimer: TimerID?
     /// The Flow-Server connection that controls this channel (nil for the echo test).
@@ -104,6 +110,8 @@ public final class ChannelManager {
     public var reportDigits: ((SIPChannel, String, String) -> Void)?
     /// Looks up a registered user's bindings (for originate to "1001").
     public var lookupUser: ((String) -> [Registrar.Binding])?
+    /// Outbound trunks (sip.trunks).
+    public var trunks: Trunks?
     public private(set) var counters = Counters()
     private var channels: [String: SIPChannel] = [:]
     private var byCallID: [String: String] = [:]
@@ -182,6 +190,7 @@ public final class ChannelManager {
         let ch = SIPChannel(id: newID(), purpose: purpose, caller: caller, called: called, invite: t, peer: t.source,
                             timers: settings.timers, now: loop.now)
         ch.offer = offer
+        if let trunk = trunks?.trunk(for: t.source.address) { ch.line = trunk.name }
         if purpose == .flow {
             guard flowAttached(), let offerToFlow else {
                 counters.rejected += 1
@@ -448,11 +457,25 @@ public final class ChannelManager {
 
     /// Dials `destination` (a registered user, or a sip: URI with a literal host). The channel
     /// reports Delivered on 180/183, Established on 2xx (after our ACK), Failed otherwise.
-    public func originate(destination: String, callerID: String, timeoutMs: Int, owner: UInt64?) -> Result<SIPChannel, CommandError> {
-        guard let endpoint else { return .failure(.failed("SIP is not running")) }
+    public func originate(destination: String, callerID: String, timeoutMs: Int, owner: UInt64?, trunk trunkName: String = "") -> Result<SIPChannel, CommandError> {
+        guard endpoint != nil else { return .failure(.failed("SIP is not running")) }
         var target: SIPURI
         var peer: SIPPeer
-        if destination.hasPrefix("sip:") || destination.hasPrefix("sips:") {
+        var callerID = callerID
+        if !trunkName.isEmpty {
+            guard let trunk = trunks?.trunk(named: trunkName) else { return .failure(.failed("no trunk \(trunkName)")) }
+            guard trunks?.states[trunkName] != .down else { return .failure(.failed("trunk \(trunkName) is down (no answer to OPTIONS)")) }
+            if let max = trunk.maxChannels, channels.values.filter({ $0.line == trunkName }).count >= max {
+                return .failure(.failed("trunk \(trunkName) is full (\(max) channels)"))
+            }
+            let number = destination.filter { $0.isNumber || $0 == "+" || $0 == "*" || $0 == "#" }
+            guard !number.isEmpty, number.count == destination.count else { return .failure(.failed("a trunk destination is a number, got \(destination)")) }
+            let host = trunk.address.family == .v6 ? "[\(trunk.address.host)]" : trunk.address.host
+            guard let uri = try? SIPURI(parsing: "sip:\(SIPURI.escapeUser(number))@\(host):\(trunk.address.port)") else { return .failure(.failed("bad number")) }
+            target = uri
+            peer = SIPPeer(transport: .udp, address: trunk.address)
+            if callerID.isEmpty { callerID = trunk.fromUser ?? "" }
+        } else if destination.hasPrefix("sip:") || destination.hasPrefix("sips:") {
             guard let uri = try? SIPURI(parsing: destination), let addr = try? SocketAddress(host: uri.host.trimmingCharacters(in: ["[", "]"]), port: uri.port ?? 5060),
                   isLiteralAddress(uri.host) else {
                 return .failure(.failed("destination must be a registered user or a sip: URI with a literal address"))
@@ -485,6 +508,7 @@ public final class ChannelManager {
         ch.owner = owner
         ch.offer = offer
         ch.mediaPort = port
+        if !trunkName.isEmpty { ch.line = trunkName }
         media.submit(.add(id: id, fd: fd, rtcp: rtcp, port: port,
                           endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false))
         counters.originated += 1
@@ -499,21 +523,30 @@ public final class ChannelManager {
     }
 
     /// Sends (or re-sends, after a redirect) the channel's INVITE to `target` at `ch.peer`.
-    func sendInvite(_ ch: SIPChannel, target: SIPURI) {
+    /// `authorization` (header and value) answers a trunk's challenge: the INVITE is re-sent in
+    /// the same call (Call-ID, From tag) with the next CSeq.
+    func sendInvite(_ ch: SIPChannel, target: SIPURI, authorization: SIPHeader? = nil) {
         guard let endpoint, let offer = ch.offer else { return }
+        ch.target = target
         let peer = ch.peer
         let local = endpoint.localAddress(for: peer)
-        let fromTag = SIPEndpoint.randomToken(10)
-        let callID = "\(SIPEndpoint.randomToken(20))@hotline"
         var invite = SIPMessage(startLine: .request(method: "INVITE", uri: target.description, version: "SIP/2.0"))
         invite.add(.maxForwards, "70")
-        let callerID = ch.caller
-        let display = callerID.isEmpty ? "" : "\"\(callerID.replacingOccurrences(of: "\"", with: ""))\" "
-        let fromUser = callerID.isEmpty ? "hotline" : SIPURI.escapeUser(callerID)
-        invite.add(.from, "\(display)<sip:\(fromUser)@\(local)>;tag=\(fromTag)")
-        invite.add(.to, "<\(target.description)>")
-        invite.add(.callID, callID)
-        invite.add(.cseq, "1 INVITE")
+        if let previous = ch.sentInvite, authorization != nil, let from = previous.value(.from), let callID = previous.callID {
+            invite.add(.from, from)
+            invite.add(.to, "<\(target.description)>")
+            invite.add(.callID, callID)
+            invite.add(.cseq, "\((previous.cseq?.number ?? 1) + 1) INVITE")
+        } else {
+            let callerID = ch.caller
+            let display = callerID.isEmpty ? "" : "\"\(callerID.replacingOccurrences(of: "\"", with: ""))\" "
+            let fromUser = callerID.isEmpty ? "hotline" : SIPURI.escapeUser(callerID)
+            invite.add(.from, "\(display)<sip:\(fromUser)@\(local)>;tag=\(SIPEndpoint.randomToken(10))")
+            invite.add(.to, "<\(target.description)>")
+            invite.add(.callID, "\(SIPEndpoint.randomToken(20))@hotline")
+            invite.add(.cseq, "1 INVITE")
+        }
+        if let authorization { invite.headers.append(authorization) }
         invite.add(.contact, contactHeader(for: peer))
         invite.add(.allow, CTSIPCore.allow)
         invite.add(.contentType, "application/sdp")
@@ -578,6 +611,16 @@ public final class ChannelManager {
             counters.answered += 1
             report?(ch, .established, code, "")
             if ch.referral != nil { referralAnswered(ch) }
+        case 401, 407 where ch.authAttempts == 0 && (ch.state == .offered || ch.state == .ringing):
+            // The trunk wants credentials: answer its challenge once, in the same call.
+            guard let trunk = trunks?.trunk(named: ch.line), let creds = trunk.credentials, let target = ch.target,
+                  let challenge = r.value(code == 401 ? .wwwAuthenticate : .proxyAuthenticate),
+                  let auth = DigestClient.authorization(challenge: challenge, method: "INVITE", uri: target.description, credentials: creds) else {
+                outboundEnded(ch, kind: .failed, code: code, cause: "authentication required")
+                return
+            }
+            ch.authAttempts += 1
+            sendInvite(ch, target: target, authorization: SIPHeader(name: code == 401 ? .authorization : .proxyAuthorization, value: auth))
         case 300..<400 where ch.redirects < 3 && (ch.state == .offered || ch.state == .ringing):
             // Follow the redirect (RFC 3261 §8.1.3.4) to the first Contact we can reach.
             guard let contact = r.values(.contact).first, let uri = try? SIPURI(parsing: Self.uriText(contact)),

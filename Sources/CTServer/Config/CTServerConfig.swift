@@ -1,3 +1,4 @@
+import Foundation
 import Protocol
 
 /// ct-server's YAML configuration (deploy/config/ct-server.yaml documents every key).
@@ -63,6 +64,8 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     public var mediaAddress: String?
     public var rtpPortMin: Int?
     public var rtpPortMax: Int?
+    /// Outbound trunks the Flow-Servers can originate through.
+    public var trunks: [TrunkSettings]?
 
     public init(listen: String? = nil) { self.listen = listen }
 
@@ -83,10 +86,62 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case mediaAddress = "media_address"
         case rtpPortMin = "rtp_port_min"
         case rtpPortMax = "rtp_port_max"
+        case trunks
     }
 
     public static let defaultListen = "127.0.0.1:5060"
     public static let defaultRealm = "hotline"
+}
+
+/// One outbound trunk (sip.trunks in ct-server.yaml).
+public struct TrunkSettings: Codable, Equatable, Sendable {
+    public var name: String
+    /// The trunk's SIP address, "host:port" with a literal IP (UDP).
+    public var address: String
+    /// Digest credentials the trunk challenges for; the password from `password_file`
+    /// (preferred) or `password`.
+    public var username: String?
+    public var password: String?
+    public var passwordFile: String?
+    public var fromUser: String?
+    /// OPTIONS keep-alive interval (default 30000; 0 = none) and how long to wait for an answer.
+    public var optionsIntervalMs: Int?
+    public var optionsTimeoutMs: Int?
+    public var maxChannels: Int?
+
+    public init(name: String, address: String) {
+        self.name = name
+        self.address = address
+    }
+
+    enum CodingKeys: String, CodingKey {
+        case name, address, username, password
+        case passwordFile = "password_file"
+        case fromUser = "from_user"
+        case optionsIntervalMs = "options_interval_ms"
+        case optionsTimeoutMs = "options_timeout_ms"
+        case maxChannels = "max_channels"
+    }
+
+    func trunk() throws -> Trunks.Trunk {
+        guard !name.isEmpty, name.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            throw ConfigError("sip.trunks: name \(name) must be letters, digits, - or _")
+        }
+        let addr: SocketAddress
+        do { addr = try SocketAddress(parsing: address) } catch { throw ConfigError("sip.trunks.\(name).address: \(error)") }
+        var creds: DigestClient.Credentials?
+        if let username {
+            var pw = password
+            if let passwordFile {
+                guard let text = try? String(contentsOfFile: passwordFile, encoding: .utf8) else { throw ConfigError("sip.trunks.\(name).password_file: cannot read \(passwordFile)") }
+                pw = text.trimmingCharacters(in: .whitespacesAndNewlines)
+            }
+            guard let pw, !pw.isEmpty else { throw ConfigError("sip.trunks.\(name): username without password_file or password") }
+            creds = DigestClient.Credentials(username: username, password: pw)
+        }
+        return Trunks.Trunk(name: name, address: addr, credentials: creds, fromUser: fromUser, optionsIntervalMs: max(0, optionsIntervalMs ?? 30_000),
+                            optionsTimeoutMs: max(100, optionsTimeoutMs ?? 2000), maxChannels: maxChannels)
+    }
 }
 
 /// One SIP user. Store `ha1_sha256` and `ha1_md5` (print them with

@@ -15,6 +15,7 @@ public final class CTService: RunnableService {
     public let sipCore: CTSIPCore
     /// The real-time channel loop (its own thread).
     public let media: MediaEngine
+    public private(set) var trunks: Trunks!
     public private(set) var sipAddress: SocketAddress?
     private let logger: Logger
 
@@ -78,6 +79,11 @@ public final class CTService: RunnableService {
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
         if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
         sipCore.attach(to: sip)
+        let trunkList = try (sipSettings.trunks ?? []).map { try $0.trunk() }
+        guard Set(trunkList.map(\.name)).count == trunkList.count else { throw ConfigError("sip.trunks: names must be unique") }
+        trunks = Trunks(loop: loop, trunks: trunkList, logger: logger)
+        trunks.endpoint = sip
+        sipCore.channels.trunks = trunks
         sipAddress = try sip.listen(udpAndTCP: sipListen).udp
         if let tlsListen = sipSettings.tlsListen {
             guard let tls = sipSettings.tls else { throw ConfigError("sip.tls_listen needs sip.tls (certificate, private_key)") }
@@ -87,6 +93,7 @@ public final class CTService: RunnableService {
         wireChannels()
         sipCore.flowAttached = { [weak self] in !(self?.flowListener.establishedConnections.isEmpty ?? true) }
         scheduleMediaReport()
+        trunks.start()
     }
 
     private var lastReportedChannels = 0
@@ -159,7 +166,8 @@ public final class CTService: RunnableService {
 
     private func event(_ ch: SIPChannel, _ kind: ChannelEvent.Kind, _ code: Int, _ cause: String) -> ChannelEvent {
         ChannelEvent(channelID: ch.id, kind: kind, direction: ch.purpose == .outbound ? .outbound : .inbound, caller: ch.caller,
-                     called: ch.called, sipCode: UInt16(clamping: code), cause: cause, timestampMs: UInt64(Date().timeIntervalSince1970 * 1000))
+                     called: ch.called, sipCode: UInt16(clamping: code), cause: cause, timestampMs: UInt64(Date().timeIntervalSince1970 * 1000),
+                     line: ch.line)
     }
 
     private func commandResult(_ conn: Connection, _ frame: Frame, _ id: String, _ r: Result<Void, ChannelManager.CommandError>) {
@@ -192,7 +200,7 @@ public final class CTService: RunnableService {
             commandResult(conn, frame, m.channelID, sipCore.channels.transfer(m.channelID, target: m.target))
         case Originate.messageType:
             guard let m = decode(Originate.self, frame, conn) else { return }
-            switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id) {
+            switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id, trunk: m.trunk) {
             case .success(let ch): conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
             case .failure(let e): commandResult(conn, frame, "", .failure(e))
             }

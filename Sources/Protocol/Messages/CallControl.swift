@@ -64,10 +64,13 @@ public struct ChannelEvent: WireMessage {
     public var timestampMs: UInt64
     /// DigitsReceived: the digits (0-9, *, #, A-D).
     public var digits: String
+    /// The line the call came in on or went out through: a trunk's name, or "sip" (phones).
+    public var line: String
 
     public init(channelID: String, kind: Kind, direction: Direction, caller: String, called: String, sipCode: UInt16 = 0,
-                cause: String = "", timestampMs: UInt64, digits: String = "") {
+                cause: String = "", timestampMs: UInt64, digits: String = "", line: String = "") {
         self.digits = digits
+        self.line = line
         self.channelID = channelID
         self.kind = kind
         self.direction = direction
@@ -91,6 +94,7 @@ public struct ChannelEvent: WireMessage {
         cause = try f.string(7) ?? ""
         timestampMs = try f.uint64(8) ?? 0
         digits = try f.string(9) ?? ""
+        line = try f.string(10) ?? ""
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -103,6 +107,7 @@ public struct ChannelEvent: WireMessage {
         w.write(7, cause)
         w.write(8, timestampMs)
         if !digits.isEmpty { w.write(9, digits) }
+        if !line.isEmpty { w.write(10, line) }
     }
 }
 
@@ -165,20 +170,25 @@ public struct Originate: WireMessage {
     public var destination: String
     public var callerID: String
     public var timeoutMs: UInt32
-    public init(destination: String, callerID: String, timeoutMs: UInt32 = 30_000) {
+    /// Dial `destination` (a number) through this configured outbound trunk.
+    public var trunk: String
+    public init(destination: String, callerID: String, timeoutMs: UInt32 = 30_000, trunk: String = "") {
         self.destination = destination
         self.callerID = callerID
         self.timeoutMs = timeoutMs
+        self.trunk = trunk
     }
     public init(fields f: inout TLVFields) throws {
         destination = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "destination")
         callerID = try f.string(2) ?? ""
         timeoutMs = try f.uint32(3) ?? 30_000
+        trunk = try f.string(4) ?? ""
     }
     public func encode(into w: inout TLVWriter) {
         w.write(FieldTag(1, mandatory: true), destination)
         w.write(2, callerID)
         w.write(3, timeoutMs)
+        if !trunk.isEmpty { w.write(4, trunk) }
     }
 }
 
