@@ -264,4 +264,24 @@ extension CallControlTests {
         #expect(TestSupport.waitUntil(10) { !uas.isRunning && !mover.isRunning })
         #expect(uas.terminationStatus == 0 && mover.terminationStatus == 0, "\(uas.outputText.suffix(800)) \(mover.outputText.suffix(800))")
     }
+
+    /// Originate over TCP: the CT-Server opens the connection, the SIPp UAS answers on it.
+    @Test func originateOverTCP() throws {
+        let (ct, _, link, dir) = try startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flow = try FlowHarness(linkPort: link)
+        defer { flow.stop() }
+        SIPEdgeTests.sippPort += 4
+        let port = Int(SIPEdgeTests.sippPort)
+        let uas = try ChildProcess("/usr/bin/sipp", ["-sn", "uas", "-t", "t1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-cp", "\(port + 1)",
+                                                     "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        defer { uas.stop() }
+        usleep(300_000)
+        let id = try #require(try? flow.request(Originate(destination: "sip:agent@127.0.0.1:\(port);transport=tcp", callerID: "4000", timeoutMs: 10_000)).get().channelID)
+        #expect(TestSupport.waitUntil(10) { flow.kinds(id).contains(.established) }, "\(flow.events.value) \(ct.outputText.suffix(1500))")
+        #expect(ct.outputLines.contains { $0.contains("SIP tcp: connecting to 127.0.0.1:\(port)") })
+        #expect((try? flow.request(HangupChannel(channelID: id, cause: "done")).get()) != nil)
+        #expect(TestSupport.waitUntil(10) { !uas.isRunning })
+        #expect(uas.terminationStatus == 0, "\(uas.outputText.suffix(1500))")
+    }
 }

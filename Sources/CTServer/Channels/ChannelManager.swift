@@ -481,9 +481,15 @@ public final class ChannelManager {
                 return .failure(.failed("destination must be a registered user or a sip: URI with a literal address"))
             }
             target = uri
-            let tcp = (uri.parameter("transport") ?? nil)?.lowercased() == "tcp"
-            if tcp { return .failure(.failed("outbound TCP connections are not supported yet; use UDP")) }
-            peer = SIPPeer(transport: .udp, address: addr)
+            switch (uri.parameter("transport") ?? nil)?.lowercased() ?? "udp" {
+            case "udp":
+                peer = SIPPeer(transport: .udp, address: addr)
+            case "tcp":
+                guard let p = endpoint?.tcpPeer(to: addr) else { return .failure(.failed("cannot open a TCP connection to \(addr) (is SIP TCP listening?)")) }
+                peer = p
+            default:
+                return .failure(.failed("outbound transport must be udp or tcp"))
+            }
         } else {
             guard let binding = lookupUser?(destination).first else { return .failure(.failed("\(destination) is not registered")) }
             target = binding.contact.uri

@@ -359,6 +359,11 @@ public final class SIPEndpoint: SIPTransportDelegate {
         runClient(actions, key: key)
     }
 
+    /// A TCP connection to `address` for an outbound request (opened when there is none).
+    public func tcpPeer(to address: SocketAddress) -> SIPPeer? {
+        tcp.first { $0.kind == .tcp }?.connection(to: address)
+    }
+
     private func sendRequestBytes(_ m: SIPMessage, to peer: SIPPeer) -> Bool {
         let bytes = m.serialized()
         switch peer.transport {

@@ -60,6 +60,22 @@ final class TCPTransport: EventLoopHandler {
         }
     }
 
+    /// A connection to `address` for requests we originate: an open one (ours or the peer's)
+    /// is reused, else a new one is started (non-blocking connect; what is sent meanwhile is
+    /// queued and flushed when it completes). TCP only: TLS needs a client context.
+    func connection(to address: SocketAddress) -> SIPPeer? {
+        if let c = connections.values.first(where: { $0.peer.address == address }) { return c.peer }
+        guard kind == .tcp, connections.count < maximumConnections, let fd = try? Sockets.startConnect(to: address) else { return nil }
+        let id = nextID
+        nextID += 1
+        let c = SIPStreamConnection(id: id, stream: PlainStream(fd: fd), peer: SIPPeer(transport: kind, address: address, connectionID: id),
+                                    loop: loop, parser: parser, transport: self)
+        connections[id] = c
+        c.start(idleTimeoutMs: idleTimeoutMs)
+        logger.info("SIP tcp: connecting to \(address) (connection \(id))")
+        return c.peer
+    }
+
     func send(_ bytes: [UInt8], connectionID: UInt64) -> Bool {
         guard let c = connections[connectionID] else { return false }
         return c.send(bytes)
