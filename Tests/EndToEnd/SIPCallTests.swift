@@ -29,6 +29,31 @@ import Glibc
         #expect(ct.stop() == 0, "clean SIGTERM exit")
     }
 
+    /// The signalling loop stalls (SIGSTOP for 1.5 s, as under a CPU storm): when it runs again
+    /// it sheds new calls with 503 Retry-After until it has caught up, then takes calls again.
+    @Test func stalledLoopSheds503ThenRecovers() throws {
+        let (ct, port, dir) = try edge.startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        SIPEdgeTests.sippPort += 4
+        let p = Int(SIPEdgeTests.sippPort)
+        let load = try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(port)", "-sn", "uac", "-s", "9196", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+                                                      "-p", "\(p)", "-cp", "\(p + 1)", "-bind_local", "-nostdin", "-r", "50", "-m", "200",
+                                                      "-timeout", "40", "-timeout_error", "-trace_err", "-error_file", dir.appendingPathComponent("err.log").path])
+        defer { load.stop() }
+        Thread.sleep(forTimeInterval: 1)
+        ct.signal(SIGSTOP)
+        Thread.sleep(forTimeInterval: 1.5)
+        ct.signal(SIGCONT)
+        #expect(ct.waitForLine(containing: "SIP: loop overloaded") != nil, "\(ct.outputText.suffix(1500))")
+        #expect(ct.waitForLine(containing: "SIP: loop recovered") != nil)
+        #expect(TestSupport.waitUntil(40) { !load.isRunning })
+        let errors = (try? String(contentsOf: dir.appendingPathComponent("err.log"), encoding: .utf8)) ?? ""
+        #expect(errors.contains("SIP/2.0 503 Service Unavailable") && errors.contains("Retry-After: 5"), "SIPp saw 503s: \(errors.suffix(1500))")
+        // Caught up: new calls are taken again.
+        let after = try edge.sippBuiltin("uac", port: port, ["-s", "9196", "-r", "10"], calls: 5)
+        #expect(after.0 == 0, "\(after.1)")
+    }
+
     @Test func cancelBeforeAnswer() throws {
         let (ct, port, dir) = try edge.startCT(extraSIP: "  echo_ring_ms: 3000")
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }

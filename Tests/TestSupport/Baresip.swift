@@ -109,8 +109,13 @@ public final class Baresip {
         }
     }
 
+    /// Idempotent: the control socket is closed once (closing it twice could close a
+    /// descriptor another test has since been given — an event loop's eventfd, say).
     public func stop() {
-        if fd >= 0 { Glibc.close(fd) }
+        if fd >= 0 {
+            Glibc.close(fd)
+            fd = -1
+        }
         process.stop(grace: 3)
     }
 

@@ -79,7 +79,9 @@ public final class Box<T>: @unchecked Sendable {
 
 /// A blocking TCP client socket for feeding raw bytes to servers.
 public final class RawClient {
-    public let fd: Int32
+    /// -1 once closed: a descriptor is closed exactly once (a second close could hit a number
+    /// another test has since been given).
+    public private(set) var fd: Int32
 
     public init(port: Int, host: String = "127.0.0.1") throws {
         let addr = try SocketAddress(host: host, port: port)
@@ -88,7 +90,12 @@ public final class RawClient {
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let fdLocal = fd
         let rc = addr.withSockAddrForTests { connect(fdLocal, $0, $1) }
-        guard rc == 0 else { Glibc.close(fd); throw SystemError(errno: errno, function: "connect") }
+        guard rc == 0 else {
+            let e = errno
+            Glibc.close(fd)
+            fd = -1
+            throw SystemError(errno: e, function: "connect")
+        }
     }
 
     @discardableResult
@@ -125,8 +132,11 @@ public final class RawClient {
         }
     }
 
-    public func close() { Glibc.close(fd) }
-    deinit { Glibc.close(fd) }
+    public func close() {
+        if fd >= 0 { Glibc.close(fd) }
+        fd = -1
+    }
+    deinit { close() }
 }
 
 extension SocketAddress {

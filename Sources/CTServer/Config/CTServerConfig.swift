@@ -66,6 +66,8 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     public var rtpPortMax: Int?
     /// Outbound trunks the Flow-Servers can originate through.
     public var trunks: [TrunkSettings]?
+    /// New requests get 503 while the signalling loop runs this far behind (ms; 0 = never).
+    public var overloadLagMs: Int?
 
     public init(listen: String? = nil) { self.listen = listen }
 
@@ -87,6 +89,7 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case rtpPortMin = "rtp_port_min"
         case rtpPortMax = "rtp_port_max"
         case trunks
+        case overloadLagMs = "overload_lag_ms"
     }
 
     public static let defaultListen = "127.0.0.1:5060"

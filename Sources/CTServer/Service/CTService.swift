@@ -37,6 +37,7 @@ public final class CTService: RunnableService {
         if let v = sipSettings.rateLimitBurst { endpointConfig.rateLimitBurst = v }
         if let v = sipSettings.maxTransactions { endpointConfig.maximumServerTransactions = v }
         endpointConfig.trustedSources = Set(sipSettings.trustedSources ?? [])
+        if let v = sipSettings.overloadLagMs { endpointConfig.overloadLagMs = Double(max(0, v)) }
         sip = SIPEndpoint(loop: loop, configuration: endpointConfig, logger: logger)
         let realm = sipSettings.realm ?? SIPSettings.defaultRealm
         var users: [String: DigestAuthenticator.Credentials] = [:]

@@ -92,3 +92,16 @@ import Testing
         #expect(ServerTransactionKey(options) != ServerTransactionKey(invite))
     }
 }
+
+@Suite struct OverloadMonitorTests {
+    @Test func shedsOnAStallAndRecoversWithHysteresis() {
+        var m = OverloadMonitor(highWaterMs: 200, lowWaterMs: 20)
+        for _ in 0..<50 { #expect(m.observe(lagMs: 1) == nil) }
+        #expect(!m.shedding)
+        #expect(m.observe(lagMs: 150) == nil, "below the high water")
+        #expect(m.observe(lagMs: 1500) == true, "a stall turns shedding on at once")
+        var probes = 0
+        while m.shedding && probes < 100 { _ = m.observe(lagMs: 0); probes += 1 }
+        #expect(!m.shedding && probes > 5 && probes < 30, "recovery is smoothed: \(probes) probes")
+    }
+}

@@ -56,6 +56,8 @@ public final class SIPEndpoint: SIPTransportDelegate {
         public var maximumMessageSize = 65535
         // No version: scanners (svmap) fingerprint it.
         public var serverHeader = "Hotline"
+        /// Loop lateness (ms) above which new requests get 503 (0 = never).
+        public var overloadLagMs: Double = 200
         public init() {}
     }
 
@@ -106,6 +108,27 @@ public final class SIPEndpoint: SIPTransportDelegate {
         self.logger = logger
         parser = SIPParser(maximumMessageSize: configuration.maximumMessageSize)
         limiter = SourceRateLimiter(ratePerSecond: configuration.rateLimitPerSource, burst: configuration.rateLimitBurst)
+        overload = OverloadMonitor(highWaterMs: configuration.overloadLagMs, lowWaterMs: max(5, configuration.overloadLagMs / 10))
+        if configuration.overloadLagMs > 0 { probeLoop(expected: loop.now + 20_000_000) }
+    }
+
+    public private(set) var overload: OverloadMonitor
+
+    /// A 20 ms probe: how late it fires is how far behind the loop is.
+    private func probeLoop(expected: UInt64) {
+        _ = loop.schedule(afterMilliseconds: 20) { [weak self] in
+            guard let self else { return }
+            let now = self.loop.now
+            let lag = now > expected ? Double(now - expected) / 1_000_000 : 0
+            if let shedding = self.overload.observe(lagMs: lag) {
+                if shedding {
+                    self.logger.warning("SIP: loop overloaded (\(Int(self.overload.smoothedLagMs)) ms behind): new requests get 503")
+                } else {
+                    self.logger.notice("SIP: loop recovered; accepting new requests")
+                }
+            }
+            self.probeLoop(expected: now + 20_000_000)
+        }
     }
 
     // MARK: transports
@@ -234,7 +257,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
             handleCancel(request, key: key, from: from)
             return
         }
-        guard servers.count < configuration.maximumServerTransactions else {
+        guard servers.count < configuration.maximumServerTransactions, !(overload.shedding && request.to?.tag == nil && request.method != "ACK") else {
             counters.overloaded += 1
             var r = request.makeResponse(503, "Service Unavailable", toTag: Self.randomToken(10),
                                          extraHeaders: [SIPHeader(name: .retryAfter, value: "5")])
