@@ -44,7 +44,7 @@ import Glibc
         SIPEdgeTests.sippPort += 4
         let p = Int(SIPEdgeTests.sippPort)
         let r = try ChildProcess.run("/usr/bin/sipp", ["127.0.0.1:\(port)", "-sf", scenario.path, "-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1",
-                                                        "-p", "\(p)", "-cp", "\(p + 1)", "-mp", "\(30000 + (p % 1000) * 10)", "-bind_local", "-nostdin",
+                                                        "-p", "\(p)", "-cp", "\(p + 1)", "-mp", "\(29000 + (p % 300) * 10)", "-bind_local", "-nostdin",
                                                         "-m", "1", "-d", "\(talkMs)", "-timeout", "40", "-timeout_error"], seconds: 50)
         return (r.status, String(r.output.suffix(2000)))
     }
@@ -131,13 +131,14 @@ import Glibc
         let phone: Baresip
         let frequency: Int
         let user: String
-        init(_ user: String, frequency: Int, base: Int, dir: URL) throws {
+        init(_ user: String, frequency: Int, dir: URL) throws {
             self.user = user
             self.frequency = frequency
             let wav = dir.appendingPathComponent("\(user).wav")
             try MediaTests.sox(["-n", "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer", wav.path, "synth", "30", "sine", "\(frequency)", "vol", "0.3"])
+            let ports = BaresipPorts()
             phone = try Baresip(account: "<sip:\(user)@127.0.0.1>;regint=0;answermode=manual;audio_codecs=PCMU/8000/1",
-                                sipPort: base, controlPort: base + 3, rtpPorts: (base + 100)...(base + 149), audioSource: wav.path)
+                                sipPort: ports.sip, controlPort: ports.control, rtpPorts: ports.rtp, audioSource: wav.path)
         }
         /// What this party heard (baresip's -dec.wav), after it stopped.
         func heard() throws -> [Int16] {
@@ -151,10 +152,9 @@ import Glibc
     /// with their channel ids once the Flow-Server has answered all of them.
     func parties(_ frequencies: [Int], ct: ChildProcess, sip: Int, flow: FlowHarness, dir: URL) throws -> [(Party, String)] {
         flow.onOffered = { conn, e in conn.request(AnswerChannel(channelID: e.channelID), expecting: ChannelCommandResult.self) { _ in } }
-        let base = 32000 + Int(getpid() % 200) * 20
         var out: [(Party, String)] = []
         for (i, f) in frequencies.enumerated() {
-            let p = try Party("p\(i)", frequency: f, base: base + 200 * i, dir: dir)
+            let p = try Party("p\(i)", frequency: f, dir: dir)
             #expect(p.phone.connect(), "baresip \(i) ctrl_tcp: \(p.phone.process.outputText)")
             p.phone.command("dial", "sip:\(6000 + i)@127.0.0.1:\(sip)")
             #expect(p.phone.wait(for: "CALL_ESTABLISHED") != nil, "party \(i): \(p.phone.events)")
@@ -257,15 +257,15 @@ import Glibc
         let (caller, agent) = (ps[0].1, ps[1].1)
         #expect((try? flow.request(BridgeChannels(channelID: caller, otherChannelID: agent)).get()) != nil)
         // The transfer target answers by itself.
-        let base = 38000 + Int(getpid() % 200) * 20
+        let ports = BaresipPorts()
         let wav = dir.appendingPathComponent("target.wav")
         try Self.sox(["-n", "-r", "8000", "-b", "16", "-c", "1", "-e", "signed-integer", wav.path, "synth", "30", "sine", "1900", "vol", "0.3"])
-        let target = try Baresip(account: "<sip:target@127.0.0.1:\(base)>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1",
-                                 sipPort: base, controlPort: base + 3, rtpPorts: (base + 100)...(base + 149), audioSource: wav.path)
+        let target = try Baresip(account: "<sip:target@127.0.0.1:\(ports.sip)>;regint=0;answermode=auto;audio_codecs=PCMU/8000/1",
+                                 sipPort: ports.sip, controlPort: ports.control, rtpPorts: ports.rtp, audioSource: wav.path)
         defer { target.stop(); target.remove() }
         #expect(target.connect())
         Thread.sleep(forTimeInterval: 1)
-        ps[1].0.phone.command("transfer", "sip:target@127.0.0.1:\(base)")
+        ps[1].0.phone.command("transfer", "sip:target@127.0.0.1:\(ports.sip)")
         #expect(target.wait(for: "CALL_ESTABLISHED", seconds: 15) != nil, "target: \(target.events)")
         #expect(ps[1].0.phone.wait(for: "CALL_CLOSED", seconds: 15) != nil, "the transferring phone is released")
         #expect(TestSupport.waitUntil(5) { flow.events.value.contains { $0.channelID == agent && $0.kind == .transferred } }, "\(flow.events.value)")
@@ -291,8 +291,7 @@ import Glibc
     @Test func diagnosticNumbersWithoutAFlowServer() throws {
         let (ct, sip, _, dir) = try startCT()
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
-        let base = 36000 + Int(getpid() % 200) * 20
-        let p = try Party("diag", frequency: 300, base: base, dir: dir)
+        let p = try Party("diag", frequency: 300, dir: dir)
         defer { p.phone.stop(); p.phone.remove() }
         #expect(p.phone.connect())
         p.phone.command("dial", "sip:*44@127.0.0.1:\(sip)")
@@ -304,7 +303,7 @@ import Glibc
         let loud = heard.filter { abs(Int($0)) > 2000 }.count
         #expect(loud > 4000, "the playback prompt was heard (\(loud) loud samples of \(heard.count))")
         // *45: the phone presses 5 (RFC 4733); the CT-Server speaks the digit back.
-        let q = try Party("readback", frequency: 300, base: base + 10, dir: dir)
+        let q = try Party("readback", frequency: 300, dir: dir)
         defer { q.phone.stop(); q.phone.remove() }
         #expect(q.phone.connect())
         q.phone.command("dial", "sip:*45@127.0.0.1:\(sip)")

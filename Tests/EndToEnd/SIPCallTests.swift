@@ -74,9 +74,9 @@ import Glibc
         }
         _ = try ChildProcess.run("/usr/bin/espeak-ng", ["-w", raw.path, "Hello, this is the Hotline echo test. One two three four five."])
         _ = try ChildProcess.run("/usr/bin/sox", [raw.path, "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", wav.path, "pad", "0", "8"])
-        let base = 31000 + Int(getpid() % 500) * 4
+        let ports = BaresipPorts()
         let b = try Baresip(account: "<sip:1001@127.0.0.1:\(port)>;auth_pass=pw-1001-secret;regint=120;answermode=manual;audio_codecs=PCMU/8000/1",
-                            sipPort: base, controlPort: base + 3, rtpPorts: (base + 100)...(base + 199), audioSource: wav.path)
+                            sipPort: ports.sip, controlPort: ports.control, rtpPorts: ports.rtp, audioSource: wav.path)
         defer { b.stop(); b.remove() }
         #expect(b.connect(), "baresip ctrl_tcp did not come up: \(b.process.outputText)")
         #expect(ct.waitForLine(containing: "1001 registered 1 contact") != nil, "baresip did not register: \(b.process.outputText.suffix(1500))")

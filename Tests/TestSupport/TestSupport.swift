@@ -65,6 +65,30 @@ public final class LoopThread {
     deinit { loop.stop() }
 }
 
+extension TestSupport {
+    private static let blocks = Box(0)
+
+    /// A block of 40 ports for one SIP peer (baresip: SIP at +0, its TLS at +1, control at +3,
+    /// RTP in +10…+39), below Linux's ephemeral range (32768+) so that no socket another test
+    /// opened with port 0 can already hold it, and clear of the SIPp ports (26000+). Blocks
+    /// rotate through 20 per process.
+    public static func portBlock() -> Int {
+        var n = 0
+        blocks.mutate { n = $0; $0 = ($0 + 1) % 20 }
+        return 20000 + Int(getpid() % 6) * 800 + n * 40
+    }
+}
+
+/// Baresip's port layout inside a block from TestSupport.portBlock().
+public struct BaresipPorts {
+    public let sip: Int, control: Int, rtp: ClosedRange<Int>
+    public init(block: Int = TestSupport.portBlock()) {
+        sip = block
+        control = block + 3
+        rtp = (block + 10)...(block + 39)
+    }
+}
+
 /// A thread-safe box for values written by loop callbacks and read by the test.
 public final class Box<T>: @unchecked Sendable {
     private let lock = NSLock()
