@@ -1,0 +1,114 @@
+import Foundation
+
+/// A flow: a named graph of nodes that drives a call (docs/flows.md). Flows are data: they are
+/// parsed and validated from YAML (FlowParser), versioned when published, and run by FlowRun.
+public struct FlowDefinition: Sendable, Equatable {
+    public var name: String
+    public var description: String
+    public var start: String
+    /// Initial values of the call's variables.
+    public var variables: [String: String]
+    public var nodes: [String: FlowNode]
+    /// Node ids in file order (for listings and graphs).
+    public var order: [String]
+}
+
+public struct FlowNode: Sendable, Equatable {
+    public var id: String
+    public var kind: Kind
+    public var line: Int
+    public var column: Int
+
+    public enum Kind: Sendable, Equatable {
+        /// Play prompts (file:, tts:VOICE:TEXT with ${variables}, tone:, silence:), then go on.
+        case play(prompts: [String], bargeIn: Bool, next: String)
+        /// Prompt, one digit → branch; invalid or no input replays up to `retries` times, then `failure`.
+        case menu(Menu)
+        /// Digits into a variable, checked against a pattern, with retries.
+        case collect(Collect)
+        /// The first case whose condition holds, else `otherwise`.
+        case choose(cases: [SwitchCase], otherwise: String)
+        /// Assign variables (values may use ${variables}).
+        case set(values: [(String, String)], next: String)
+        /// Find the customer by the calling number or by a variable; fills customer.* variables.
+        case lookup(by: String?, found: String, notFound: String)
+        /// Record a message (voicemail-style) into the variable `into` (its path).
+        case record(into: String, maxMs: Int, silenceMs: Int, terminators: String, beep: Bool, next: String)
+        /// Blind transfer to a number or SIP URI (the call leaves the flow), or to another flow.
+        case transfer(toNumber: String?, toFlow: String?, failure: String?)
+        case subflow(flow: String, next: String)
+        case goto(String)
+        case hangup(cause: String)
+
+        public static func == (a: Kind, b: Kind) -> Bool { "\(a)" == "\(b)" }
+    }
+
+    public struct Menu: Sendable, Equatable {
+        public var prompt: [String]
+        public var options: [String: String]
+        public var retries: Int
+        public var timeoutMs: Int
+        public var invalid: [String]
+        public var noInput: [String]
+        public var failure: String
+    }
+
+    public struct Collect: Sendable, Equatable {
+        public var prompt: [String]
+        public var variable: String
+        public var minDigits: Int
+        public var maxDigits: Int
+        public var terminators: String
+        public var firstDigitTimeoutMs: Int
+        public var interDigitTimeoutMs: Int
+        public var pattern: String?
+        public var retries: Int
+        public var invalid: [String]
+        public var next: String
+        public var failure: String
+    }
+
+    public struct SwitchCase: Sendable, Equatable {
+        public var condition: Condition
+        public var next: String
+    }
+
+    /// Successor node ids (for validation and graphs).
+    public var successors: [String] {
+        switch kind {
+        case .play(_, _, let n), .set(_, let n), .record(_, _, _, _, _, let n), .subflow(_, let n), .goto(let n): return [n]
+        case .menu(let m): return Array(m.options.values.sorted()) + [m.failure]
+        case .collect(let c): return [c.next, c.failure]
+        case .choose(let cases, let otherwise): return cases.map(\.next) + [otherwise]
+        case .lookup(_, let f, let nf): return [f, nf]
+        case .transfer(_, _, let failure): return failure.map { [$0] } ?? []
+        case .hangup: return []
+        }
+    }
+
+    /// Whether the node waits for the caller (a loop through it cannot spin).
+    public var waitsForInput: Bool {
+        switch kind {
+        case .menu, .collect, .record: return true
+        case .play(let prompts, _, _): return !prompts.isEmpty
+        default: return false
+        }
+    }
+}
+
+/// Conditions of a `switch` case; all given parts must hold.
+public struct Condition: Sendable, Equatable {
+    public var variable: String?
+    public var equals: String?
+    public var notEquals: String?
+    public var oneOf: [String]?
+    public var matches: String?
+    public var callerPrefix: [String]?
+    public var calledIs: [String]?
+    /// "HH:MM-HH:MM" local time.
+    public var time: String?
+    /// mon … sun
+    public var weekdays: [String]?
+    /// true: today is in the holiday calendar; false: it is not.
+    public var holiday: Bool?
+}

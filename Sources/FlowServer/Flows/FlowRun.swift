@@ -1,0 +1,292 @@
+import Foundation
+
+/// One call running a flow: a value type that takes events (a prompt finished, digits
+/// collected, a lookup answered …) and returns actions for the host to carry out (CT-Server
+/// commands, database look-ups). No I/O here, no threads: thousands of calls cost nothing but
+/// their state. Every node entered is logged with its time (it feeds the call's record).
+public struct FlowRun: Sendable {
+    public enum Action: Sendable, Equatable {
+        case play(items: [String], bargeIn: Bool, tag: UInt32)
+        case collect(min: Int, max: Int, terminators: String, firstDigitTimeoutMs: Int, interDigitTimeoutMs: Int, tag: UInt32)
+        case record(name: String, maxMs: Int, silenceMs: Int, terminators: String, beep: Bool, tag: UInt32)
+        /// Look the customer up by phone number or account (answer with `.lookedUp`).
+        case lookup(phone: String?, account: String?)
+        /// Blind-transfer the call (answer with `.transferred`).
+        case transfer(target: String)
+        /// Load a flow by name (answer with `.flowLoaded`).
+        case loadFlow(name: String)
+        case hangup(cause: String)
+    }
+
+    public enum Event: Sendable {
+        case playDone(tag: UInt32, reason: String)
+        case digitsCollected(tag: UInt32, digits: String, reason: String)
+        case recordDone(tag: UInt32, path: String, reason: String)
+        case lookedUp([String: String]?)
+        case transferred(ok: Bool)
+        case flowLoaded(FlowDefinition?, version: Int)
+    }
+
+    public struct Step: Sendable, Equatable {
+        public var at: Double
+        public var flow: String
+        public var version: Int
+        public var node: String
+    }
+
+    /// Time, calendar and the call: what conditions look at.
+    public struct Environment: Sendable {
+        public var caller: String
+        public var called: String
+        public var now: @Sendable () -> Date
+        public var timeZone: TimeZone
+        /// Holiday dates as yyyy-MM-dd in `timeZone`.
+        public var holidays: Set<String>
+        public init(caller: String, called: String, now: @escaping @Sendable () -> Date = { Date() }, timeZone: TimeZone = .current, holidays: Set<String> = []) {
+            self.caller = caller
+            self.called = called
+            self.now = now
+            self.timeZone = timeZone
+            self.holidays = holidays
+        }
+    }
+
+    private struct Frame: Sendable {
+        var flow: FlowDefinition
+        var version: Int
+        var returnTo: String?
+    }
+
+    private enum Waiting: Sendable, Equatable {
+        case nothing, play(UInt32), menu(UInt32), collect(UInt32), record(UInt32), lookup, transfer, flow(subflow: Bool)
+    }
+
+    public private(set) var variables: [String: String]
+    public private(set) var trace: [Step] = []
+    public private(set) var finished = false
+    public private(set) var current: String
+    private var stack: [Frame]
+    private var waiting: Waiting = .nothing
+    private var attempts = 0
+    private var nextTag: UInt32 = 1
+    private let env: Environment
+
+    public init(flow: FlowDefinition, version: Int, environment: Environment) {
+        stack = [Frame(flow: flow, version: version, returnTo: nil)]
+        current = flow.start
+        env = environment
+        variables = flow.variables
+        variables["caller"] = environment.caller
+        variables["called"] = environment.called
+    }
+
+    public var flowName: String { stack.last?.flow.name ?? "" }
+    public var flowVersion: Int { stack.last?.version ?? 0 }
+
+    public mutating func start() -> [Action] { enter(current) }
+
+    // MARK: events
+
+    public mutating func handle(_ event: Event) -> [Action] {
+        guard !finished, let node = stack.last?.flow.nodes[current] else { return [] }
+        switch (event, waiting, node.kind) {
+        case (.playDone(let tag, _), .play(let t), .play(_, _, let next)) where tag == t:
+            return advance(to: next)
+        case (.digitsCollected(let tag, let digits, _), .menu(let t), .menu(let m)) where tag == t:
+            if let d = digits.first, let target = m.options[String(d)] { return advance(to: target) }
+            return retry(m.retries, prompts: digits.isEmpty ? m.noInput : m.invalid, failure: m.failure)
+        case (.digitsCollected(let tag, let digits, let reason), .collect(let t), .collect(let c)) where tag == t:
+            let ok = digits.count >= c.minDigits && reason != "too-short" && (digits.isEmpty ? c.minDigits == 0 : true)
+                && (c.pattern.map { Self.fullMatch($0, digits) } ?? true)
+            if ok {
+                variables[c.variable] = digits
+                return advance(to: c.next)
+            }
+            return retry(c.retries, prompts: c.invalid, failure: c.failure)
+        case (.recordDone(let tag, let path, _), .record(let t), .record(let into, _, _, _, _, let next)) where tag == t:
+            variables[into] = path
+            return advance(to: next)
+        case (.lookedUp(let fields), .lookup, .lookup(_, let found, let notFound)):
+            guard let fields else { return advance(to: notFound) }
+            for (k, v) in fields { variables["customer.\(k)"] = v }
+            return advance(to: found)
+        case (.transferred(let ok), .transfer, .transfer(_, _, let failure)):
+            if ok {
+                finished = true
+                waiting = .nothing
+                return []
+            }
+            guard let failure else { return finish("transfer failed") }
+            return advance(to: failure)
+        case (.flowLoaded(let def, let version), .flow(let subflow), _):
+            guard let def else { return finish("flow not found") }
+            let returnTo: String?
+            if case .subflow(_, let next) = node.kind, subflow { returnTo = next } else { returnTo = nil }
+            if !subflow { stack.removeLast() }
+            stack.append(Frame(flow: def, version: version, returnTo: returnTo))
+            waiting = .nothing
+            return enter(def.start)
+        default:
+            return []   // not what this node waits for (a late event of an earlier node)
+        }
+    }
+
+    // MARK: running nodes
+
+    private mutating func advance(to id: String) -> [Action] {
+        attempts = 0
+        return enter(id)
+    }
+
+    private mutating func retry(_ retries: Int, prompts: [String], failure: String) -> [Action] {
+        attempts += 1
+        guard attempts <= retries else { return advance(to: failure) }
+        var actions: [Action] = []
+        if !prompts.isEmpty { actions.append(.play(items: prompts.map(interpolate), bargeIn: false, tag: tag())) }
+        return actions + runNode(current, again: true).actions
+    }
+
+    private mutating func tag() -> UInt32 {
+        defer { nextTag &+= 1 }
+        return nextTag
+    }
+
+    private mutating func finish(_ cause: String) -> [Action] {
+        finished = true
+        waiting = .nothing
+        return [.hangup(cause: cause)]
+    }
+
+    /// Enters a node and runs it, following nodes that need no input (at most 1,000 steps).
+    private mutating func enter(_ id: String) -> [Action] {
+        var id = id
+        var actions: [Action] = []
+        for _ in 0..<1000 {
+            current = id
+            let r = runNode(id, again: false)
+            actions += r.actions
+            guard let next = r.next else { return actions }
+            id = next
+        }
+        return actions + finish("flow looped without input")
+    }
+
+    /// Runs one node: its actions, and the next node when it does not wait.
+    private mutating func runNode(_ id: String, again: Bool) -> (actions: [Action], next: String?) {
+        guard let frame = stack.last else { return ([], nil) }
+        guard let node = frame.flow.nodes[id] else {
+            // Past the end of a subflow: return to the caller's node.
+            return ([], nil)
+        }
+        if !again { trace.append(Step(at: env.now().timeIntervalSince1970, flow: frame.flow.name, version: frame.version, node: id)) }
+        switch node.kind {
+        case .play(let prompts, let bargeIn, _):
+            let t = tag()
+            waiting = .play(t)
+            return ([.play(items: prompts.map(interpolate), bargeIn: bargeIn, tag: t)], nil)
+        case .menu(let m):
+            let t = tag()
+            waiting = .menu(t)
+            var a: [Action] = []
+            if !m.prompt.isEmpty { a.append(.play(items: m.prompt.map(interpolate), bargeIn: true, tag: tag())) }
+            a.append(.collect(min: 1, max: 1, terminators: "", firstDigitTimeoutMs: m.timeoutMs, interDigitTimeoutMs: m.timeoutMs, tag: t))
+            return (a, nil)
+        case .collect(let c):
+            let t = tag()
+            waiting = .collect(t)
+            var a: [Action] = []
+            if !c.prompt.isEmpty { a.append(.play(items: c.prompt.map(interpolate), bargeIn: true, tag: tag())) }
+            a.append(.collect(min: c.minDigits, max: c.maxDigits, terminators: c.terminators, firstDigitTimeoutMs: c.firstDigitTimeoutMs,
+                              interDigitTimeoutMs: c.interDigitTimeoutMs, tag: t))
+            return (a, nil)
+        case .choose(let cases, let otherwise):
+            waiting = .nothing
+            return ([], cases.first { holds($0.condition) }?.next ?? otherwise)
+        case .set(let values, let next):
+            for (k, v) in values { variables[k] = interpolate(v) }
+            return ([], next)
+        case .lookup(let by, _, _):
+            waiting = .lookup
+            if let by { return ([.lookup(phone: nil, account: variables[by] ?? "")], nil) }
+            return ([.lookup(phone: env.caller, account: nil)], nil)
+        case .record(_, let maxMs, let silenceMs, let terminators, let beep, _):
+            let t = tag()
+            waiting = .record(t)
+            return ([.record(name: "\(frame.flow.name)-\(Int(env.now().timeIntervalSince1970 * 1000))-\(t)", maxMs: maxMs, silenceMs: silenceMs,
+                             terminators: terminators, beep: beep, tag: t)], nil)
+        case .transfer(let number, let flow, _):
+            if let flow {
+                waiting = .flow(subflow: false)
+                return ([.loadFlow(name: flow)], nil)
+            }
+            waiting = .transfer
+            return ([.transfer(target: interpolate(number ?? ""))], nil)
+        case .subflow(let flow, _):
+            waiting = .flow(subflow: true)
+            return ([.loadFlow(name: flow)], nil)
+        case .goto(let next):
+            return ([], next)
+        case .hangup(let cause):
+            if stack.count > 1, let back = stack.last?.returnTo {
+                // The end of a subflow returns to the flow that called it.
+                stack.removeLast()
+                return ([], back)
+            }
+            return (finish(cause), nil)
+        }
+    }
+
+    // MARK: conditions and text
+
+    func holds(_ c: Condition) -> Bool {
+        if let v = c.variable {
+            let value = variables[v] ?? ""
+            if let e = c.equals, value != e { return false }
+            if let ne = c.notEquals, value == ne { return false }
+            if let set = c.oneOf, !set.contains(value) { return false }
+            if let re = c.matches, !Self.fullMatch(re, value) { return false }
+        }
+        if let prefixes = c.callerPrefix, !prefixes.contains(where: { env.caller.hasPrefix($0) }) { return false }
+        if let called = c.calledIs, !called.contains(env.called) { return false }
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = env.timeZone
+        let now = env.now()
+        if let t = c.time, let (a, b) = Condition.minutes(t) {
+            let parts = cal.dateComponents([.hour, .minute], from: now)
+            let m = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+            let inside = a <= b ? (m >= a && m < b) : (m >= a || m < b)   // ranges may pass midnight
+            if !inside { return false }
+        }
+        if let days = c.weekdays {
+            let wd = FlowParser.weekdayNames[(cal.component(.weekday, from: now) - 1) % 7]
+            if !days.contains(wd) { return false }
+        }
+        if let h = c.holiday {
+            let f = DateFormatter()
+            f.calendar = cal
+            f.timeZone = env.timeZone
+            f.dateFormat = "yyyy-MM-dd"
+            if env.holidays.contains(f.string(from: now)) != h { return false }
+        }
+        return true
+    }
+
+    static func fullMatch(_ pattern: String, _ s: String) -> Bool {
+        guard let re = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else { return false }
+        return re.firstMatch(in: s, range: NSRange(s.startIndex..., in: s)) != nil
+    }
+
+    /// Replaces ${name} with the variable's value (empty when unset).
+    func interpolate(_ text: String) -> String {
+        guard text.contains("${") else { return text }
+        var out = ""
+        var rest = Substring(text)
+        while let open = rest.range(of: "${") {
+            out += rest[..<open.lowerBound]
+            guard let close = rest[open.upperBound...].firstIndex(of: "}") else { out += rest[open.lowerBound...]; return out }
+            out += variables[String(rest[open.upperBound..<close])] ?? ""
+            rest = rest[rest.index(after: close)...]
+        }
+        return out + rest
+    }
+}
