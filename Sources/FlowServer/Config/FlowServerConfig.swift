@@ -10,6 +10,10 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
     public var appLink: LinkSettings?
     /// PostgreSQL and the spool records pass through.
     public var database: DatabaseSettings?
+    /// Where flows (*.yaml) and the mapping table (mapping.yaml) are read from.
+    public var flowsDirectory: String?
+    /// The CT-Server's prompt folder, when it is visible from here (checks file: prompts).
+    public var promptDirectory: String?
 
     public init(name: String? = nil, logLevel: String? = nil, ctLink: LinkSettings? = nil, appLink: LinkSettings? = nil) {
         self.name = name
@@ -24,6 +28,8 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
         case ctLink = "ct_link"
         case appLink = "app_link"
         case database
+        case flowsDirectory = "flows_directory"
+        case promptDirectory = "prompt_directory"
     }
 
     public static let ctSecretEnvironmentVariable = "HOTLINE_FLOW_LINK_SECRET"

@@ -112,3 +112,40 @@ public struct Condition: Sendable, Equatable {
     /// true: today is in the holiday calendar; false: it is not.
     public var holiday: Bool?
 }
+
+extension Condition {
+    public func holds(variables: [String: String], environment env: FlowRun.Environment) -> Bool {
+        let c = self
+        if let v = c.variable {
+            let value = variables[v] ?? ""
+            if let e = c.equals, value != e { return false }
+            if let ne = c.notEquals, value == ne { return false }
+            if let set = c.oneOf, !set.contains(value) { return false }
+            if let re = c.matches, !FlowRun.fullMatch(re, value) { return false }
+        }
+        if let prefixes = c.callerPrefix, !prefixes.contains(where: { env.caller.hasPrefix($0) }) { return false }
+        if let called = c.calledIs, !called.contains(env.called) { return false }
+        var cal = Calendar(identifier: .gregorian)
+        cal.timeZone = env.timeZone
+        let now = env.now()
+        if let t = c.time, let (a, b) = Condition.minutes(t) {
+            let parts = cal.dateComponents([.hour, .minute], from: now)
+            let m = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
+            let inside = a <= b ? (m >= a && m < b) : (m >= a || m < b)   // ranges may pass midnight
+            if !inside { return false }
+        }
+        if let days = c.weekdays {
+            let wd = FlowParser.weekdayNames[(cal.component(.weekday, from: now) - 1) % 7]
+            if !days.contains(wd) { return false }
+        }
+        if let h = c.holiday {
+            let f = DateFormatter()
+            f.calendar = cal
+            f.timeZone = env.timeZone
+            f.dateFormat = "yyyy-MM-dd"
+            if env.holidays.contains(f.string(from: now)) != h { return false }
+        }
+        return true
+    }
+
+}

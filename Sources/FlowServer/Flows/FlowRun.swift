@@ -238,38 +238,7 @@ public struct FlowRun: Sendable {
 
     // MARK: conditions and text
 
-    func holds(_ c: Condition) -> Bool {
-        if let v = c.variable {
-            let value = variables[v] ?? ""
-            if let e = c.equals, value != e { return false }
-            if let ne = c.notEquals, value == ne { return false }
-            if let set = c.oneOf, !set.contains(value) { return false }
-            if let re = c.matches, !Self.fullMatch(re, value) { return false }
-        }
-        if let prefixes = c.callerPrefix, !prefixes.contains(where: { env.caller.hasPrefix($0) }) { return false }
-        if let called = c.calledIs, !called.contains(env.called) { return false }
-        var cal = Calendar(identifier: .gregorian)
-        cal.timeZone = env.timeZone
-        let now = env.now()
-        if let t = c.time, let (a, b) = Condition.minutes(t) {
-            let parts = cal.dateComponents([.hour, .minute], from: now)
-            let m = (parts.hour ?? 0) * 60 + (parts.minute ?? 0)
-            let inside = a <= b ? (m >= a && m < b) : (m >= a || m < b)   // ranges may pass midnight
-            if !inside { return false }
-        }
-        if let days = c.weekdays {
-            let wd = FlowParser.weekdayNames[(cal.component(.weekday, from: now) - 1) % 7]
-            if !days.contains(wd) { return false }
-        }
-        if let h = c.holiday {
-            let f = DateFormatter()
-            f.calendar = cal
-            f.timeZone = env.timeZone
-            f.dateFormat = "yyyy-MM-dd"
-            if env.holidays.contains(f.string(from: now)) != h { return false }
-        }
-        return true
-    }
+    func holds(_ c: Condition) -> Bool { c.holds(variables: variables, environment: env) }
 
     static func fullMatch(_ pattern: String, _ s: String) -> Bool {
         guard let re = try? NSRegularExpression(pattern: "^(?:\(pattern))$") else { return false }

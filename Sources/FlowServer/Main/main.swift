@@ -17,6 +17,7 @@ struct FlowServerCommand: ParsableCommand {
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
     @Option(help: "PostgreSQL URL (postgresql://…); HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
     @Option(help: "Spool folder for records on their way to PostgreSQL.") var spool: String?
+    @Option(help: "Folder of flows (*.yaml) and mapping.yaml.") var flows: String?
 
     func run() throws {
         var cfg = try loadYAMLConfig(FlowServerConfig.self, path: config) ?? FlowServerConfig()
@@ -32,6 +33,7 @@ struct FlowServerCommand: ParsableCommand {
             l.listen = listen
             cfg.appLink = l
         }
+        if let flows { cfg.flowsDirectory = flows }
         if databaseURL != nil || spool != nil {
             var d = cfg.database ?? DatabaseSettings()
             if let databaseURL { d.url = databaseURL }

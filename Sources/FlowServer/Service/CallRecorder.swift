@@ -16,6 +16,22 @@ final class CallRecorder {
 
     var openCalls: Int { open.count }
 
+    func flowStarted(_ channelID: String, flow: String, version: Int) {
+        guard var c = open[channelID] else { return }
+        c.flow = c.flow ?? flow
+        c.flowVersion = c.flowVersion ?? version
+        c.events.append(.init(at: Date().timeIntervalSince1970, kind: "flow-start", detail: ["flow": flow, "version": String(version)]))
+        open[channelID] = c
+    }
+
+    /// The nodes the call went through, as events of its record.
+    func flowSteps(_ channelID: String, _ steps: [FlowRun.Step]) {
+        guard var c = open[channelID] else { return }
+        c.events += steps.map { .init(at: $0.at, kind: "flow-node", detail: ["flow": $0.flow, "version": String($0.version), "node": $0.node]) }
+        c.events.sort { $0.at < $1.at }
+        open[channelID] = c
+    }
+
     /// Marks how the Flow-Server disposed of a call (rejected, redirected …) before it ends.
     func dispose(_ channelID: String, disposition: String, cause: String, sipCode: Int? = nil, endedBy: String = "system") {
         guard var c = open[channelID] else { return }

@@ -15,6 +15,8 @@ public final class FlowService: RunnableService {
     /// Call records on their way to PostgreSQL (nil when no database is configured).
     public let records: RecordWriter?
     private var recorder: CallRecorder!
+    /// Calls running flows (nil when no flows folder is configured).
+    private var flowCalls: FlowCalls?
 
     public init(loop: EventLoop, config: FlowServerConfig, logger: Logger) throws {
         self.loop = loop
@@ -34,6 +36,11 @@ public final class FlowService: RunnableService {
         }
         let writer = records
         recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
+        if let dir = config.flowsDirectory {
+            let library = FlowLibrary(directory: URL(fileURLWithPath: dir), promptDirectory: config.promptDirectory, logger: logger)
+            library.reload()
+            flowCalls = FlowCalls(library: library, recorder: recorder, loop: loop, logger: logger)
+        }
         let identity = LinkIdentity(role: .flowServer, name: name)
 
         let ct = config.ctLink ?? LinkSettings()
@@ -68,15 +75,22 @@ public final class FlowService: RunnableService {
     public private(set) var callsOffered = 0
 
     private func handleCTEvent(_ conn: Connection, _ frame: Frame) {
+        if frame.type == MediaEventMessage.messageType {
+            if let m = try? MediaEventMessage.decode(frame.body) { flowCalls?.mediaEvent(m) }
+            return
+        }
         guard frame.type == ChannelEvent.messageType else { return }
         guard let e = try? ChannelEvent.decode(frame.body) else {
             logger.warning("undecodable ChannelEvent from ct-server")
             return
         }
         logger.info("channel \(e.channelID): \(e.kind) \(e.direction == .inbound ? "inbound" : "outbound") to \(e.called)\(e.cause.isEmpty ? "" : " (\(e.cause))")")
+        if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
+        if e.kind != .offered && e.kind != .cleared && e.kind != .failed { flowCalls?.channelEvent(e) }
         guard e.kind == .offered else { return }
         callsOffered += 1
+        if let flowCalls, flowCalls.offered(e, conn: conn) { return }
         recorder.dispose(e.channelID, disposition: "rejected", cause: "no flow mapped for \(e.called)", sipCode: 480)
         conn.request(RejectChannel(channelID: e.channelID, sipCode: 480, reason: "no flow mapped for \(e.called)"),
                      expecting: ChannelCommandResult.self) { [weak self] r in
@@ -170,7 +184,31 @@ public final class FlowService: RunnableService {
         }
     }
 
+    /// The flow `lookup` node: the customer by phone number or account, as flat fields.
+    private func customerLookup(phone: String?, account: String?, done: @escaping ([String: String]?) -> Void) {
+        guard let url = databaseURL else { done(nil); return }
+        queries.async { [weak self] in
+            guard let self else { return }
+            do {
+                if self.queryConnection?.isConnected != true { self.queryConnection = try PostgresConnection(url: url) }
+                let db = self.queryConnection!
+                let found: Customer? = try account.map { try CustomerStore.find(account: $0, db) } ?? (try phone.map { try CustomerStore.find(phone: $0, db).first } ?? nil)
+                guard let c = found else { done(nil); return }
+                var fields = c.fields
+                fields["id"] = c.id.map { String($0) } ?? ""
+                fields["name"] = c.name
+                fields["account"] = c.account ?? ""
+                done(fields)
+            } catch {
+                self.queryConnection = nil
+                self.logger.warning("customer lookup failed: \(error)")
+                done(nil)
+            }
+        }
+    }
+
     public func start() {
+        flowCalls?.lookup = { [weak self] phone, account, done in self?.customerLookup(phone: phone, account: account, done: done) }
         records?.start()
         ctLink.start()
     }

@@ -1,0 +1,132 @@
+import Foundation
+import Logging
+import Protocol
+
+/// Runs flows on the calls the CT-Server offers: picks the flow from the mapping table,
+/// answers, and turns each FlowRun action into a CT-Server command and each completion event
+/// back into the run. One small object per call; no threads.
+final class FlowCalls {
+    final class Call {
+        let channelID: String
+        var run: FlowRun
+        let conn: Connection
+        init(channelID: String, run: FlowRun, conn: Connection) {
+            self.channelID = channelID
+            self.run = run
+            self.conn = conn
+        }
+    }
+
+    let library: FlowLibrary
+    let recorder: CallRecorder
+    let logger: Logger
+    let loop: EventLoop
+    /// Customer look-up off the loop (nil: no database; look-ups find nobody).
+    var lookup: ((_ phone: String?, _ account: String?, _ done: @escaping ([String: String]?) -> Void) -> Void)?
+    private(set) var calls: [String: Call] = [:]
+    private(set) var started = 0
+
+    init(library: FlowLibrary, recorder: CallRecorder, loop: EventLoop, logger: Logger) {
+        self.library = library
+        self.recorder = recorder
+        self.loop = loop
+        self.logger = logger
+    }
+
+    /// An offered call: answer it into its flow, or return false when no flow maps it.
+    func offered(_ e: ChannelEvent, conn: Connection) -> Bool {
+        let env = FlowRun.Environment(caller: e.caller, called: e.called, holidays: library.mapping.holidays)
+        guard let name = library.mapping.flow(caller: e.caller, called: e.called, line: e.line.isEmpty ? "sip" : e.line, environment: env),
+              let (def, version) = library.flow(named: name) else { return false }
+        calls[e.channelID] = Call(channelID: e.channelID, run: FlowRun(flow: def, version: version, environment: env), conn: conn)
+        recorder.flowStarted(e.channelID, flow: name, version: version)
+        conn.request(AnswerChannel(channelID: e.channelID), expecting: ChannelCommandResult.self) { [weak self] r in
+            if case .failure(let err) = r {
+                self?.logger.warning("channel \(e.channelID): answer failed: \(err)")
+                self?.calls.removeValue(forKey: e.channelID)
+            }
+        }
+        logger.info("channel \(e.channelID): \(e.caller) → \(e.called) runs flow \(name) v\(version)")
+        return true
+    }
+
+    func channelEvent(_ e: ChannelEvent) {
+        guard let call = calls[e.channelID] else { return }
+        switch e.kind {
+        case .established:
+            started += 1
+            perform(call, call.run.start())
+        case .transferred:
+            perform(call, call.run.handle(.transferred(ok: true)))
+        case .transferFailed:
+            perform(call, call.run.handle(.transferred(ok: false)))
+        case .cleared, .failed:
+            recorder.flowSteps(e.channelID, call.run.trace)
+            calls.removeValue(forKey: e.channelID)
+        default:
+            break
+        }
+    }
+
+    func mediaEvent(_ m: MediaEventMessage) {
+        guard let call = calls[m.channelID] else { return }
+        switch m.kind {
+        case .playDone: perform(call, call.run.handle(.playDone(tag: m.tag, reason: m.reason)))
+        case .digitsCollected: perform(call, call.run.handle(.digitsCollected(tag: m.tag, digits: m.digits, reason: m.reason)))
+        case .recordDone: perform(call, call.run.handle(.recordDone(tag: m.tag, path: m.path, reason: m.reason)))
+        case .bridgeEnded, .failed: break
+        }
+    }
+
+    private func perform(_ call: Call, _ actions: [FlowRun.Action]) {
+        let id = call.channelID
+        for a in actions {
+            switch a {
+            case .play(let items, let bargeIn, let tag):
+                request(call, PlayMedia(channelID: id, items: items, bargeIn: bargeIn, tag: tag)) { [weak self] in
+                    self?.perform(call, call.run.handle(.playDone(tag: tag, reason: "failed")))
+                }
+            case .collect(let min, let max, let terminators, let first, let inter, let tag):
+                request(call, CollectDigits(channelID: id, minDigits: UInt8(clamping: min), maxDigits: UInt8(clamping: max), firstDigitTimeoutMs: UInt32(first),
+                                            interDigitTimeoutMs: UInt32(inter), terminators: terminators, tag: tag, afterPlay: true)) { [weak self] in
+                    self?.perform(call, call.run.handle(.digitsCollected(tag: tag, digits: "", reason: "failed")))
+                }
+            case .record(let name, let maxMs, let silenceMs, let terminators, let beep, let tag):
+                request(call, RecordChannel(channelID: id, name: "flows/\(name)", maxMs: UInt32(maxMs), silenceMs: UInt32(silenceMs),
+                                            terminators: terminators, beep: beep, tag: tag)) { [weak self] in
+                    self?.perform(call, call.run.handle(.recordDone(tag: tag, path: "", reason: "failed")))
+                }
+            case .lookup(let phone, let account):
+                guard let lookup else {
+                    perform(call, call.run.handle(.lookedUp(nil)))
+                    continue
+                }
+                lookup(phone, account) { [weak self] fields in
+                    self?.loop.execute {
+                        guard let self, self.calls[id] === call else { return }
+                        self.perform(call, call.run.handle(.lookedUp(fields)))
+                    }
+                }
+            case .transfer(let target):
+                let uri = target.hasPrefix("sip:") ? target : "sip:\(target)@\(call.conn.remoteAddress.split(separator: ":").first ?? "127.0.0.1")"
+                request(call, TransferChannel(channelID: id, target: uri)) { [weak self] in
+                    self?.perform(call, call.run.handle(.transferred(ok: false)))
+                }
+            case .loadFlow(let name):
+                let found = library.flow(named: name)
+                perform(call, call.run.handle(.flowLoaded(found?.0, version: found?.1 ?? 0)))
+            case .hangup(let cause):
+                request(call, HangupChannel(channelID: id, cause: cause)) {}
+            }
+        }
+    }
+
+    private func request<M: WireMessage>(_ call: Call, _ m: M, onFailure: @escaping () -> Void) {
+        call.conn.request(m, expecting: ChannelCommandResult.self) { [weak self] r in
+            if case .failure(let e) = r {
+                self?.logger.warning("channel \(call.channelID): \(M.self) failed: \(e)")
+                onFailure()
+            }
+        }
+    }
+}

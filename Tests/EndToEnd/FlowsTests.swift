@@ -1,0 +1,101 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Protocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// A SIPp caller walks a flow with RFC 4733 keys: the menu, digit collection, a customer
+/// look-up in PostgreSQL and text-to-speech with the customer's fields; the path is read back
+/// from the call's record (its flow-node events).
+@Suite(.serialized) struct FlowsTests {
+    let calls = CallControlTests()
+    let media = MediaTests()
+
+    static let ivr = """
+    flow: ivr
+    description: Balance self-service
+    start: welcome
+    nodes:
+      welcome:
+        type: play
+        prompts: "tts:en:Welcome."
+        next: menu
+      menu:
+        type: menu
+        prompt: "tts:en:Press 1 for sales. Press 2 for your balance."
+        options: {"1": sales, "2": account}
+        timeout_ms: 8000
+        failure: bye
+      sales:
+        type: play
+        prompts: "tts:en:Sales is closed."
+        next: bye
+      account:
+        type: collect
+        prompt: "tts:en:Enter your account number, then the hash key."
+        variable: account
+        min: 4
+        max: 8
+        first_digit_timeout_ms: 8000
+        next: find
+        failure: bye
+      find:
+        type: lookup
+        by: account
+        found: balance
+        not_found: unknown
+      balance:
+        type: play
+        prompts: "tts:en:${customer.name}, your balance is ${customer.balance} yuan."
+        next: bye
+      unknown:
+        type: play
+        prompts: "tts:en:Unknown account."
+        next: bye
+      bye:
+        type: hangup
+        cause: ivr done
+    """
+
+    @Test func sippWalksAFlowWithDTMF() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let (ct, sip, link, dir) = try calls.startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flows = dir.appendingPathComponent("flows")
+        try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
+        try Self.ivr.write(to: flows.appendingPathComponent("ivr.yaml"), atomically: true, encoding: .utf8)
+        try "mappings:\n  - called: [\"4000\"]\n    flow: ivr\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
+        let flow = try ChildProcess("flow-server", ["--name", "flow-ivr", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
+                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
+                                    environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+        defer { flow.stop() }
+        #expect(flow.waitForLine(containing: "flow ivr v1 loaded") != nil, "\(flow.outputText)")
+        #expect(ct.waitForLine(containing: "flow-server flow-ivr attached") != nil)
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "1" })
+        _ = try pg.query("insert into customers (account, name, fields) values ('1234', 'Li Hua', '{\"balance\": \"88\"}')")
+
+        let silence = dir.appendingPathComponent("silence.ul")
+        try MediaTests.sox(["-n", "-r", "8000", "-c", "1", "-t", "ul", silence.path, "trim", "0", "1"])
+        var text = try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_walk_flow.xml"), encoding: .utf8)
+        text = text.replacingOccurrences(of: "@AUDIO@", with: silence.path)
+        // 2 during the menu prompt, then 1 2 3 4 # during the account prompt.
+        let keys: [(String, Int)] = [("2", 2500), ("1", 2500), ("2", 600), ("3", 600), ("4", 600), ("pound", 600)]
+        text = text.replacingOccurrences(of: "@DTMF@", with: keys.map { k, wait in
+            "  <pause milliseconds=\"\(wait)\"/>\n  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_\(k).pcap\"/></action></nop>"
+        }.joined(separator: "\n"))
+        let scenario = dir.appendingPathComponent("walk.xml")
+        try text.write(to: scenario, atomically: true, encoding: .utf8)
+        let r = try media.runSipp(scenario, port: sip, service: "4000", talkMs: 200)
+        #expect(r.0 == 0, "\(r.1)\n\(flow.outputText.suffix(2000))")
+        #expect(TestSupport.waitUntil(15) { (try? pg.query("select count(*) from calls")) == "1" }, "\(flow.outputText.suffix(2000))")
+        let path = try pg.query("select string_agg(detail->>'node', ',' order by seq) from call_events where kind = 'flow-node'")
+        #expect(path == "welcome,menu,account,find,balance,bye", "\(path)")
+        #expect(try pg.query("select flow||' v'||flow_version||' '||disposition from calls") == "ivr v1 self-service")
+        #expect(try pg.query("select string_agg(detail->>'digits', '' order by seq) from call_events where kind = 'dtmf'") == "21234#")
+        // The balance prompt was spoken with the customer's fields.
+        #expect(ct.outputLines.contains { $0.contains("gone (ivr done") } || flow.outputText.contains("ivr done"), "\(ct.outputText.suffix(1500))")
+    }
+}
