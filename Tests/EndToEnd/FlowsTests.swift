@@ -99,3 +99,61 @@ import Glibc
         #expect(ct.outputLines.contains { $0.contains("gone (ivr done") } || flow.outputText.contains("ivr done"), "\(ct.outputText.suffix(1500))")
     }
 }
+
+extension FlowsTests {
+    /// Hot reload: a call in progress keeps the version it started with while a new version is
+    /// written; the next call runs the new one; a broken edit is refused and changes nothing.
+    @Test func hotReloadKeepsCallsOnTheirVersion() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let (ct, sip, link, dir) = try calls.startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flows = dir.appendingPathComponent("flows")
+        try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
+        func version(_ greeting: String, wait: Int) -> String {
+            """
+            flow: greet
+            start: hello
+            nodes:
+              hello:
+                type: play
+                prompts: ["tts:en:\(greeting)", "silence:\(wait)"]
+                next: bye
+              bye:
+                type: hangup
+                cause: greeted
+            """
+        }
+        try version("Version one.", wait: 4000).write(to: flows.appendingPathComponent("greet.yaml"), atomically: true, encoding: .utf8)
+        try "default: greet\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
+        let flow = try ChildProcess("flow-server", ["--name", "flow-hot", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
+                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
+                                    environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+        defer { flow.stop() }
+        #expect(flow.waitForLine(containing: "flow greet v1 loaded") != nil, "\(flow.outputText)")
+        #expect(ct.waitForLine(containing: "flow-server flow-hot attached") != nil)
+        let silence = dir.appendingPathComponent("silence.ul")
+        try MediaTests.sox(["-n", "-r", "8000", "-c", "1", "-t", "ul", silence.path, "trim", "0", "1"])
+        let text = try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_walk_flow.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "@AUDIO@", with: silence.path).replacingOccurrences(of: "@DTMF@", with: "")
+        let scenario = dir.appendingPathComponent("listen.xml")
+        try text.write(to: scenario, atomically: true, encoding: .utf8)
+        // First call: starts on v1 and is still talking when v2 arrives.
+        let first = Box<(Int32, String)?>(nil)
+        let t = Thread { first.value = try? self.media.runSipp(scenario, port: sip, service: "100", talkMs: 200) }
+        t.start()
+        #expect(flow.waitForLine(containing: "runs flow greet v1") != nil)
+        // A broken edit is refused with its line; v1 stays.
+        try "flow: greet\nstart: nowhere\nnodes:\n  hello:\n    type: hangup\n".write(to: flows.appendingPathComponent("greet.yaml"), atomically: true, encoding: .utf8)
+        #expect(flow.waitForLine(containing: "flow refused: greet.yaml: line") != nil, "\(flow.outputText.suffix(1000))")
+        try version("Version two.", wait: 500).write(to: flows.appendingPathComponent("greet.yaml"), atomically: true, encoding: .utf8)
+        #expect(flow.waitForLine(containing: "flow greet v2 loaded") != nil, "\(flow.outputText.suffix(1000))")
+        let second = try media.runSipp(scenario, port: sip, service: "100", talkMs: 200)
+        #expect(second.0 == 0, "\(second.1)\n\(flow.outputText.suffix(2500))\n\(ct.outputText.suffix(2500))")
+        #expect(TestSupport.waitUntil(20) { first.value != nil })
+        #expect(first.value?.0 == 0, "\(first.value?.1 ?? "")")
+        #expect(TestSupport.waitUntil(15) { (try? pg.query("select count(*) from calls")) == "2" })
+        // The first call (arrived first) ran v1 to its end; the second ran v2.
+        #expect(try pg.query("select string_agg(flow||' v'||flow_version, ',' order by arrived_at) from calls") == "greet v1,greet v2")
+    }
+}

@@ -81,8 +81,22 @@ public final class FlowLibrary: @unchecked Sendable {
     }
 
     /// Loads every flow and the mapping table; returns the problems found (also logged).
+    private var lastSnapshot: [String: String] = [:]
+    private var lastProblems: [String] = []
+
     @discardableResult
     public func reload() -> [String] {
+        // Nothing changed on disk: nothing to do (and nothing to log again).
+        var snapshot: [String: String] = [:]
+        for f in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where f.hasSuffix(".yaml") {
+            snapshot[f] = (try? String(contentsOf: directory.appendingPathComponent(f), encoding: .utf8)) ?? ""
+        }
+        lock.lock()
+        let unchanged = snapshot == lastSnapshot
+        lastSnapshot = snapshot
+        let previous = lastProblems
+        lock.unlock()
+        if unchanged { return previous }
         var problems: [String] = []
         let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") && $0 != "mapping.yaml" }.sorted()
         var parsed: [(String, FlowDefinition, String)] = []
@@ -124,7 +138,8 @@ public final class FlowLibrary: @unchecked Sendable {
                 problems.append("mapping.yaml: \(error)")
             }
         }
-        for p in problems { logger.error("flow refused: \(p)") }
+        for p in problems where !previous.contains(p) { logger.error("flow refused: \(p)") }
+        lock.lock(); lastProblems = problems; lock.unlock()
         return problems
     }
 }

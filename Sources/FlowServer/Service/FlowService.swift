@@ -184,6 +184,18 @@ public final class FlowService: RunnableService {
         }
     }
 
+    /// Hot reload: the flows folder is read again every 2 s; a changed file that validates becomes
+    /// the next version for new calls (calls in progress keep theirs); one that does not is refused.
+    private func scheduleFlowReload(_ library: FlowLibrary) {
+        _ = loop.schedule(afterMilliseconds: 2000) { [weak self] in
+            guard self != nil else { return }
+            DispatchQueue.global(qos: .utility).async {
+                library.reload()
+                self?.loop.execute { self?.scheduleFlowReload(library) }
+            }
+        }
+    }
+
     /// The flow `lookup` node: the customer by phone number or account, as flat fields.
     private func customerLookup(phone: String?, account: String?, done: @escaping ([String: String]?) -> Void) {
         guard let url = databaseURL else { done(nil); return }
@@ -209,6 +221,7 @@ public final class FlowService: RunnableService {
 
     public func start() {
         flowCalls?.lookup = { [weak self] phone, account, done in self?.customerLookup(phone: phone, account: account, done: done) }
+        if let library = flowCalls?.library { scheduleFlowReload(library) }
         records?.start()
         ctLink.start()
     }

@@ -381,3 +381,16 @@ import Testing
         #expect(again.samples == zh.samples, "served from the cache")
     }
 }
+
+@Suite struct PromptStorePathTests {
+    /// A relative cache folder (as deploy/config has it) resolves from the working directory and
+    /// is not looked for under the prompt folder. (The working directory is not changed here:
+    /// tests run in parallel in one process.)
+    @Test func relativeCacheFolder() throws {
+        let rel = ".build/tts-test-\(UUID().uuidString.prefix(8))"
+        defer { try? FileManager.default.removeItem(atPath: rel) }
+        let store = PromptStore(promptDirectory: "prompts-that-do-not-exist", cacheDirectory: rel)
+        let a = try store.speech("relative paths", voice: "en")
+        #expect(a.samples.count > 1000)
+    }
+}

@@ -18,6 +18,11 @@ public final class PromptStore: @unchecked Sendable {
     public func load(_ name: String) throws -> PromptAudio {
         var path = name.hasPrefix("/") ? name : (promptDirectory as NSString).appendingPathComponent(name)
         if !FileManager.default.fileExists(atPath: path), FileManager.default.fileExists(atPath: path + ".wav") { path += ".wav" }
+        return try loadFile(path, name: name)
+    }
+
+    /// Loads a WAV by its path as given (absolute, or relative to the working directory).
+    func loadFile(_ path: String, name: String) throws -> PromptAudio {
         lock.lock()
         if let a = cache[path] { lock.unlock(); return a }
         lock.unlock()
@@ -61,7 +66,7 @@ public final class PromptStore: @unchecked Sendable {
             guard p.terminationStatus == 0 else { throw TTSError.failed("espeak-ng failed (status \(p.terminationStatus)) for voice \(voice)") }
             guard rename(tmp, file) == 0 else { throw TTSError.failed("cannot store \(file)") }
         }
-        let audio = try load(file)
+        let audio = try loadFile(file, name: file)
         return PromptAudio(name: "tts:\(text)", samples: audio.samples)
     }
 
