@@ -81,8 +81,9 @@ import Glibc
         try MediaTests.sox(["-n", "-r", "8000", "-c", "1", "-t", "ul", silence.path, "trim", "0", "1"])
         var text = try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_walk_flow.xml"), encoding: .utf8)
         text = text.replacingOccurrences(of: "@AUDIO@", with: silence.path)
-        // 2 during the menu prompt, then 1 2 3 4 # during the account prompt.
-        let keys: [(String, Int)] = [("2", 2500), ("1", 2500), ("2", 600), ("3", 600), ("4", 600), ("pound", 600)]
+        // 2 already during the welcome (type-ahead: the menu that follows takes it), then 1 2 3 4 #
+        // during the account prompt (barge-in).
+        let keys: [(String, Int)] = [("2", 300), ("1", 4000), ("2", 600), ("3", 600), ("4", 600), ("pound", 600)]
         text = text.replacingOccurrences(of: "@DTMF@", with: keys.map { k, wait in
             "  <pause milliseconds=\"\(wait)\"/>\n  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_\(k).pcap\"/></action></nop>"
         }.joined(separator: "\n"))

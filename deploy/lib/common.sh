@@ -8,7 +8,7 @@ RUN_DIR="${HOTLINE_RUN_DIR:-$HOTLINE_ROOT/run}"
 BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspeexdsp-dev openssl ca-certificates iproute2 procps)
 # What the running call center uses: a private PostgreSQL when none is configured, and
 # espeak-ng for text-to-speech prompts.
-RUNTIME_PACKAGES=(postgresql espeak-ng)
+RUNTIME_PACKAGES=(postgresql espeak-ng sox)
 # Real peers the tests drive (TESTING.md): SIPp, baresip; python3 for small replay helpers.
 TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox)
 

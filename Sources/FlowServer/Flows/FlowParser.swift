@@ -123,7 +123,7 @@ public struct FlowParser {
                 case "file":
                     let name = String(p.dropFirst(5))
                     if name.isEmpty || name.contains("..") { error(node, "\(what): bad prompt file \(name)") }
-                    else if let exists = parser.promptExists, !exists(name) { error(node, "\(what): prompt file \(name) is missing") }
+                    else if !name.contains("${"), let exists = parser.promptExists, !exists(name) { error(node, "\(what): prompt file \(name) is missing") }
                 case "tts":
                     if p.split(separator: ":", maxSplits: 2).count < 3 { error(node, "\(what): tts prompts are tts:VOICE:TEXT") }
                 case "tone", "silence": break

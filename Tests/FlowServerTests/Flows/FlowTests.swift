@@ -285,3 +285,30 @@ import Testing
         #expect(r.trace.map { "\($0.flow)/\($0.node)" } == ["main/who", "main/greet", "main/survey", "survey/ask", "survey/done", "main/end"])
     }
 }
+
+import TestSupport
+
+@Suite struct SampleFlowTests {
+    /// deploy/flows ships a flow and a mapping table that validate (prompt files are generated
+    /// by deploy/up, so their existence is not checked here).
+    @Test func theShippedSampleValidates() throws {
+        let dir = TestSupport.packageRoot.appendingPathComponent("deploy/flows")
+        let text = try String(contentsOf: dir.appendingPathComponent("hotline.yaml"), encoding: .utf8)
+        let def = try FlowParser().parse(text).get()
+        #expect(def.name == "hotline" && def.nodes.count >= 10)
+        let mapping = try MappingTable.parse(String(contentsOf: dir.appendingPathComponent("mapping.yaml"), encoding: .utf8))
+        #expect(mapping.flow(caller: "13800001111", called: "4000", line: "sip", environment: .init(caller: "13800001111", called: "4000")) == "hotline")
+        // Every prompt the sample names is in prompts.txt.
+        let names = Set(try String(contentsOf: dir.appendingPathComponent("prompts.txt"), encoding: .utf8)
+            .split(separator: "\n").filter { !$0.hasPrefix("#") }.compactMap { $0.split(separator: "|").first.map(String.init) })
+        for n in def.nodes.values {
+            for p in "\(n.kind)".components(separatedBy: "\"").filter({ $0.hasPrefix("file:") }) {
+                let name = String(p.dropFirst(5))
+                for lang in ["en", "cmn"] {
+                    let resolved = name.replacingOccurrences(of: "${lang}", with: lang)
+                    #expect(names.contains(resolved), "prompt \(resolved) of node \(n.id) is not generated")
+                }
+            }
+        }
+    }
+}

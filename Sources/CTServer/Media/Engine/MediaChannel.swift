@@ -45,6 +45,8 @@ final class MediaChannel {
 
     var player: Player?
     var collector: DigitCollector?
+    /// Keys pressed while nothing was collecting (type-ahead): the next collection starts with them.
+    var typeAhead: [Character] = []
     var collectAfterPlay = false
     var recorder: Recorder?
     var mix: MixGroup?

@@ -309,6 +309,8 @@ public final class MediaEngine: @unchecked Sendable {
             } else {
                 ch.collector = c
             }
+        } else if ch.typeAhead.count < 32 {
+            ch.typeAhead.append(d)
         }
         if let r = ch.recorder, r.request.terminators.contains(d) { stopRecording(ch, reason: "terminator") }
     }
@@ -466,10 +468,21 @@ public final class MediaEngine: @unchecked Sendable {
             guard let ch = channels[id], let p = ch.player else { return }
             ch.player = nil
             events.append(.playDone(id: id, tag: p.tag, outcome: .stopped))
-        case .collect(let id, let collector, let afterPlay):
+        case .collect(let id, var collector, let afterPlay):
             guard let ch = channels[id] else { return }
-            ch.collector = collector
             ch.collectAfterPlay = afterPlay
+            // Keys pressed ahead (during a prompt that nothing collected for) come first.
+            let ahead = ch.typeAhead
+            ch.typeAhead.removeAll()
+            let now = Self.now()
+            for (i, d) in ahead.enumerated() {
+                if let r = collector.digit(d, now: now) {
+                    events.append(.digitsCollected(id: id, tag: collector.tag, digits: r.digits, reason: r.reason))
+                    ch.typeAhead = Array(ahead[(i + 1)...])
+                    return
+                }
+            }
+            ch.collector = collector
         case .stopCollect(let id):
             guard let ch = channels[id], let c = ch.collector else { return }
             ch.collector = nil
