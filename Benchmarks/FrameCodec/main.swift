@@ -5,6 +5,8 @@
 //   swift run -c release hotline-bench link       # request/response over loopback: p50/p99, throughput
 //   swift run -c release hotline-bench sip        # SIP messages parsed (and screened) per second
 //   bench/records.sh                               # CDRs/s into PostgreSQL (hotline-bench records URL N)
+//   swift run -c release hotline-bench flows      # flow node steps per second (the interpreter)
+//   bench/flow-calls.sh                            # flow-server CPU per call at a fixed SIPp call rate
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
 import Dispatch
@@ -193,6 +195,7 @@ header()
 if which == "all" || which == "sip" { benchSIP() }
 if which == "all" || which == "codec" { benchCodec() }
 if which == "all" || which == "link" { try benchLink() }
+if which == "all" || which == "flows" { try benchFlows() }
 if which == "records" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard let url = args.first else { print("usage: hotline-bench records POSTGRES_URL [COUNT]"); exit(2) }
