@@ -158,3 +158,58 @@ extension FlowsTests {
         #expect(try pg.query("select string_agg(flow||' v'||flow_version, ',' order by arrived_at) from calls") == "greet v1,greet v2")
     }
 }
+
+extension FlowsTests {
+    /// app-operate flow validate/publish/list/show/rollback and mapping publish, against a
+    /// flow-server with a database: versions are kept, a rollback is one command, and every
+    /// change reaches the running Flow-Server.
+    @Test func publishListShowAndRollBack() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let dir = TestSupport.temporaryDirectory("flow-admin")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let flows = dir.appendingPathComponent("flows")
+        try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
+        let env = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
+        let flow = try ChildProcess("flow-server", ["--name", "flow-admin", "--ct", "127.0.0.1:9", "--listen", "127.0.0.1:0", "--database-url", pg.url,
+                                                    "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path], environment: env)
+        defer { flow.stop() }
+        let line = try #require(flow.waitForLine(containing: "app_link="))
+        let app = String(try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count))
+        func op(_ args: [String]) throws -> (Int32, String) {
+            let r = try ChildProcess.run("app-operate", args + ["--connect", app], environment: env, seconds: 30)
+            return (r.status, r.output)
+        }
+        func file(_ name: String, _ text: String) throws -> String {
+            let u = dir.appendingPathComponent(name)
+            try text.write(to: u, atomically: true, encoding: .utf8)
+            return u.path
+        }
+        let v1 = try file("v1.yaml", "flow: greet\nstart: hi\nnodes:\n  hi:\n    type: play\n    prompts: \"tts:en:One\"\n    next: bye\n  bye:\n    type: hangup\n")
+        let v2 = try file("v2.yaml", "flow: greet\nstart: hi\nnodes:\n  hi:\n    type: play\n    prompts: \"tts:en:Two\"\n    next: bye\n  bye:\n    type: hangup\n")
+        let bad = try file("bad.yaml", "flow: greet\nstart: hi\nnodes:\n  hi:\n    type: play\n    prompts: \"tts:en:x\"\n    next: nowhere\n")
+        let refused = try op(["flow", "validate", bad])
+        #expect(refused.0 != 0 && refused.1.contains("line 4, column 3: node hi goes to nowhere, which does not exist"), "\(refused.1)")
+        #expect(try op(["flow", "validate", v1]).1.contains("ok: flow greet, 2 nodes"))
+        #expect(try op(["flow", "publish", bad]).0 != 0, "a refused flow is not published")
+        #expect(try op(["flow", "publish", v1]).1.contains("published flow greet v1"))
+        #expect(try op(["flow", "publish", v2]).1.contains("published flow greet v2"))
+        #expect(flow.waitForLine(containing: "flow greet v2 loaded from the database") != nil, "\(flow.outputText.suffix(1500))")
+        #expect(try op(["flow", "list"]).1.contains("greet  v2 current of 2"))
+        let shown = try op(["flow", "show", "greet"]).1
+        #expect(shown.contains("flow greet v2") && shown.contains("hi") && shown.contains("play") && shown.contains("bye"), "\(shown)")
+        #expect(try op(["flow", "show", "greet", "--dot"]).1.contains("digraph \"greet v2\""))
+        #expect(try op(["flow", "show", "greet", "--version", "1", "--source"]).1.contains("tts:en:One"))
+        #expect(try op(["flow", "rollback", "greet", "1"]).1.contains("flow greet is now v1"))
+        #expect(flow.waitForLine(containing: "flow greet v1 loaded from the database") != nil, "\(flow.outputText.suffix(1500))")
+        #expect(try op(["flow", "rollback", "greet", "7"]).1.contains("no version 7"))
+        // The mapping table: unknown flows are refused, a good one is published and loaded.
+        let badMap = try file("m0.yaml", "default: nosuch\n")
+        #expect(try op(["mapping", "publish", badMap]).1.contains("unknown flows nosuch"))
+        let map = try file("m1.yaml", "mappings:\n  - called: [\"4000\"]\n    flow: greet\n")
+        #expect(try op(["mapping", "publish", map]).1.contains("published mapping table v1"))
+        #expect(flow.waitForLine(containing: "mapping table v1 loaded") != nil)
+        #expect(try pg.query("select string_agg(flow||':'||version, ',' order by version) from flow_versions") == "greet:1,greet:2")
+        #expect(try pg.query("select current_version from flows where name = 'greet'") == "1")
+    }
+}

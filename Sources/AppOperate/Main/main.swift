@@ -182,12 +182,113 @@ struct CustomerCommand: ParsableCommand {
     }
 }
 
+/// flow|mapping validate/publish/list/show/rollback, answered by the Flow-Server.
+struct FlowAdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "flow", abstract: "Flows: validate, publish (a new version), list, show (text or Graphviz), roll back.",
+                                                    subcommands: [Validate.self, Publish.self, List.self, Show.self, Rollback.self])
+
+    static func send(_ connection: ConnectionOptions, _ r: FlowAdminRequest) throws {
+        let client = try connection.open()
+        defer { client.close() }
+        do {
+            print(try client.request(r, expecting: FlowAdminResult.self, timeoutMs: 30_000).text)
+        } catch let e as ProtocolError {
+            FileHandle.standardError.write(Data("\(e.reason)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    static func read(_ file: String) throws -> String {
+        guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file)") }
+        return text
+    }
+
+    struct Validate: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Check a flow file without publishing it.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var file: String
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "validate", source: try FlowAdminCommand.read(file))) }
+    }
+    struct Publish: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Publish a flow file as the flow's next version (new calls start on it).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var file: String
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "publish", source: try FlowAdminCommand.read(file))) }
+    }
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Published flows and their current versions.")
+        @OptionGroup var connection: ConnectionOptions
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "list")) }
+    }
+    struct Show: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A flow as a graph (text), as Graphviz DOT (--dot; an SVG with --svg FILE when dot is installed), or its source.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var name: String
+        @Option var version: UInt32 = 0
+        @Flag var dot = false
+        @Flag var source = false
+        @Option(help: "Write an SVG of the graph here (needs graphviz's dot).") var svg: String?
+        func run() throws {
+            guard let svg else {
+                try FlowAdminCommand.send(connection, FlowAdminRequest(action: "show", name: name, version: version, format: dot ? "dot" : source ? "source" : "text"))
+                return
+            }
+            let client = try connection.open()
+            defer { client.close() }
+            let text = try client.request(FlowAdminRequest(action: "show", name: name, version: version, format: "dot"), expecting: FlowAdminResult.self).text
+            guard FileManager.default.isExecutableFile(atPath: "/usr/bin/dot") else { throw ValidationError("graphviz is not installed (apt-get install graphviz); use --dot") }
+            let p = Process()
+            p.executableURL = URL(fileURLWithPath: "/usr/bin/dot")
+            p.arguments = ["-Tsvg", "-o", svg]
+            let pipe = Pipe()
+            p.standardInput = pipe
+            try p.run()
+            pipe.fileHandleForWriting.write(Data(text.utf8))
+            pipe.fileHandleForWriting.closeFile()
+            p.waitUntilExit()
+            print("wrote \(svg)")
+        }
+    }
+    struct Rollback: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Make an earlier version of a flow current again.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var name: String
+        @Argument var version: UInt32
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "rollback", name: name, version: version)) }
+    }
+}
+
+struct MappingAdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "mapping", abstract: "The mapping table (which flow answers a call): validate, publish, show, roll back.",
+                                                    subcommands: [Validate.self, Publish.self, Show.self, Rollback.self])
+    struct Validate: ParsableCommand {
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var file: String
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "validate", kind: "mapping", source: try FlowAdminCommand.read(file))) }
+    }
+    struct Publish: ParsableCommand {
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var file: String
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "publish", kind: "mapping", source: try FlowAdminCommand.read(file))) }
+    }
+    struct Show: ParsableCommand {
+        @OptionGroup var connection: ConnectionOptions
+        @Option var version: UInt32 = 0
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "show", kind: "mapping", version: version)) }
+    }
+    struct Rollback: ParsableCommand {
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var version: UInt32
+        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "rollback", kind: "mapping", version: version)) }
+    }
+}
+
 struct AppOperateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app-operate",
         abstract: "Hotline App-Operate: the operators' client (agent, supervisor, admin, reports).",
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
-        subcommands: [Status.self, Report.self, CustomerCommand.self])
+        subcommands: [Status.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self])
 }
 
 AppOperateCommand.main()

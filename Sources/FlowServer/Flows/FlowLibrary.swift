@@ -52,22 +52,35 @@ public struct MappingTable: Sendable {
     }
 }
 
-/// The flows a Flow-Server runs, loaded from a folder of YAML files (`*.yaml`, plus
-/// `mapping.yaml`). A file that does not validate is refused with its line and reason and
-/// never replaces the flow that is running; `reload()` picks up changes, and calls in progress
-/// keep the version they started with (each FlowRun holds its own copy).
+/// The flows a Flow-Server runs. With a database, the published versions there are the truth:
+/// every Flow-Server runs each flow's current version, and a file in the flows folder that
+/// changes (and validates) is published as the next version. Without one, the folder alone.
+/// A file that does not validate is refused with its line and reason and never replaces the
+/// flow that is running; calls in progress keep the version they started with (each FlowRun
+/// holds its own copy). `reload()` runs at start and every 2 s, off the loop.
 public final class FlowLibrary: @unchecked Sendable {
-    public let directory: URL
+    public let directory: URL?
+    public let databaseURL: String?
     private let lock = NSLock()
-    private var flows: [String: (def: FlowDefinition, version: Int, checksum: String)] = [:]
-    public private(set) var mapping = MappingTable(entries: [], defaultFlow: nil, holidays: [])
+    private var flows: [String: (def: FlowDefinition, version: Int, source: String)] = [:]
+    private var mappingState = (table: MappingTable(entries: [], defaultFlow: nil, holidays: []), version: 0, source: "")
     private let logger: Logger
     private let promptDirectory: String?
+    private var db: PostgresConnection?
+    private var lastSnapshot: [String: String] = [:]
+    private var lastProblems: [String] = []
+    private var databaseDown = false
 
-    public init(directory: URL, promptDirectory: String?, logger: Logger) {
+    public init(directory: URL?, databaseURL: String? = nil, promptDirectory: String?, logger: Logger) {
         self.directory = directory
+        self.databaseURL = databaseURL
         self.logger = logger
         self.promptDirectory = promptDirectory
+    }
+
+    public var mapping: MappingTable {
+        lock.lock(); defer { lock.unlock() }
+        return mappingState.table
     }
 
     public func flow(named name: String) -> (FlowDefinition, Int)? {
@@ -80,66 +93,117 @@ public final class FlowLibrary: @unchecked Sendable {
         return flows.keys.sorted()
     }
 
-    /// Loads every flow and the mapping table; returns the problems found (also logged).
-    private var lastSnapshot: [String: String] = [:]
-    private var lastProblems: [String] = []
+    func parser(known: Set<String>?) -> FlowParser {
+        let promptDir = promptDirectory
+        return FlowParser(promptExists: promptDir.map { dir in { name in
+            FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name))
+                || FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name + ".wav")) } },
+                          flowExists: known.map { k in { k.contains($0) } })
+    }
 
+    /// Validates a flow as it would be published (flows it calls must exist here or in `extra`).
+    public func validate(_ source: String, alsoKnown extra: Set<String> = []) -> Result<FlowDefinition, FlowErrors> {
+        parser(known: Set(names).union(extra)).parse(source)
+    }
+
+    /// Loads what changed; returns the problems found (each logged once).
     @discardableResult
     public func reload() -> [String] {
-        // Nothing changed on disk: nothing to do (and nothing to log again).
-        var snapshot: [String: String] = [:]
-        for f in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where f.hasSuffix(".yaml") {
-            snapshot[f] = (try? String(contentsOf: directory.appendingPathComponent(f), encoding: .utf8)) ?? ""
-        }
-        lock.lock()
-        let unchanged = snapshot == lastSnapshot
-        lastSnapshot = snapshot
-        let previous = lastProblems
-        lock.unlock()
-        if unchanged { return previous }
         var problems: [String] = []
-        let files = ((try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? []).filter { $0.hasSuffix(".yaml") && $0 != "mapping.yaml" }.sorted()
-        var parsed: [(String, FlowDefinition, String)] = []
-        for f in files {
-            guard let text = try? String(contentsOf: directory.appendingPathComponent(f), encoding: .utf8) else { continue }
-            let promptDir = promptDirectory
-            let parser = FlowParser(promptExists: promptDir.map { dir in { name in
-                FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name))
-                    || FileManager.default.fileExists(atPath: (dir as NSString).appendingPathComponent(name + ".wav")) } })
-            switch parser.parse(text) {
-            case .success(let def): parsed.append((f, def, String(text.hashValue)))
-            case .failure(let e):
-                for err in e.errors { problems.append("\(f): \(err)") }
+        var snapshot: [String: String] = [:]
+        if let directory {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where f.hasSuffix(".yaml") {
+                snapshot[f] = (try? String(contentsOf: directory.appendingPathComponent(f), encoding: .utf8)) ?? ""
             }
         }
-        // Subflow and transfer targets must exist among the flows that loaded.
-        let known = Set(parsed.map(\.1.name))
-        lock.lock()
-        for (f, def, sum) in parsed {
-            var missing: [String] = []
-            for n in def.nodes.values {
-                if case .subflow(let target, _) = n.kind, !known.contains(target) { missing.append("line \(n.line): there is no flow \(target)") }
-                if case .transfer(_, let target?, _) = n.kind, !known.contains(target) { missing.append("line \(n.line): there is no flow \(target)") }
+        let folderChanged = snapshot != lastSnapshot
+        lastSnapshot = snapshot
+        // Folder flows that validate (their subflows may be among them).
+        var folderFlows: [(file: String, def: FlowDefinition, source: String)] = []
+        var folderMapping: (MappingTable, String)?
+        if folderChanged {
+            let names = Set(snapshot.compactMap { f, text in f == "mapping.yaml" ? nil : (try? parser(known: nil).parse(text).get())?.name })
+            for (f, text) in snapshot.sorted(by: { $0.key < $1.key }) where f != "mapping.yaml" {
+                switch parser(known: names.union(self.names)).parse(text) {
+                case .success(let def): folderFlows.append((f, def, text))
+                case .failure(let e): problems += e.errors.map { "\(f): \($0)" }
+                }
             }
-            if !missing.isEmpty { problems += missing.map { "\(f): \($0)" }; continue }
-            if let old = flows[def.name], old.checksum == sum { continue }
-            let version = (flows[def.name]?.version ?? 0) + 1
-            flows[def.name] = (def, version, sum)
-            logger.notice("flow \(def.name) v\(version) loaded from \(f)")
+            if let text = snapshot["mapping.yaml"] {
+                do { folderMapping = (try MappingTable.parse(text), text) } catch { problems.append("mapping.yaml: \(error)") }
+            }
         }
-        lock.unlock()
-        let mappingFile = directory.appendingPathComponent("mapping.yaml")
-        if let text = try? String(contentsOf: mappingFile, encoding: .utf8) {
+        if let url = databaseURL {
             do {
-                let m = try MappingTable.parse(text)
-                let unknown = (m.entries.map(\.flow) + [m.defaultFlow].compactMap { $0 }).filter { flow(named: $0) == nil }
-                if unknown.isEmpty { lock.lock(); mapping = m; lock.unlock() } else { problems.append("mapping.yaml: unknown flows \(unknown.joined(separator: ", "))") }
+                if db?.isConnected != true {
+                    let c = try PostgresConnection(url: url)
+                    try Migrator.bundled().migrate(c, logger: logger)
+                    db = c
+                }
+                guard let db else { throw PostgresError(message: "not connected", sqlState: "") }
+                let current = Dictionary(try FlowStore.current(db).map { ($0.name, $0) }, uniquingKeysWith: { a, _ in a })
+                for f in folderFlows where current[f.def.name]?.source != f.source {
+                    let v = try FlowStore.publish(db, name: f.def.name, source: f.source, by: "file \(f.file)")
+                    logger.notice("flow \(f.def.name) v\(v) published from \(f.file)")
+                }
+                if let (_, text) = folderMapping, try FlowStore.current(db, mapping: true).first?.source != text {
+                    let v = try FlowStore.publish(db, name: FlowStore.mappingName, source: text, by: "file mapping.yaml", mapping: true)
+                    logger.notice("mapping table v\(v) published from mapping.yaml")
+                }
+                for p in try FlowStore.current(db) { install(p.name, source: p.source, version: p.version, from: "the database", problems: &problems) }
+                if let m = try FlowStore.current(db, mapping: true).first { installMapping(m.source, version: m.version, problems: &problems) }
+                if databaseDown { logger.notice("flows: database reachable again") }
+                databaseDown = false
             } catch {
-                problems.append("mapping.yaml: \(error)")
+                self.db = nil
+                if !databaseDown { logger.warning("flows: database unavailable (\(error)); running the flows already loaded") }
+                databaseDown = true
+                lastSnapshot = [:]   // publish the folder again once the database is back
             }
+        } else {
+            for f in folderFlows { install(f.def.name, source: f.source, version: nil, from: f.file, problems: &problems) }
+            if let (_, text) = folderMapping { installMapping(text, version: nil, problems: &problems) }
         }
-        for p in problems where !previous.contains(p) { logger.error("flow refused: \(p)") }
-        lock.lock(); lastProblems = problems; lock.unlock()
-        return problems
+        let previous = lastProblems
+        if folderChanged || databaseURL != nil {
+            for p in problems where !previous.contains(p) { logger.error("flow refused: \(p)") }
+            if folderChanged { lastProblems = problems }
+        }
+        return folderChanged ? problems : previous
+    }
+
+    private func install(_ name: String, source: String, version: Int?, from: String, problems: inout [String]) {
+        lock.lock()
+        let loaded = flows[name]
+        lock.unlock()
+        if let loaded, version == nil ? loaded.source == source : loaded.version == version { return }
+        switch parser(known: nil).parse(source) {
+        case .success(let def):
+            lock.lock()
+            let v = version ?? ((flows[name]?.version ?? 0) + 1)
+            flows[name] = (def, v, source)
+            lock.unlock()
+            logger.notice("flow \(name) v\(v) loaded from \(from)")
+        case .failure(let e):
+            problems += e.errors.map { "\(name) (\(from)): \($0)" }
+        }
+    }
+
+    private func installMapping(_ source: String, version: Int?, problems: inout [String]) {
+        lock.lock()
+        let same = version == nil ? mappingState.source == source : mappingState.version == version
+        lock.unlock()
+        if same { return }
+        do {
+            let m = try MappingTable.parse(source)
+            let unknown = (m.entries.map(\.flow) + [m.defaultFlow].compactMap { $0 }).filter { flow(named: $0) == nil }
+            guard unknown.isEmpty else { problems.append("mapping.yaml: unknown flows \(unknown.joined(separator: ", "))"); return }
+            lock.lock()
+            mappingState = (m, version ?? mappingState.version + 1, source)
+            lock.unlock()
+            logger.notice("mapping table v\(version ?? mappingState.version) loaded")
+        } catch {
+            problems.append("mapping.yaml: \(error)")
+        }
     }
 }

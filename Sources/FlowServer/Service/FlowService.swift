@@ -37,7 +37,7 @@ public final class FlowService: RunnableService {
         let writer = records
         recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
         if let dir = config.flowsDirectory {
-            let library = FlowLibrary(directory: URL(fileURLWithPath: dir), promptDirectory: config.promptDirectory, logger: logger)
+            let library = FlowLibrary(directory: URL(fileURLWithPath: dir), databaseURL: databaseURL, promptDirectory: config.promptDirectory, logger: logger)
             library.reload()
             flowCalls = FlowCalls(library: library, recorder: recorder, loop: loop, logger: logger)
         }
@@ -102,6 +102,72 @@ public final class FlowService: RunnableService {
     private let queries = DispatchQueue(label: "flow-server.queries")
     private var queryConnection: PostgresConnection?
     private let databaseURL: String?
+
+    /// validate, publish, list, show and rollback of flows and the mapping table.
+    private func flowAdmin(_ m: FlowAdminRequest, _ conn: Connection, _ frame: Frame) {
+        let library = flowCalls?.library ?? FlowLibrary(directory: nil, promptDirectory: nil, logger: logger)
+        let mapping = m.kind == "mapping"
+        guard m.kind == "flow" || mapping else { conn.respond(to: frame, error: ProtocolError(.badMessage, "kind is flow or mapping")); return }
+        func invalid(_ e: FlowErrors) -> ProtocolError { ProtocolError(.badMessage, "refused:\n" + e.description) }
+        switch m.action {
+        case "validate", "publish":
+            var flowName = FlowStore.mappingName
+            if mapping {
+                do {
+                    let t = try MappingTable.parse(m.source)
+                    let unknown = (t.entries.map(\.flow) + [t.defaultFlow].compactMap { $0 }).filter { library.flow(named: $0) == nil }
+                    guard unknown.isEmpty else { conn.respond(to: frame, error: ProtocolError(.badMessage, "refused: unknown flows \(unknown.joined(separator: ", "))")); return }
+                } catch {
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, "refused: \(error)"))
+                    return
+                }
+            } else {
+                switch library.validate(m.source) {
+                case .failure(let e): conn.respond(to: frame, error: invalid(e)); return
+                case .success(let def):
+                    flowName = def.name
+                    if m.action == "validate" {
+                        conn.respond(to: frame, with: FlowAdminResult(text: "ok: flow \(def.name), \(def.nodes.count) nodes, start \(def.start)"))
+                        return
+                    }
+                }
+            }
+            if m.action == "validate" { conn.respond(to: frame, with: FlowAdminResult(text: "ok: mapping table")); return }
+            let who = conn.peer?.name ?? "app-operate"
+            database(conn, frame) { db in
+                let v = try FlowStore.publish(db, name: flowName, source: m.source, by: who, mapping: mapping)
+                DispatchQueue.global().async { library.reload() }
+                return FlowAdminResult(text: "published \(mapping ? "mapping table" : "flow \(flowName)") v\(v)", version: UInt32(v))
+            }
+        case "rollback":
+            guard m.version > 0 else { conn.respond(to: frame, error: ProtocolError(.badMessage, "rollback needs a version")); return }
+            let name = mapping ? FlowStore.mappingName : m.name
+            database(conn, frame) { db in
+                try FlowStore.rollback(db, name: name, version: Int(m.version), mapping: mapping)
+                DispatchQueue.global().async { library.reload() }
+                return FlowAdminResult(text: "\(mapping ? "mapping table" : "flow \(name)") is now v\(m.version)", version: m.version)
+            }
+        case "list":
+            database(conn, frame) { db in
+                let rows = try FlowStore.list(db, mapping: mapping)
+                let text = rows.isEmpty ? "nothing published" : rows.map { "\($0.0)  v\($0.1) current of \($0.2)" }.joined(separator: "\n")
+                return FlowAdminResult(text: text)
+            }
+        case "show":
+            let name = mapping ? FlowStore.mappingName : m.name
+            database(conn, frame) { db in
+                guard let p = try FlowStore.version(db, name: name, version: m.version == 0 ? nil : Int(m.version), mapping: mapping) else {
+                    throw PostgresError(message: "no \(mapping ? "mapping table" : "flow \(name)")\(m.version == 0 ? "" : " v\(m.version)")", sqlState: "P0002")
+                }
+                if mapping { return FlowAdminResult(text: "mapping table v\(p.version)\n\(p.source)", version: UInt32(p.version)) }
+                let def = try FlowParser().parse(p.source).get()
+                let text = m.format == "dot" ? FlowGraph.dot(def, version: p.version) : m.format == "source" ? p.source : FlowGraph.text(def, version: p.version)
+                return FlowAdminResult(text: text, version: UInt32(p.version))
+            }
+        default:
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "action is validate, publish, list, show or rollback"))
+        }
+    }
 
     static func message(_ c: Customer) -> CustomerMessage {
         CustomerMessage(id: UInt64(c.id ?? 0), account: c.account ?? "", name: c.name, phones: c.phones, fields: c.fields)
@@ -232,6 +298,9 @@ public final class FlowService: RunnableService {
             topology { report in conn.respond(to: frame, with: report) }
         case StatisticsRequest.messageType:
             statistics(conn, frame)
+        case FlowAdminRequest.messageType:
+            guard let m = decodeRequest(FlowAdminRequest.self, conn, frame) else { return }
+            flowAdmin(m, conn, frame)
         case CustomerLookup.messageType:
             guard let m = decodeRequest(CustomerLookup.self, conn, frame) else { return }
             guard !m.phone.isEmpty || !m.account.isEmpty || m.id != 0 else {
