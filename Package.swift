@@ -57,6 +57,7 @@ let package = Package(
 
         .target(name: "FlowServerKit",
                 dependencies: ["Protocol", "CPosix", "CLibPQ", "CZlib",
+                               .product(name: "HeapModule", package: "swift-collections"),
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Yams", package: "Yams")],
                 path: "Sources/FlowServer", exclude: ["Main"],

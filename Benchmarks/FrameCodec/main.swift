@@ -6,6 +6,7 @@
 //   swift run -c release hotline-bench sip        # SIP messages parsed (and screened) per second
 //   bench/records.sh                               # CDRs/s into PostgreSQL (hotline-bench records URL N)
 //   swift run -c release hotline-bench flows      # flow node steps per second (the interpreter)
+//   swift run -c release hotline-bench acd        # routing decisions: 5,000 agents, 200 queues, 20,000 calls
 //   bench/flow-calls.sh                            # flow-server CPU per call at a fixed SIPp call rate
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
@@ -196,6 +197,7 @@ if which == "all" || which == "sip" { benchSIP() }
 if which == "all" || which == "codec" { benchCodec() }
 if which == "all" || which == "link" { try benchLink() }
 if which == "all" || which == "flows" { try benchFlows() }
+if which == "all" || which == "acd" { benchACD() }
 if which == "records" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard let url = args.first else { print("usage: hotline-bench records POSTGRES_URL [COUNT]"); exit(2) }

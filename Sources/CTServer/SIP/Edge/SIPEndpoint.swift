@@ -136,13 +136,24 @@ public final class SIPEndpoint: SIPTransportDelegate {
     /// Listens for SIP on UDP and TCP at `address` (same port). Returns the bound addresses.
     @discardableResult
     public func listen(udpAndTCP address: SocketAddress) throws -> (udp: SocketAddress, tcp: SocketAddress) {
-        let u = try UDPTransport(loop: loop, address: address, logger: logger)
+        // Port 0: TCP takes the same port UDP got; if another socket already holds that TCP
+        // port (an ephemeral port of some outgoing connection), try another pair.
+        var attempt = 0
+        var pair: (UDPTransport, TCPTransport)?
+        while pair == nil {
+            attempt += 1
+            let u = try UDPTransport(loop: loop, address: address, logger: logger)
+            let tcpAddress = address.port == 0 ? try SocketAddress(host: address.host, port: u.localAddress.port) : address
+            do {
+                pair = (u, try TCPTransport(loop: loop, address: tcpAddress, tls: nil, parser: parser, logger: logger))
+            } catch {
+                u.close()
+                if address.port != 0 || attempt >= 20 { throw error }
+            }
+        }
+        let (u, t) = pair!
         u.delegate = self
         udp.append(u)
-        // Port 0: TCP takes the same port UDP got.
-        var tcpAddress = address
-        if address.port == 0 { tcpAddress = try SocketAddress(host: address.host, port: u.localAddress.port) }
-        let t = try TCPTransport(loop: loop, address: tcpAddress, tls: nil, parser: parser, logger: logger)
         t.delegate = self
         tcp.append(t)
         logger.info("SIP listening on udp:\(u.localAddress) tcp:\(t.localAddress)")

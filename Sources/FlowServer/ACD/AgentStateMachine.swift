@@ -1,0 +1,176 @@
+/// An agent's state (seed 人工座席系统, ARCHITECTURE.md §3), as a value type: events in,
+/// actions out, every transition explicit.
+///
+/// logged out → not ready ⇄ ready → reserved → ringing → talking ⇄ held → wrap-up → ready;
+/// not-ready carries a reason and an optional lock password that must be given to become
+/// ready again; ring-no-answer (RONA) makes the agent not ready and sends the call to the
+/// next agent; logout is refused while on a call; a lost App-Operate connection starts a grace
+/// period (the call, if any, goes on), then logs the agent out.
+///
+/// "Reserved" and "ringing" always carry their call, and every way out of them (answer, reject,
+/// ring timeout, the caller leaving, the connection lost) is handled, so an agent cannot be
+/// left reserved without a call — the stuck-agent bug of other engines is impossible here by
+/// construction (see the randomized test).
+public struct AgentStateMachine: Sendable, Equatable {
+    public enum State: Sendable, Equatable {
+        case loggedOut
+        case notReady(reason: String, locked: Bool)
+        case ready(since: Double)
+        case reserved(call: String)
+        case ringing(call: String)
+        case talking(call: String)
+        case held(call: String)
+        case wrapUp(until: Double)
+
+        public var name: String {
+            switch self {
+            case .loggedOut: return "logged-out"
+            case .notReady: return "not-ready"
+            case .ready: return "ready"
+            case .reserved: return "reserved"
+            case .ringing: return "ringing"
+            case .talking: return "talking"
+            case .held: return "held"
+            case .wrapUp: return "wrap-up"
+            }
+        }
+
+        public var call: String? {
+            switch self {
+            case .reserved(let c), .ringing(let c), .talking(let c), .held(let c): return c
+            default: return nil
+            }
+        }
+    }
+
+    public enum Event: Sendable, Equatable {
+        case login
+        case logout
+        case ready(password: String?)
+        case notReady(reason: String, lockPassword: String?)
+        /// The ACD picked this agent for a call.
+        case reserve(call: String)
+        /// The agent's phone is ringing.
+        case ringing(call: String)
+        case answered(call: String)
+        case rejected(call: String)
+        case ringTimeout(call: String)
+        case hold
+        case retrieve
+        /// The call ended (either side hung up, or it was transferred away).
+        case callEnded(call: String)
+        case wrapUpEnded
+        case connectionLost
+        case connectionRestored
+        case graceExpired
+    }
+
+    public enum Action: Sendable, Equatable {
+        /// The call goes back to its queue (reject, RONA, reservation undone).
+        case requeue(call: String, reason: String)
+        case startRingTimer(call: String)
+        case startWrapUpTimer(seconds: Double)
+        case startGraceTimer
+        /// A state period ended: write it (AgentStateRecord).
+        case record(state: String, reason: String?, from: Double, to: Double)
+        case refuse(String)
+    }
+
+    public private(set) var state: State = .loggedOut
+    public private(set) var since: Double = 0
+    public private(set) var disconnected = false
+    private var lockPassword: String?
+    public var wrapUpSeconds: Double
+    public private(set) var callsHandled = 0
+
+    public init(wrapUpSeconds: Double = 10) {
+        self.wrapUpSeconds = wrapUpSeconds
+    }
+
+    private mutating func go(_ s: State, at now: Double, reason: String? = nil) -> [Action] {
+        var r: String?
+        if case .notReady(let why, _) = state { r = why }
+        let wasLoggedOut = state == .loggedOut
+        let rec = Action.record(state: state.name, reason: r, from: since, to: now)
+        state = s
+        since = now
+        return wasLoggedOut ? [] : [rec]
+    }
+
+    public mutating func handle(_ e: Event, now: Double) -> [Action] {
+        switch (state, e) {
+        case (.loggedOut, .login):
+            disconnected = false
+            return go(.notReady(reason: "login", locked: false), at: now)
+        case (_, .login):
+            return [.refuse("already logged in")]
+        case (.notReady, .logout), (.ready, .logout), (.wrapUp, .logout):
+            lockPassword = nil
+            return go(.loggedOut, at: now)
+        case (.loggedOut, .logout):
+            return []
+        case (_, .logout):
+            return [.refuse("cannot log out while on a call")]
+        case (.notReady(_, let locked), .ready(let password)):
+            if locked, password != lockPassword { return [.refuse("wrong lock password")] }
+            lockPassword = nil
+            return go(.ready(since: now), at: now)
+        case (.wrapUp, .ready):
+            return go(.ready(since: now), at: now)
+        case (.ready, .ready):
+            return []
+        case (.ready, .notReady(let reason, let pw)), (.notReady, .notReady(let reason, let pw)), (.wrapUp, .notReady(let reason, let pw)):
+            lockPassword = pw
+            return go(.notReady(reason: reason, locked: pw != nil), at: now)
+        case (.ready, .reserve(let call)):
+            return go(.reserved(call: call), at: now)
+        case (.reserved(let c), .ringing(let call)) where c == call:
+            return go(.ringing(call: call), at: now) + [.startRingTimer(call: call)]
+        case (.reserved(let c), .answered(let call)) where c == call, (.ringing(let c), .answered(let call)) where c == call:
+            callsHandled += 1
+            return go(.talking(call: call), at: now)
+        case (.reserved(let c), .rejected(let call)) where c == call, (.ringing(let c), .rejected(let call)) where c == call:
+            return go(.ready(since: now), at: now) + [.requeue(call: call, reason: "rejected by the agent")]
+        case (.ringing(let c), .ringTimeout(let call)) where c == call, (.reserved(let c), .ringTimeout(let call)) where c == call:
+            // RONA: the agent is away; not ready, and the call goes to the next agent.
+            return go(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: "ring no answer")]
+        case (.reserved(let c), .callEnded(let call)) where c == call, (.ringing(let c), .callEnded(let call)) where c == call:
+            // The caller left before the agent answered.
+            return go(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)
+        case (.talking, .hold):
+            return go(.held(call: state.call!), at: now)
+        case (.held, .retrieve):
+            return go(.talking(call: state.call!), at: now)
+        case (.talking(let c), .callEnded(let call)) where c == call, (.held(let c), .callEnded(let call)) where c == call:
+            if disconnected { return go(.notReady(reason: "disconnected", locked: false), at: now) + [.startGraceTimer] }
+            return go(.wrapUp(until: now + wrapUpSeconds), at: now) + [.startWrapUpTimer(seconds: wrapUpSeconds)]
+        case (.wrapUp, .wrapUpEnded):
+            return go(.ready(since: now), at: now)
+        case (.loggedOut, .connectionLost):
+            return []
+        case (_, .connectionLost):
+            disconnected = true
+            switch state {
+            case .reserved(let call):
+                // Not yet ringing: give the call to someone else at once.
+                return go(.notReady(reason: "disconnected", locked: false), at: now) + [.requeue(call: call, reason: "agent disconnected"), .startGraceTimer]
+            case .talking, .held, .ringing:
+                return [.startGraceTimer]   // the call goes on; ringing ends by answer, reject or timeout
+            default:
+                return go(.notReady(reason: "disconnected", locked: false), at: now) + [.startGraceTimer]
+            }
+        case (_, .connectionRestored):
+            disconnected = false
+            return []
+        case (_, .graceExpired):
+            guard disconnected else { return [] }
+            switch state {
+            case .notReady, .ready, .wrapUp: return go(.loggedOut, at: now)
+            default: return [.startGraceTimer]   // still on a call: wait for it to end
+            }
+        default:
+            return [.refuse("\(state.name): cannot \(e)")]
+        }
+    }
+}
+
