@@ -208,7 +208,9 @@ import Glibc
             let heard = try p.heard()
             for (j, f) in freqs.enumerated() {
                 let level = ToneAnalysis.maxLevel(heard, frequency: Double(f))
-                if i == j { #expect(level < 600, "party \(i) hears itself at \(level)") } else { #expect(level > 2000, "party \(i) hears \(j) at \(level)") }
+                if i == j { #expect(level < 600, "party \(i) hears itself at \(level)") } else {
+                    #expect(level > 2000, "party \(i) hears \(j) at \(level); \(ct.outputLines.filter { $0.contains("gone") || $0.contains("offered") }.joined(separator: "\n"))")
+                }
             }
         }
     }

@@ -759,7 +759,7 @@ public final class ChannelManager {
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
         if ch.machine.cause == "caller hung up" { counters.completed += 1 }
         let m = ch.mediaStats
-        logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn) out=\(m?.packetsOut ?? 0) lost=\(m?.cumulativeLost ?? 0) jitter_ms=\(Int(m?.jitterMs ?? 0)) remote_loss_pct=\(m?.remoteLossPercent ?? 0) rtt_ms=\(m?.rttMs ?? -1))")
+        logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn) out=\(m?.packetsOut ?? 0) foreign=\(m?.foreignDropped ?? 0) latched=\(m?.latched ?? "-") lost=\(m?.cumulativeLost ?? 0) jitter_ms=\(Int(m?.jitterMs ?? 0)) remote_loss_pct=\(m?.remoteLossPercent ?? 0) rtt_ms=\(m?.rttMs ?? -1))")
     }
 }
 

@@ -145,14 +145,14 @@ public enum Sockets {
         return fd
     }
 
-    /// A non-blocking UDP socket bound to `address` (SO_REUSEADDR; receive and send buffers
+    /// A non-blocking UDP socket bound to `address` (exclusively; receive and send buffers
     /// raised to `bufferBytes` where the kernel allows).
     public static func udpBind(_ address: SocketAddress, bufferBytes: Int32 = 4 << 20) throws -> Int32 {
         let domain = address.family == .v6 ? AF_INET6 : AF_INET
         let fd = socket(domain, Int32(SOCK_DGRAM.rawValue) | Int32(SOCK_NONBLOCK.rawValue) | Int32(SOCK_CLOEXEC.rawValue), 0)
         guard fd >= 0 else { throw SystemError(errno: errno, function: "socket(udp)") }
-        var one: Int32 = 1
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, socklen_t(MemoryLayout<Int32>.size))
+        // No SO_REUSEADDR: for UDP it lets a second socket bind the same port, and datagrams then
+        // go to one of them — two servers (or two channels' RTP) would silently share a port.
         var size = bufferBytes
         setsockopt(fd, SOL_SOCKET, SO_RCVBUF, &size, socklen_t(MemoryLayout<Int32>.size))
         setsockopt(fd, SOL_SOCKET, SO_SNDBUF, &size, socklen_t(MemoryLayout<Int32>.size))

@@ -57,3 +57,16 @@ import Glibc
         #expect(got == (0..<n).map { i in [UInt8](repeating: UInt8(i), count: 160 + i) })
     }
 }
+
+import TestSupport
+
+@Suite struct ExclusiveUDPBindTests {
+    /// A UDP port is never shared: a second bind fails (RTP of two channels, or two servers,
+    /// must not silently split each other's datagrams).
+    @Test func secondBindOfAUDPPortFails() throws {
+        let first = try Sockets.udpBind(try SocketAddress(host: "127.0.0.1", port: 0))
+        defer { close(first) }
+        let port = try #require(Sockets.localAddress(first)).port
+        #expect(throws: SystemError.self) { _ = try Sockets.udpBind(try SocketAddress(host: "127.0.0.1", port: port)) }
+    }
+}
