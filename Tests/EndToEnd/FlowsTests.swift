@@ -195,6 +195,7 @@ extension FlowsTests {
         #expect(try op(["flow", "publish", v1]).1.contains("published flow greet v1"))
         #expect(try op(["flow", "publish", v2]).1.contains("published flow greet v2"))
         #expect(flow.waitForLine(containing: "flow greet v2 loaded from the database") != nil, "\(flow.outputText.suffix(1500))")
+        #expect(try op(["flow", "publish", v2]).1.contains("published flow greet v2"), "publishing the current text again is a no-op")
         #expect(try op(["flow", "list"]).1.contains("greet  v2 current of 2"))
         let shown = try op(["flow", "show", "greet"]).1
         #expect(shown.contains("flow greet v2") && shown.contains("hi") && shown.contains("play") && shown.contains("bye"), "\(shown)")

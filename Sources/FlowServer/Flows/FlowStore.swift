@@ -23,6 +23,9 @@ public enum FlowStore {
         return try db.transaction {
             try db.execute("INSERT INTO \(t.head) (name) VALUES ($1) ON CONFLICT DO NOTHING", [name])
             try db.execute("SELECT 1 FROM \(t.head) WHERE name = $1 FOR UPDATE", [name])
+            // Publishing what is already current (two Flow-Servers starting on the same folder) is a no-op.
+            let cur = try db.execute("SELECT v.version, v.source FROM \(t.head) h JOIN \(t.versions) v ON v.\(t.key) = h.name AND v.version = h.current_version WHERE h.name = $1", [name])
+            if cur.count == 1, cur.value(0, "source") == source, let v = cur.int(0, "version") { return v }
             let v = try db.execute("SELECT coalesce(max(version), 0) + 1 AS v FROM \(t.versions) WHERE \(t.key) = $1", [name]).int(0, "v") ?? 1
             if mapping {
                 try db.execute("INSERT INTO mapping_versions (mapping, version, source, published_by) VALUES ($1, $2::int, $3, $4)", [name, String(v), source, by])
