@@ -84,7 +84,7 @@ let package = Package(
         .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),
         .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport", "CPosix"]),
         .testTarget(name: "CTServerTests", dependencies: ["CTServerKit", "TestSupport"]),
-        .testTarget(name: "FlowServerTests", dependencies: ["FlowServerKit", "TestSupport"]),
+        .testTarget(name: "FlowServerTests", dependencies: ["FlowServerKit", "TestSupport", "Protocol"]),
         .testTarget(name: "AppOperateTests", dependencies: ["AppOperateKit", "TestSupport"]),
         .testTarget(name: "EndToEnd", dependencies: ["Protocol", "TestSupport"], exclude: ["Fixtures"]),
     ],

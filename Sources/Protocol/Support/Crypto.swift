@@ -49,3 +49,51 @@ extension Crypto {
 
     public static func hex(_ bytes: [UInt8]) -> String { bytes.map { String(format: "%02x", $0) }.joined() }
 }
+
+extension Crypto {
+    /// PBKDF2-HMAC-SHA256 (OpenSSL) of a password.
+    public static func pbkdf2SHA256(password: String, salt: [UInt8], iterations: Int, length: Int = 32) -> [UInt8] {
+        var out = [UInt8](repeating: 0, count: length)
+        let pw = Array(password.utf8CString)   // NUL-terminated; the length passed excludes it
+        let rc = pw.withUnsafeBufferPointer { p in
+            salt.withUnsafeBufferPointer { s in
+                out.withUnsafeMutableBufferPointer { o in
+                    PKCS5_PBKDF2_HMAC(p.baseAddress, Int32(p.count - 1), s.baseAddress, Int32(s.count), Int32(iterations), COpenSSL_sha256(), Int32(length), o.baseAddress)
+                }
+            }
+        }
+        precondition(rc == 1, "PKCS5_PBKDF2_HMAC failed")
+        return out
+    }
+}
+
+/// Operator passwords at rest: "pbkdf2-sha256$ITERATIONS$SALT_HEX$HASH_HEX", never the password.
+public enum PasswordHash {
+    public static let defaultIterations = 210_000   // OWASP 2023 guidance for PBKDF2-HMAC-SHA256
+
+    public static func make(_ password: String, iterations: Int = defaultIterations) -> String {
+        let salt = Crypto.randomBytes(16)
+        return "pbkdf2-sha256$\(iterations)$\(Crypto.hex(salt))$\(Crypto.hex(Crypto.pbkdf2SHA256(password: password, salt: salt, iterations: iterations)))"
+    }
+
+    /// Checks a password against a stored hash in constant time (for equal lengths).
+    public static func verify(_ password: String, against stored: String) -> Bool {
+        let parts = stored.split(separator: "$")
+        guard parts.count == 4, parts[0] == "pbkdf2-sha256", let n = Int(parts[1]), (1_000...10_000_000).contains(n),
+              let salt = unhex(parts[2]), let want = unhex(parts[3]), !want.isEmpty else { return false }
+        return Crypto.constantTimeEqual(Crypto.pbkdf2SHA256(password: password, salt: salt, iterations: n, length: want.count), want)
+    }
+
+    static func unhex(_ s: Substring) -> [UInt8]? {
+        guard s.count % 2 == 0 else { return nil }
+        var out: [UInt8] = []
+        var i = s.startIndex
+        while i < s.endIndex {
+            let j = s.index(i, offsetBy: 2)
+            guard let b = UInt8(s[i..<j], radix: 16) else { return nil }
+            out.append(b)
+            i = j
+        }
+        return out
+    }
+}

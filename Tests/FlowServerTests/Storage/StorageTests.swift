@@ -3,6 +3,7 @@ import Logging
 import Testing
 import TestSupport
 @testable import FlowServerKit
+import Protocol
 
 /// Storage against a real PostgreSQL (a private cluster per test): migrations, every writer,
 /// and the spool.
@@ -224,5 +225,43 @@ import TestSupport
         let h = try CustomerStore.history(of: c, db)
         #expect(h.map(\.caller) == ["13900002222", "+8613800001111"])
         #expect(h.first?.durationSeconds == 30)
+    }
+}
+
+@Suite struct PasswordTests {
+    @Test func pbkdf2MatchesTheReferenceVectorAndHashesVerify() {
+        // PBKDF2-HMAC-SHA256("password", "salt", 4096, 32) — the published test vector.
+        #expect(Crypto.hex(Crypto.pbkdf2SHA256(password: "password", salt: Array("salt".utf8), iterations: 4096))
+                == "c5e478d59288c841aa530db6845c4c8d962893a001ce4e11a4963873aa98134a")
+        let h = PasswordHash.make("correct horse", iterations: 10_000)
+        #expect(h.hasPrefix("pbkdf2-sha256$10000$") && !h.contains("correct"))
+        #expect(PasswordHash.verify("correct horse", against: h))
+        #expect(!PasswordHash.verify("correct horsE", against: h))
+        #expect(!PasswordHash.verify("x", against: "garbage"))
+        #expect(!PasswordHash.verify("x", against: "pbkdf2-sha256$10$00$00"), "absurd iteration counts are refused")
+        #expect(PasswordHash.make("same", iterations: 10_000) != PasswordHash.make("same", iterations: 10_000), "salted")
+    }
+}
+
+@Suite(.serialized) struct OperatorTests {
+    @Test func operatorsWithRolesSkillsAndHashedPasswords() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let db = try PostgresConnection(url: pg.url)
+        try Migrator.bundled().migrate(db)
+        let agent = Operator(workCode: "A100", name: "张伟", roles: ["agent"], skills: ["mandarin": 9, "billing": 6], queues: ["sales", "support"], sipExtension: "1001")
+        try UserStore.create(agent, password: "s3cret-pass", db, iterations: 10_000)
+        #expect(try pg.query("select count(*) from users where password_hash like '%s3cret%'") == "0", "never stored in clear")
+        let ok = try #require(try UserStore.authenticate(workCode: "A100", password: "s3cret-pass", db))
+        #expect(ok.roles == ["agent"] && ok.skills == ["mandarin": 9, "billing": 6] && ok.queues == ["sales", "support"] && ok.sipExtension == "1001" && ok.name == "张伟")
+        #expect(try UserStore.authenticate(workCode: "A100", password: "wrong-pass", db) == nil)
+        #expect(try UserStore.authenticate(workCode: "nobody", password: "s3cret-pass", db) == nil)
+        #expect(throws: PostgresError.self) { try UserStore.create(agent, password: "another-pass", db, iterations: 10_000) }   // duplicate work code
+        #expect(throws: PostgresError.self) { try UserStore.create(Operator(workCode: "X1", name: "x", roles: ["janitor"]), password: "long-enough", db, iterations: 10_000) }
+        #expect(throws: UserStore.UserError.self) { try UserStore.create(Operator(workCode: "X2", name: "x", roles: ["agent"], skills: ["a": 11]), password: "long-enough", db) }
+        #expect(throws: UserStore.UserError.self) { try UserStore.create(Operator(workCode: "X3", name: "x", roles: ["agent"]), password: "short", db) }
+        try UserStore.setPassword(workCode: "A100", password: "new-pass-123", db)
+        #expect(try UserStore.authenticate(workCode: "A100", password: "new-pass-123", db) != nil)
+        #expect(try UserStore.authenticate(workCode: "A100", password: "s3cret-pass", db) == nil)
     }
 }
