@@ -74,7 +74,7 @@ public final class ChannelManager {
         public var diagnostics: [String: Diagnostic] = ["*43": .echo, "*44": .playback, "*45": .readback]
         /// The prompt *44 plays (a WAV path or a name under the prompt folder); spoken text when unset.
         public var playbackPrompt: String?
-        public var recordingDirectory = "recordings"
+        public var recordingDirectory = "run/recordings"
         public var echoRingMs = 0
         public var mediaAddress = "127.0.0.1"
         public var rtpPortMin = 20000

@@ -179,11 +179,11 @@ public struct SIPUserSettings: Codable, Equatable, Sendable {
 
 /// The `media:` block of ct-server.yaml.
 public struct MediaSettings: Codable, Equatable, Sendable {
-    /// Where `file:NAME` prompts are found (default "prompts").
+    /// Where `file:NAME` prompts are found (default "run/prompts").
     public var promptDirectory: String?
-    /// Where recordings are written (default "recordings").
+    /// Where recordings are written (default "run/recordings").
     public var recordingDirectory: String?
-    /// Where espeak-ng output is cached (default "<prompt_directory>/.tts-cache").
+    /// Where espeak-ng output is cached (default "run/tts-cache").
     public var ttsCacheDirectory: String?
     /// Diagnostic numbers: number -> echo | playback | readback (default *43, *44, *45).
     public var diagnostics: [String: String]?

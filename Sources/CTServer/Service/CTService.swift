@@ -63,8 +63,9 @@ public final class CTService: RunnableService {
             throw ConfigError("sip.rtp_port_min/rtp_port_max must be a range within 1025...65535")
         }
         let mediaSettings = config.media ?? MediaSettings()
-        let promptDirectory = mediaSettings.promptDirectory ?? "prompts"
-        channelSettings.recordingDirectory = mediaSettings.recordingDirectory ?? "recordings"
+        // Defaults live under run/ (deploy/up's folder, ignored by git), never in the source tree.
+        let promptDirectory = mediaSettings.promptDirectory ?? "run/prompts"
+        channelSettings.recordingDirectory = mediaSettings.recordingDirectory ?? "run/recordings"
         channelSettings.playbackPrompt = mediaSettings.playbackPrompt
         if let d = mediaSettings.diagnostics {
             channelSettings.diagnostics = try d.mapValues { v in
@@ -74,7 +75,7 @@ public final class CTService: RunnableService {
         }
         media = try MediaEngine(logger: logger)
         let prompts = PromptStore(promptDirectory: promptDirectory,
-                                  cacheDirectory: mediaSettings.ttsCacheDirectory ?? (promptDirectory as NSString).appendingPathComponent(".tts-cache"))
+                                  cacheDirectory: mediaSettings.ttsCacheDirectory ?? "run/tts-cache")
         sipCore = CTSIPCore(loop: loop, authenticator: auth, channelSettings: channelSettings, media: media, prompts: prompts, logger: logger)
         media.start()
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
