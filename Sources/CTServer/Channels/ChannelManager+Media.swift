@@ -97,16 +97,10 @@ extension ChannelManager {
     public func collect(_ m: CollectDigits) -> Result<Void, CommandError> {
         mediaChannel(m.channelID).map { ch in
             let c = DigitCollector(minDigits: Int(m.minDigits), maxDigits: Int(max(1, m.maxDigits)), firstDigitTimeoutMs: Int(m.firstDigitTimeoutMs),
-                                   interDigitTimeoutMs: Int(m.interDigitTimeoutMs), terminators: Set(m.terminators), now: Self.monotonicNow(), tag: m.tag)
+                                   interDigitTimeoutMs: Int(m.interDigitTimeoutMs), terminators: Set(m.terminators), now: monotonicNanoseconds(), tag: m.tag)
             if m.inband { media.submit(.inbandDTMF(id: ch.id, enabled: true)) }
             media.submit(.collect(id: ch.id, collector: c, afterPlay: m.afterPlay))
         }
-    }
-
-    static func monotonicNow() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
     }
 
     /// Recording names stay inside the recording folder.

@@ -9,8 +9,7 @@ extension ChannelManager {
     func applyRemoteSDP(_ ch: SIPChannel, _ r: SIPMessage) {
         guard let body = try? SessionDescription(parsing: r.body), let m = body.media.first(where: { $0.type == "audio" && $0.port != 0 }),
               let (codec, pt) = OfferAnswer.pickCodec(m) else { return }
-        let te = m.formats.compactMap(Int.init).first { (m.rtpmap[$0] ?? "").lowercased().hasPrefix("telephone-event/8000") }
-        let n = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: te, remoteAddress: body.address(of: m) ?? "",
+        let n = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: OfferAnswer.telephoneEvent(m), remoteAddress: body.address(of: m) ?? "",
                                 remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
         guard n != ch.negotiated else { return }
         ch.negotiated = n
@@ -24,15 +23,23 @@ extension ChannelManager {
             t.respond(488, "Not Acceptable Here (unreadable SDP)")
             return
         }
-        switch OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)) {
+        switch renegotiate(ch, offer: offer, port: port) {
         case .failure(let f):
             t.respond(488, "Not Acceptable Here (\(f.reason))")
-        case .success(let (sdp, negotiated)):
+        case .success(let sdp):
+            t.respond(200, headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))], body: sdp.serialized(), contentType: "application/sdp")
+        }
+    }
+
+    /// A new offer inside the dialog (re-INVITE or UPDATE): answer it, move the media, and
+    /// report hold or resume. Returns our SDP answer.
+    func renegotiate(_ ch: SIPChannel, offer: SessionDescription, port: Int) -> Result<SessionDescription, OfferAnswer.Failure> {
+        OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)).map { sdp, negotiated in
             let held = negotiated.direction == .sendonly || negotiated.direction == .inactive || negotiated.remoteAddress == "0.0.0.0"
             ch.negotiated = negotiated
             media.submit(.update(id: ch.id, endpoint: Self.endpoint(negotiated)))
             apply(ch, ch.machine.holdChanged(held: held))
-            t.respond(200, headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))], body: sdp.serialized(), contentType: "application/sdp")
+            return sdp
         }
     }
 

@@ -273,16 +273,12 @@ public final class ChannelManager {
                       contentType: "application/sdp")
             return
         }
-        switch OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)) {
+        switch renegotiate(ch, offer: offer, port: port) {
         case .failure:
             t.respond(488)
-        case .success(let (sdp, negotiated)):
+        case .success(let sdp):
             dialog.remoteSeq = request.cseq?.number ?? dialog.remoteSeq
             ch.dialog = dialog
-            let held = negotiated.direction == .sendonly || negotiated.direction == .inactive || negotiated.remoteAddress == "0.0.0.0"
-            ch.negotiated = negotiated
-            media.submit(.update(id: ch.id, endpoint: Self.endpoint(negotiated)))
-            apply(ch, ch.machine.holdChanged(held: held))
             t.respond(200, headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))], body: sdp.serialized(),
                       contentType: "application/sdp")
         }

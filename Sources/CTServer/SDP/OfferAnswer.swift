@@ -29,7 +29,7 @@ public enum OfferAnswer {
             var reply = SessionDescription.Media(type: m.type, port: 0, proto: m.proto, formats: m.formats)
             if chosen == nil, m.type == "audio", m.proto == "RTP/AVP", m.port != 0, let addr = offer.address(of: m),
                let (codec, pt) = pickCodec(m) {
-                let te = m.formats.compactMap(Int.init).first { (m.rtpmap[$0] ?? "").lowercased().hasPrefix("telephone-event/8000") }
+                let te = telephoneEvent(m)
                 reply.port = localPort
                 reply.formats = [String(pt)] + (te.map { [String($0)] } ?? [])
                 reply.rtpmap[pt] = "\(codec.rawValue)/8000"
@@ -46,6 +46,11 @@ public enum OfferAnswer {
         }
         guard let chosen else { return .failure(Failure(reason: "no acceptable audio stream (PCMU or PCMA over RTP/AVP)")) }
         return .success((answer, chosen))
+    }
+
+    /// The payload type of RFC 4733 telephone-event at 8 kHz in a media line, if offered.
+    static func telephoneEvent(_ m: SessionDescription.Media) -> Int? {
+        m.formats.compactMap(Int.init).first { (m.rtpmap[$0] ?? "").lowercased().hasPrefix("telephone-event/8000") }
     }
 
     static func pickCodec(_ m: SessionDescription.Media) -> (NegotiatedAudio.Codec, Int)? {

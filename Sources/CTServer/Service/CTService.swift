@@ -147,23 +147,28 @@ public final class CTService: RunnableService {
             return conn.sendEvent(self.event(ch, .offered, 0, ""))
         }
         channels.report = { [weak self] ch, kind, code, cause in
-            guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
+            guard let self, let conn = self.ownerConnection(ch) else { return }
             conn.sendEvent(self.event(ch, kind, code, cause))
         }
         channels.reportDigits = { [weak self] ch, digits, source in
-            guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
+            guard let self, let conn = self.ownerConnection(ch) else { return }
             var e = self.event(ch, .digits, 0, source)
             e.digits = digits
             conn.sendEvent(e)
         }
         channels.reportMedia = { [weak self] ch, message in
-            guard let self, let owner = ch.owner, let conn = self.flowListener.connections[owner], conn.isEstablished else { return }
-            conn.sendEvent(message)
+            self?.ownerConnection(ch)?.sendEvent(message)
         }
         channels.lookupUser = { [weak self] user in
             guard let self else { return [] }
             return self.sipCore.registrar.contacts(of: user, now: self.loop.now)
         }
+    }
+
+    /// The established link of the Flow-Server that owns a channel.
+    private func ownerConnection(_ ch: SIPChannel) -> Connection? {
+        guard let owner = ch.owner, let conn = flowListener.connections[owner], conn.isEstablished else { return nil }
+        return conn
     }
 
     private func event(_ ch: SIPChannel, _ kind: ChannelEvent.Kind, _ code: Int, _ cause: String) -> ChannelEvent {
@@ -181,25 +186,27 @@ public final class CTService: RunnableService {
         }
     }
 
+    /// A channel command: decode it, run it, answer with its channel id or the error.
+    private func command<M: WireMessage & ChannelAddressed>(_ type: M.Type, _ conn: Connection, _ frame: Frame,
+                                                           _ run: (M) -> Result<Void, ChannelManager.CommandError>) {
+        guard let m = decode(type, frame, conn) else { return }
+        commandResult(conn, frame, m.channelID, run(m))
+    }
+
     private func handleRequest(_ conn: Connection, _ frame: Frame) {
         switch frame.type {
         case TopologyRequest.messageType:
             conn.respond(to: frame, with: topology())
         case AnswerChannel.messageType:
-            guard let m = decode(AnswerChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.answer(m.channelID))
+            command(AnswerChannel.self, conn, frame) { sipCore.channels.answer($0.channelID) }
         case RejectChannel.messageType:
-            guard let m = decode(RejectChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.reject(m.channelID, code: Int(m.sipCode), reason: m.reason))
+            command(RejectChannel.self, conn, frame) { sipCore.channels.reject($0.channelID, code: Int($0.sipCode), reason: $0.reason) }
         case HangupChannel.messageType:
-            guard let m = decode(HangupChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.hangup(m.channelID, cause: m.cause.isEmpty ? "hung up" : m.cause))
+            command(HangupChannel.self, conn, frame) { sipCore.channels.hangup($0.channelID, cause: $0.cause.isEmpty ? "hung up" : $0.cause) }
         case RedirectChannel.messageType:
-            guard let m = decode(RedirectChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.redirect(m.channelID, target: m.target, code: Int(m.sipCode)))
+            command(RedirectChannel.self, conn, frame) { sipCore.channels.redirect($0.channelID, target: $0.target, code: Int($0.sipCode)) }
         case TransferChannel.messageType:
-            guard let m = decode(TransferChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.transfer(m.channelID, target: m.target))
+            command(TransferChannel.self, conn, frame) { sipCore.channels.transfer($0.channelID, target: $0.target) }
         case Originate.messageType:
             guard let m = decode(Originate.self, frame, conn) else { return }
             switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id, trunk: m.trunk) {
@@ -207,35 +214,25 @@ public final class CTService: RunnableService {
             case .failure(let e): commandResult(conn, frame, "", .failure(e))
             }
         case PlayMedia.messageType:
-            guard let m = decode(PlayMedia.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.play(m))
+            command(PlayMedia.self, conn, frame) { sipCore.channels.play($0) }
         case StopMedia.messageType:
-            guard let m = decode(StopMedia.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.stopMedia(m))
+            command(StopMedia.self, conn, frame) { sipCore.channels.stopMedia($0) }
         case CollectDigits.messageType:
-            guard let m = decode(CollectDigits.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.collect(m))
+            command(CollectDigits.self, conn, frame) { sipCore.channels.collect($0) }
         case RecordChannel.messageType:
-            guard let m = decode(RecordChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.record(m).map { _ in () })
+            command(RecordChannel.self, conn, frame) { sipCore.channels.record($0).map { _ in () } }
         case BridgeChannels.messageType:
-            guard let m = decode(BridgeChannels.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.bridge(m.channelID, m.otherChannelID))
+            command(BridgeChannels.self, conn, frame) { sipCore.channels.bridge($0.channelID, $0.otherChannelID) }
         case UnbridgeChannel.messageType:
-            guard let m = decode(UnbridgeChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.unbridge(m.channelID))
+            command(UnbridgeChannel.self, conn, frame) { sipCore.channels.unbridge($0.channelID) }
         case ConferenceLeave.messageType:
-            guard let m = decode(ConferenceLeave.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.unbridge(m.channelID))
+            command(ConferenceLeave.self, conn, frame) { sipCore.channels.unbridge($0.channelID) }
         case ConferenceJoin.messageType:
-            guard let m = decode(ConferenceJoin.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.conferenceJoin(m))
+            command(ConferenceJoin.self, conn, frame) { sipCore.channels.conferenceJoin($0) }
         case MonitorChannel.messageType:
-            guard let m = decode(MonitorChannel.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.monitor(m))
+            command(MonitorChannel.self, conn, frame) { sipCore.channels.monitor($0) }
         case SendDTMF.messageType:
-            guard let m = decode(SendDTMF.self, frame, conn) else { return }
-            commandResult(conn, frame, m.channelID, sipCore.channels.sendDTMF(m.channelID, digits: m.digits))
+            command(SendDTMF.self, conn, frame) { sipCore.channels.sendDTMF($0.channelID, digits: $0.digits) }
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "ct-server does not handle \(frame.type)"))
         }

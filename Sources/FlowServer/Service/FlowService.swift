@@ -180,6 +180,17 @@ public final class FlowService: RunnableService {
         }
     }
 
+    /// Runs `work` on the shared query connection (call on `queries`); a lost connection is
+    /// dropped so that the next request reconnects.
+    private func withQueryConnection<R>(_ url: String, _ work: (PostgresConnection) throws -> R) -> Result<R, Error> {
+        let result = Result { () throws -> R in
+            if queryConnection?.isConnected != true { queryConnection = try PostgresConnection(url: url) }
+            return try work(queryConnection!)
+        }
+        if case .failure(let e as PostgresError) = result, e.isConnectionError { queryConnection = nil }
+        return result
+    }
+
     /// Runs `work` against the database off the loop and answers with its result or the error.
     private func database<R: WireMessage>(_ conn: Connection, _ frame: Frame, _ work: @escaping (PostgresConnection) throws -> R) {
         guard let url = databaseURL else {
@@ -189,11 +200,7 @@ public final class FlowService: RunnableService {
         let loop = self.loop
         queries.async { [weak self] in
             guard let self else { return }
-            let result: Result<R, Error> = Result {
-                if self.queryConnection?.isConnected != true { self.queryConnection = try PostgresConnection(url: url) }
-                return try work(self.queryConnection!)
-            }
-            if case .failure(let e as PostgresError) = result, e.isConnectionError { self.queryConnection = nil }
+            let result = self.withQueryConnection(url, work)
             loop.execute {
                 switch result {
                 case .success(let r): conn.respond(to: frame, with: r)
@@ -208,11 +215,7 @@ public final class FlowService: RunnableService {
     }
 
     private func statistics(_ conn: Connection, _ frame: Frame) {
-        let req: StatisticsRequest
-        do { req = try StatisticsRequest.decode(frame.body) } catch {
-            conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
-            return
-        }
+        guard let req = decodeRequest(StatisticsRequest.self, conn, frame) else { return }
         guard let interval = Statistics.Interval(rawValue: req.interval), let grouping = Statistics.Grouping(rawValue: req.grouping) else {
             conn.respond(to: frame, error: ProtocolError(.badMessage, "interval is 15m, hour or day; grouping is total, queue, agent or flow"))
             return
@@ -221,32 +224,15 @@ public final class FlowService: RunnableService {
             conn.respond(to: frame, error: ProtocolError(.badMessage, "the range must be positive and at most 400 days"))
             return
         }
-        guard let url = databaseURL else {
-            conn.respond(to: frame, error: ProtocolError(.unavailable, "this flow-server has no database configured"))
-            return
-        }
-        let loop = self.loop
-        queries.async { [weak self] in
-            guard let self else { return }
-            let result: Result<[Statistics.Row], Error> = Result {
-                if self.queryConnection?.isConnected != true { self.queryConnection = try PostgresConnection(url: url) }
-                let (calls, periods) = try Statistics.load(self.queryConnection!, from: Double(req.fromMs) / 1000, to: Double(req.toMs) / 1000)
-                return Statistics.compute(calls: calls, periods: periods, grouping: grouping, interval: interval, utcOffset: Double(req.utcOffsetSeconds))
-            }
-            if case .failure = result { self.queryConnection = nil }
-            loop.execute {
-                switch result {
-                case .success(let rows):
-                    conn.respond(to: frame, with: StatisticsReport(rows: rows.map {
-                        StatisticsRowMessage(startMs: UInt64(max(0, $0.start * 1000)), key: $0.key, offered: UInt32($0.offered), answered: UInt32($0.answered),
-                                             abandoned: UInt32($0.abandoned), shortAbandoned: UInt32($0.shortAbandoned), abandonRate: $0.abandonRate,
-                                             asaSeconds: $0.asaSeconds, serviceLevel: $0.serviceLevel, ahtSeconds: $0.ahtSeconds, talkSeconds: $0.talkSeconds,
-                                             longestWaitSeconds: $0.longestWaitSeconds, occupancy: $0.occupancy ?? -1)
-                    }))
-                case .failure(let e):
-                    conn.respond(to: frame, error: ProtocolError(.unavailable, "database: \(e)"))
-                }
-            }
+        database(conn, frame) { db in
+            let (calls, periods) = try Statistics.load(db, from: Double(req.fromMs) / 1000, to: Double(req.toMs) / 1000)
+            let rows = Statistics.compute(calls: calls, periods: periods, grouping: grouping, interval: interval, utcOffset: Double(req.utcOffsetSeconds))
+            return StatisticsReport(rows: rows.map {
+                StatisticsRowMessage(startMs: UInt64(max(0, $0.start * 1000)), key: $0.key, offered: UInt32($0.offered), answered: UInt32($0.answered),
+                                     abandoned: UInt32($0.abandoned), shortAbandoned: UInt32($0.shortAbandoned), abandonRate: $0.abandonRate,
+                                     asaSeconds: $0.asaSeconds, serviceLevel: $0.serviceLevel, ahtSeconds: $0.ahtSeconds, talkSeconds: $0.talkSeconds,
+                                     longestWaitSeconds: $0.longestWaitSeconds, occupancy: $0.occupancy ?? -1)
+            })
         }
     }
 
@@ -267,18 +253,19 @@ public final class FlowService: RunnableService {
         guard let url = databaseURL else { done(nil); return }
         queries.async { [weak self] in
             guard let self else { return }
-            do {
-                if self.queryConnection?.isConnected != true { self.queryConnection = try PostgresConnection(url: url) }
-                let db = self.queryConnection!
-                let found: Customer? = try account.map { try CustomerStore.find(account: $0, db) } ?? (try phone.map { try CustomerStore.find(phone: $0, db).first } ?? nil)
-                guard let c = found else { done(nil); return }
+            let found = self.withQueryConnection(url) { db -> Customer? in
+                try account.map { try CustomerStore.find(account: $0, db) } ?? (try phone.map { try CustomerStore.find(phone: $0, db).first } ?? nil)
+            }
+            switch found {
+            case .success(let c?):
                 var fields = c.fields
                 fields["id"] = c.id.map { String($0) } ?? ""
                 fields["name"] = c.name
                 fields["account"] = c.account ?? ""
                 done(fields)
-            } catch {
-                self.queryConnection = nil
+            case .success(nil):
+                done(nil)
+            case .failure(let error):
                 self.logger.warning("customer lookup failed: \(error)")
                 done(nil)
             }

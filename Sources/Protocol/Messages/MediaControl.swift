@@ -339,3 +339,24 @@ public struct MediaEventMessage: WireMessage {
         w.write(8, timestampMs)
     }
 }
+
+/// A request about one channel (its id in field 1): the CT-Server answers each with that id.
+public protocol ChannelAddressed {
+    var channelID: String { get }
+}
+
+extension AnswerChannel: ChannelAddressed {}
+extension RejectChannel: ChannelAddressed {}
+extension HangupChannel: ChannelAddressed {}
+extension RedirectChannel: ChannelAddressed {}
+extension TransferChannel: ChannelAddressed {}
+extension PlayMedia: ChannelAddressed {}
+extension StopMedia: ChannelAddressed {}
+extension CollectDigits: ChannelAddressed {}
+extension RecordChannel: ChannelAddressed {}
+extension BridgeChannels: ChannelAddressed {}
+extension UnbridgeChannel: ChannelAddressed {}
+extension ConferenceLeave: ChannelAddressed {}
+extension ConferenceJoin: ChannelAddressed {}
+extension MonitorChannel: ChannelAddressed {}
+extension SendDTMF: ChannelAddressed {}

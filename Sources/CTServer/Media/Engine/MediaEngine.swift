@@ -123,11 +123,7 @@ public final class MediaEngine: @unchecked Sendable {
 
     // MARK: the loop
 
-    private static func now() -> UInt64 {
-        var ts = timespec()
-        clock_gettime(CLOCK_MONOTONIC, &ts)
-        return UInt64(ts.tv_sec) * 1_000_000_000 + UInt64(ts.tv_nsec)
-    }
+    private static func now() -> UInt64 { monotonicNanoseconds() }
 
     private func run() {
         expectedTick = Self.now() + tickNanoseconds
