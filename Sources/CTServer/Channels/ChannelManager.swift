@@ -27,6 +27,8 @@ public final class SIPChannel {
     var mixID: String?
     var answerTimer: TimerID?
     var ringTimer: TimerID?
+    /// Originated with a request that the phone answer by itself.
+    var autoAnswer = false
     var rtpPacketsIn = 0
     /// The channel loop's figures, read when the media is released.
     var mediaStats: MediaChannelStats?
@@ -453,7 +455,7 @@ public final class ChannelManager {
 
     /// Dials `destination` (a registered user, or a sip: URI with a literal host). The channel
     /// reports Delivered on 180/183, Established on 2xx (after our ACK), Failed otherwise.
-    public func originate(destination: String, callerID: String, timeoutMs: Int, owner: UInt64?, trunk trunkName: String = "") -> Result<SIPChannel, CommandError> {
+    public func originate(destination: String, callerID: String, timeoutMs: Int, owner: UInt64?, trunk trunkName: String = "", autoAnswer: Bool = false) -> Result<SIPChannel, CommandError> {
         guard endpoint != nil else { return .failure(.failed("SIP is not running")) }
         var target: SIPURI
         var peer: SIPPeer
@@ -508,6 +510,7 @@ public final class ChannelManager {
         let ch = SIPChannel(id: id, purpose: .outbound, caller: callerID, called: destination, invite: nil, peer: peer,
                             timers: settings.timers, now: loop.now)
         ch.owner = owner
+        ch.autoAnswer = autoAnswer
         ch.offer = offer
         ch.mediaPort = port
         if !trunkName.isEmpty { ch.line = trunkName }
@@ -549,6 +552,11 @@ public final class ChannelManager {
             invite.add(.cseq, "1 INVITE")
         }
         if let authorization { invite.headers.append(authorization) }
+        if ch.autoAnswer {
+            // Intercom-style answer for agents who answered in App-Operate (both common forms).
+            invite.add(SIPHeaderName("Call-Info"), "<sip:\(local)>;answer-after=0")
+            invite.add(SIPHeaderName("Alert-Info"), "<http://127.0.0.1/>;info=alert-autoanswer")
+        }
         invite.add(.contact, contactHeader(for: peer))
         invite.add(.allow, CTSIPCore.allow)
         invite.add(.contentType, "application/sdp")

@@ -209,7 +209,7 @@ public final class CTService: RunnableService {
             command(TransferChannel.self, conn, frame) { sipCore.channels.transfer($0.channelID, target: $0.target) }
         case Originate.messageType:
             guard let m = decode(Originate.self, frame, conn) else { return }
-            switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id, trunk: m.trunk) {
+            switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id, trunk: m.trunk, autoAnswer: m.autoAnswer) {
             case .success(let ch): conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
             case .failure(let e): commandResult(conn, frame, "", .failure(e))
             }

@@ -54,6 +54,8 @@ public struct ACDEngine: Sendable {
         public var skills: [String: Int]
         /// The agent who last served this caller, preferred when ready.
         public var stickyAgent: String?
+        /// Agents who rejected this call: it is not offered to them again.
+        public var excluded: Set<String> = []
         public init(id: String, queue: String, priority: Int = 0, enqueuedAt: Double, skills: [String: Int] = [:], stickyAgent: String? = nil) {
             self.id = id
             self.queue = queue
@@ -88,6 +90,9 @@ public struct ACDEngine: Sendable {
     public func call(_ id: String) -> Call? { calls[id] }
 
     public mutating func setQueue(_ q: Queue) { queues[q.name] = q }
+
+    /// Whether any ready agent serves `queue` (for "no agents" decisions and the board).
+    public func readyAgents(in queue: String) -> Int { readyByQueue[queue]?.count ?? 0 }
 
     /// The agent is ready for calls.
     public mutating func agentReady(_ a: Agent) {
@@ -138,7 +143,7 @@ public struct ACDEngine: Sendable {
             for w in heap.unordered.sorted().prefix(64) {
                 guard let c = calls[w.id] else { continue }
                 if let b = best, !(w < b.0) { break }
-                if Self.eligible(a, required(c, now: now)) { best = (w, c); break }
+                if !c.excluded.contains(id), Self.eligible(a, required(c, now: now)) { best = (w, c); break }
             }
         }
         guard let (_, c) = best else { return nil }
@@ -152,7 +157,7 @@ public struct ACDEngine: Sendable {
     public mutating func agentsFor(call id: String, now: Double) -> [String] {
         guard let c = calls[id], let q = queues[c.queue] else { return [] }
         let req = required(c, now: now)
-        let ready = (readyByQueue[c.queue] ?? []).compactMap { agents[$0] }.filter { Self.eligible($0, req) }
+        let ready = (readyByQueue[c.queue] ?? []).compactMap { agents[$0] }.filter { !c.excluded.contains($0.id) && Self.eligible($0, req) }
         guard !ready.isEmpty else { return [] }
         // Fairness across queues: a call that waited longer (weighted) elsewhere and that these
         // agents could take comes first — routing passes call `callFor(agent:)` in that case.

@@ -50,6 +50,9 @@ public struct AgentStateMachine: Sendable, Equatable {
         case notReady(reason: String, lockPassword: String?)
         /// The ACD picked this agent for a call.
         case reserve(call: String)
+        /// The agent places a call (internal, external, or a callback's second leg): from ready
+        /// or not ready, it goes the same way as an offered call (reserved → ringing → talking).
+        case outbound(call: String)
         /// The agent's phone is ringing.
         case ringing(call: String)
         case answered(call: String)
@@ -123,6 +126,8 @@ public struct AgentStateMachine: Sendable, Equatable {
             lockPassword = pw
             return go(.notReady(reason: reason, locked: pw != nil), at: now)
         case (.ready, .reserve(let call)):
+            return go(.reserved(call: call), at: now)
+        case (.ready, .outbound(let call)), (.notReady, .outbound(let call)), (.wrapUp, .outbound(let call)):
             return go(.reserved(call: call), at: now)
         case (.reserved(let c), .ringing(let call)) where c == call:
             return go(.ringing(call: call), at: now) + [.startRingTimer(call: call)]

@@ -37,6 +37,14 @@ public struct FlowNode: Sendable, Equatable {
         /// Blind transfer to a number or SIP URI (the call leaves the flow), or to another flow.
         case transfer(toNumber: String?, toFlow: String?, failure: String?)
         case subflow(flow: String, next: String)
+        /// Into an ACD queue (or an agent's personal queue, "agent/CODE"); waits there for an agent.
+        case queue(Queue)
+        /// Offer a call back instead of waiting: the number goes into the queue as a callback
+        /// request; an agent who takes it is connected to the number by an outbound call.
+        case callback(queue: String, numberVariable: String?, priority: Int, next: String, failure: String)
+        /// An outbound call (the seed's 呼出功能): bridged to this caller, or running a flow for the
+        /// called party on its own.
+        case originate(Originate)
         case goto(String)
         case hangup(cause: String)
 
@@ -68,6 +76,37 @@ public struct FlowNode: Sendable, Equatable {
         public var failure: String
     }
 
+    public struct Queue: Sendable, Equatable {
+        public var queue: String
+        public var priority: Int
+        /// Extra skills this call needs (skill → minimum level), on top of the queue's.
+        public var skills: [String: Int]
+        public var maxWaitSeconds: Int?
+        /// What the caller hears while waiting (looped).
+        public var music: [String]
+        /// Spoken every `announceEverySeconds` (may use ${queue.position} and ${queue.wait_minutes}).
+        public var announce: [String]
+        public var announceEverySeconds: Int
+        /// Where the call goes when the maximum wait passes, when nobody serving the queue is
+        /// logged in, and when an agent returns the caller to the flow.
+        public var timeout: String?
+        public var noAgents: String?
+        public var returned: String?
+    }
+
+    public struct Originate: Sendable, Equatable {
+        public var to: String
+        public var callerID: String?
+        public var trunk: String?
+        public var timeoutMs: Int
+        /// true: the caller is connected to the called party; `next` follows when the called party hangs up.
+        public var bridge: Bool
+        /// bridge false: the flow the called party hears.
+        public var flow: String?
+        public var next: String
+        public var failure: String
+    }
+
     public struct SwitchCase: Sendable, Equatable {
         public var condition: Condition
         public var next: String
@@ -82,6 +121,9 @@ public struct FlowNode: Sendable, Equatable {
         case .choose(let cases, let otherwise): return cases.map(\.next) + [otherwise]
         case .lookup(_, let f, let nf): return [f, nf]
         case .transfer(_, _, let failure): return failure.map { [$0] } ?? []
+        case .queue(let q): return [q.timeout, q.noAgents, q.returned].compactMap { $0 }
+        case .callback(_, _, _, let n, let f): return [n, f]
+        case .originate(let o): return [o.next, o.failure]
         case .hangup: return []
         }
     }
@@ -89,7 +131,7 @@ public struct FlowNode: Sendable, Equatable {
     /// Whether the node waits for the caller (a loop through it cannot spin).
     public var waitsForInput: Bool {
         switch kind {
-        case .menu, .collect, .record: return true
+        case .menu, .collect, .record, .queue, .originate: return true
         case .play(let prompts, _, _): return !prompts.isEmpty
         default: return false
         }

@@ -13,6 +13,9 @@ public enum FlowGraph {
         case .subflow: return "subflow"
         case .goto: return "goto"
         case .hangup: return "hangup"
+        case .queue: return "queue"
+        case .callback: return "callback"
+        case .originate: return "originate"
         }
     }
 
@@ -24,6 +27,10 @@ public enum FlowGraph {
         case .choose(let cases, let otherwise): return cases.enumerated().map { ("case \($0.offset + 1)", $0.element.next) } + [("default", otherwise)]
         case .lookup(_, let f, let nf): return [("found", f), ("not found", nf)]
         case .transfer(let to, let flow, let failure): return (failure.map { [("failure", $0)] } ?? []) + (flow.map { [("flow", "flow:\($0)")] } ?? []) + (to.map { [("to", "out:\($0)")] } ?? [])
+        case .queue(let q):
+            return [("queue", "acd:\(q.queue)")] + [("timeout", q.timeout), ("no agents", q.noAgents), ("returned", q.returned)].compactMap { l, n in n.map { (l, $0) } }
+        case .callback(let q, _, _, let next, let failure): return [("queue", "acd:\(q)"), ("ok", next), ("failure", failure)]
+        case .originate(let o): return [("dial", "out:\(o.to)"), ("ok", o.next), ("failure", o.failure)]
         default: return n.successors.map { ("", $0) }
         }
     }

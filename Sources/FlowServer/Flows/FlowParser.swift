@@ -36,12 +36,15 @@ public struct FlowParser {
         "set": ["values", "next"],
         "lookup": ["by", "found", "not_found"],
         "record": ["into", "max_ms", "silence_ms", "terminators", "beep", "next"],
-        "transfer": ["to", "flow", "failure"],
+        "transfer": ["to", "flow", "agent", "failure"],
+        "queue": ["queue", "priority", "skills", "max_wait_seconds", "music", "announce", "announce_every_seconds", "timeout", "no_agents", "returned"],
+        "callback": ["queue", "number", "priority", "next", "failure"],
+        "originate": ["to", "caller_id", "trunk", "timeout_ms", "bridge", "flow", "next", "failure"],
         "subflow": ["flow", "next"],
         "goto": ["to"],
         "hangup": ["cause"],
     ]
-    static let laterKinds: [String: String] = ["queue": "the ACD (issue #6)", "callback": "the ACD (issue #6)", "originate": "outbound campaigns (issue #6)"]
+    static let laterKinds: [String: String] = [:]
     static let conditionKeys: Set<String> = ["variable", "equals", "not_equals", "one_of", "matches", "caller_prefix", "called", "time", "weekdays", "holiday"]
     static let weekdayNames = ["sun", "mon", "tue", "wed", "thu", "fri", "sat"]
 
@@ -169,6 +172,10 @@ public struct FlowParser {
             return FlowDefinition(name: name, description: description, start: start, variables: variables, nodes: nodes, order: order)
         }
 
+        static func validQueue(_ s: String) -> Bool {
+            !s.isEmpty && s.count <= 64 && s.allSatisfy { $0.isLetter || $0.isNumber || "-_./".contains($0) }
+        }
+
         static func validName(_ s: String) -> Bool {
             !s.isEmpty && s.count <= 100 && s.allSatisfy { $0.isLetter || $0.isNumber || $0 == "_" || $0 == "-" || $0 == "." }
         }
@@ -253,9 +260,56 @@ public struct FlowParser {
                                beep: bool(body["beep"], "beep", default: true), next: req("next") ?? "")
             case "transfer":
                 let to = body["to"].flatMap { string($0, "to") }, flow = body["flow"].flatMap { string($0, "flow") }
-                if (to == nil) == (flow == nil) { error(body, "node \(id): transfer needs either to (a number or sip: URI) or flow") }
+                let agent = body["agent"].flatMap { string($0, "agent") }
+                if [to, flow, agent].compactMap({ $0 }).count != 1 { error(body, "node \(id): transfer needs one of to (a number or sip: URI), flow or agent") }
                 if let f = flow, let exists = parser.flowExists, !exists(f) { error(body["flow"], "node \(id): there is no flow \(f)") }
-                kind = .transfer(toNumber: to, toFlow: flow, failure: body["failure"].flatMap { string($0, "failure") })
+                let failure = body["failure"].flatMap { string($0, "failure") }
+                if let agent {
+                    // To one agent: the agent's personal queue; when the agent cannot take it, failure.
+                    if failure == nil { error(body, "node \(id): transfer to an agent needs failure (where the call goes when the agent cannot take it)") }
+                    kind = .queue(.init(queue: "agent/\(agent)", priority: 0, skills: [:], maxWaitSeconds: 30, music: ["tone:ringback"], announce: [],
+                                        announceEverySeconds: 0, timeout: failure, noAgents: failure, returned: nil))
+                } else {
+                    kind = .transfer(toNumber: to, toFlow: flow, failure: failure)
+                }
+            case "queue":
+                let q = req("queue") ?? ""
+                if !q.isEmpty && !Self.validQueue(q) { error(body["queue"], "node \(id): bad queue name \(q)") }
+                var skills: [String: Int] = [:]
+                if let sk = body["skills"] {
+                    for (k, kn, v) in pairs(sk) {
+                        guard let level = v.int, (1...10).contains(level) else { error(kn, "node \(id): skill \(k) needs a level 1–10"); continue }
+                        skills[k] = level
+                    }
+                }
+                let maxWait = body["max_wait_seconds"].map { _ in int(body["max_wait_seconds"], "max_wait_seconds", default: 300, range: 1...86_400) }
+                let timeout = body["timeout"].flatMap { string($0, "timeout") }
+                if maxWait != nil && timeout == nil { error(body, "node \(id): max_wait_seconds needs timeout (the node after the wait)") }
+                let announce = prompts(body["announce"], "node \(id): announce")
+                let every = int(body["announce_every_seconds"], "announce_every_seconds", default: announce.isEmpty ? 0 : 30, range: 0...3600)
+                if !announce.isEmpty && every < 5 { error(body["announce_every_seconds"], "node \(id): announce_every_seconds is at least 5") }
+                var music = prompts(body["music"], "node \(id): music")
+                if music.isEmpty { music = ["tone:ringback"] }
+                kind = .queue(.init(queue: q, priority: int(body["priority"], "priority", default: 0, range: 0...100), skills: skills,
+                                    maxWaitSeconds: maxWait, music: music, announce: announce, announceEverySeconds: every, timeout: timeout,
+                                    noAgents: body["no_agents"].flatMap { string($0, "no_agents") }, returned: body["returned"].flatMap { string($0, "returned") }))
+            case "callback":
+                let q = req("queue") ?? ""
+                if !q.isEmpty && !Self.validQueue(q) { error(body["queue"], "node \(id): bad queue name \(q)") }
+                let number = body["number"].flatMap { string($0, "number") }
+                if let n = number, !Self.validName(n) { error(body["number"], "node \(id): number names a variable (the caller's number when absent)") }
+                kind = .callback(queue: q, numberVariable: number, priority: int(body["priority"], "priority", default: 0, range: 0...100),
+                                 next: req("next") ?? "", failure: req("failure") ?? "")
+            case "originate":
+                let bridge = bool(body["bridge"], "bridge", default: true)
+                let flow = body["flow"].flatMap { string($0, "flow") }
+                if !bridge && flow == nil { error(body, "node \(id): originate with bridge: false needs flow (what the called party hears)") }
+                if bridge && flow != nil { error(body["flow"], "node \(id): flow is for bridge: false") }
+                if let f = flow, let exists = parser.flowExists, !exists(f) { error(body["flow"], "node \(id): there is no flow \(f)") }
+                kind = .originate(.init(to: req("to") ?? "", callerID: body["caller_id"].flatMap { string($0, "caller_id") },
+                                        trunk: body["trunk"].flatMap { string($0, "trunk") },
+                                        timeoutMs: int(body["timeout_ms"], "timeout_ms", default: 30_000, range: 1000...300_000),
+                                        bridge: bridge, flow: flow, next: req("next") ?? "", failure: req("failure") ?? ""))
             case "subflow":
                 let f = req("flow") ?? ""
                 if let exists = parser.flowExists, !f.isEmpty, !exists(f) { error(body["flow"], "node \(id): there is no flow \(f)") }

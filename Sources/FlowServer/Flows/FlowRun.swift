@@ -16,6 +16,19 @@ public struct FlowRun: Sendable {
         /// Load a flow by name (answer with `.flowLoaded`).
         case loadFlow(name: String)
         case hangup(cause: String)
+        /// Put the call in an ACD queue (answer with `.queueOutcome` when it comes back to the flow).
+        case enqueue(FlowNode.Queue, variables: [String: String])
+        /// Register a callback request for `number` in `queue` (answer with `.callbackRegistered`).
+        case callback(queue: String, number: String, priority: Int, variables: [String: String])
+        /// Dial out (answer with `.originated`, and for a bridged call `.farEndCleared` later).
+        case originate(FlowNode.Originate, to: String, callerID: String)
+    }
+
+    /// How a queued call came back to its flow.
+    public enum QueueOutcome: Sendable, Equatable {
+        case timeout, noAgents
+        /// An agent returned the caller to the flow (人工在线帮助), at `node` or the queue node's `returned`.
+        case returned(node: String?, variables: [String: String])
     }
 
     public enum Event: Sendable {
@@ -25,6 +38,11 @@ public struct FlowRun: Sendable {
         case lookedUp([String: String]?)
         case transferred(ok: Bool)
         case flowLoaded(FlowDefinition?, version: Int)
+        case queueOutcome(QueueOutcome)
+        case callbackRegistered(ok: Bool)
+        case originated(ok: Bool)
+        /// The party of a bridged originate hung up.
+        case farEndCleared
     }
 
     public struct Step: Sendable, Equatable {
@@ -58,12 +76,13 @@ public struct FlowRun: Sendable {
     }
 
     private enum Waiting: Sendable, Equatable {
-        case nothing, play(UInt32), menu(UInt32), collect(UInt32), record(UInt32), lookup, transfer, flow(subflow: Bool)
+        case nothing, play(UInt32), menu(UInt32), collect(UInt32), record(UInt32), lookup, transfer, flow(subflow: Bool), queue, callback, originate, bridged
     }
 
     public private(set) var variables: [String: String]
     public private(set) var trace: [Step] = []
     public private(set) var finished = false
+    public var environment: Environment { env }
     public private(set) var current: String
     private var stack: [Frame]
     private var waiting: Waiting = .nothing
@@ -71,16 +90,19 @@ public struct FlowRun: Sendable {
     private var nextTag: UInt32 = 1
     private let env: Environment
 
-    public init(flow: FlowDefinition, version: Int, environment: Environment) {
+    /// `carried`: the call's variables from the flow it came from (a transfer from an agent).
+    public init(flow: FlowDefinition, version: Int, environment: Environment, carried: [String: String] = [:]) {
         stack = [Frame(flow: flow, version: version, returnTo: nil)]
         current = flow.start
         env = environment
-        variables = flow.variables
+        variables = flow.variables.merging(carried) { _, c in c }
         variables["caller"] = environment.caller
         variables["called"] = environment.called
     }
 
     public var flowName: String { stack.last?.flow.name ?? "" }
+    /// Whether the run waits in an ACD queue or with an agent (the call is the ACD's until it comes back).
+    public var inQueue: Bool { waiting == .queue }
     public var flowVersion: Int { stack.last?.version ?? 0 }
 
     public mutating func start() -> [Action] { enter(current) }
@@ -118,6 +140,26 @@ public struct FlowRun: Sendable {
             }
             guard let failure else { return finish("transfer failed") }
             return advance(to: failure)
+        case (.queueOutcome(let outcome), .queue, .queue(let q)):
+            switch outcome {
+            case .timeout: return q.timeout.map { advance(to: $0) } ?? finish("queue wait ended")
+            case .noAgents: return q.noAgents.map { advance(to: $0) } ?? finish("no agents")
+            case .returned(let node, let vars):
+                for (k, v) in vars { variables[k] = v }
+                guard let target = node ?? q.returned, stack.last?.flow.nodes[target] != nil else { return finish("returned from agent") }
+                return advance(to: target)
+            }
+        case (.callbackRegistered(let ok), .callback, .callback(_, _, _, let next, let failure)):
+            return advance(to: ok ? next : failure)
+        case (.originated(let ok), .originate, .originate(let o)):
+            guard ok else { return advance(to: o.failure) }
+            if o.bridge {
+                waiting = .bridged
+                return []
+            }
+            return advance(to: o.next)
+        case (.farEndCleared, .bridged, .originate(let o)):
+            return advance(to: o.next)
         case (.flowLoaded(let def, let version), .flow(let subflow), _):
             guard let def else { return finish("flow not found") }
             let returnTo: String?
@@ -226,6 +268,16 @@ public struct FlowRun: Sendable {
             return ([.loadFlow(name: flow)], nil)
         case .goto(let next):
             return ([], next)
+        case .queue(let q):
+            waiting = .queue
+            return ([.enqueue(q, variables: variables)], nil)
+        case .callback(let queue, let numberVariable, let priority, _, _):
+            waiting = .callback
+            let number = numberVariable.map { variables[$0] ?? "" } ?? env.caller
+            return ([.callback(queue: queue, number: number, priority: priority, variables: variables)], nil)
+        case .originate(let o):
+            waiting = .originate
+            return ([.originate(o, to: interpolate(o.to), callerID: interpolate(o.callerID ?? env.called))], nil)
         case .hangup(let cause):
             if stack.count > 1, let back = stack.last?.returnTo {
                 // The end of a subflow returns to the flow that called it.

@@ -1,11 +1,61 @@
+import Foundation
 import ArgumentParser
 import FlowServerKit
 import Logging
 import Protocol
 
-struct FlowServerCommand: ParsableCommand {
+struct FlowServerRoot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow-server",
+        abstract: "Hotline Flow-Server: flows, ACD, agents and records.",
+        subcommands: [FlowServerCommand.self, OperatorCommand.self],
+        defaultSubcommand: FlowServerCommand.self)
+}
+
+/// Operators (agents, supervisors, admins) written straight into the database: the first
+/// admin, and the sample agents of deploy/up. The password is read from standard input.
+struct OperatorCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "operator", abstract: "Create operators in the database.",
+                                                    subcommands: [Add.self])
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create an operator; the password is read from standard input (one line).")
+        @Argument(help: "Work code (login name).") var workCode: String
+        @Option(help: "Display name.") var name: String = ""
+        @Option(help: "Role: agent, supervisor or admin (repeat for several).") var role: [String] = []
+        @Option(help: "Skill and level, SKILL:LEVEL (1–10; repeat).") var skill: [String] = []
+        @Option(help: "A queue this operator serves (repeat).") var queue: [String] = []
+        @Option(help: "SIP extension (the agent's phone).") var sipExtension: String?
+        @Flag(help: "May call outside numbers.") var external = false
+        @Flag(help: "Do nothing (and succeed) when the work code exists.") var ifMissing = false
+        @Option(help: "PostgreSQL URL; HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
+
+        func run() throws {
+            guard let url = ProcessInfo.processInfo.environment[FlowServerConfig.databaseURLEnvironmentVariable] ?? databaseURL else {
+                throw ValidationError("give --database-url or \(FlowServerConfig.databaseURLEnvironmentVariable)")
+            }
+            var skills: [String: Int] = [:]
+            for s in skill {
+                let p = s.split(separator: ":")
+                guard p.count == 2, let l = Int(p[1]) else { throw ValidationError("skill \(s): SKILL:LEVEL") }
+                skills[String(p[0])] = l
+            }
+            let db = try PostgresConnection(url: url)
+            try Migrator.bundled().migrate(db)
+            if ifMissing, try UserStore.load(workCode: workCode, db) != nil {
+                print("operator \(workCode) exists")
+                return
+            }
+            guard let password = readLine(strippingNewline: true), !password.isEmpty else { throw ValidationError("no password on standard input") }
+            let id = try UserStore.create(Operator(workCode: workCode, name: name, roles: Set(role), skills: skills, queues: Set(queue),
+                                                   sipExtension: sipExtension, mayCallExternal: external), password: password, db)
+            print("operator \(workCode) created (id \(id), roles \(role.sorted().joined(separator: ",")))")
+        }
+    }
+}
+
+struct FlowServerCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "serve",
         abstract: "Hotline Flow-Server: flows, ACD, agents and records; attaches to a CT-Server and serves App-Operate.",
         discussion: "Settings come from --config (YAML; see deploy/config/flow-server.yaml), then flags override them. "
             + "Link secrets may come from \(FlowServerConfig.ctSecretEnvironmentVariable) and \(FlowServerConfig.appSecretEnvironmentVariable).")
@@ -50,4 +100,4 @@ struct FlowServerCommand: ParsableCommand {
     }
 }
 
-FlowServerCommand.main()
+FlowServerRoot.main()

@@ -32,6 +32,70 @@ final class CallRecorder {
         open[channelID] = c
     }
 
+    // MARK: the ACD's part of the record
+
+    func callID(_ channelID: String) -> UUID? { open[channelID]?.callID }
+
+    func queued(_ channelID: String, queue: String, at t: Double) {
+        guard var c = open[channelID] else { return }
+        c.queue = queue
+        c.queuedAt = c.queuedAt ?? t
+        if c.agent == nil { c.disposition = "abandoned" }
+        c.events.append(.init(at: t, kind: "queued", detail: ["queue": queue]))
+        open[channelID] = c
+    }
+
+    func offered(_ channelID: String, agent: String, at t: Double) {
+        guard var c = open[channelID] else { return }
+        c.offeredAt = c.offeredAt ?? t
+        c.events.append(.init(at: t, kind: "offered", detail: ["agent": agent]))
+        open[channelID] = c
+    }
+
+    func agentAnswered(_ channelID: String, agent: String, channelID agentChannel: String, at t: Double) {
+        guard var c = open[channelID] else { return }
+        c.agent = agent
+        c.agentAnsweredAt = c.agentAnsweredAt ?? t
+        c.disposition = "answered"
+        c.legs.append(.init(leg: c.legs.count + 1, channelID: agentChannel, party: agent, role: "agent", startedAt: t, answeredAt: t))
+        c.events.append(.init(at: t, kind: "agent-answered", detail: ["agent": agent]))
+        open[channelID] = c
+    }
+
+    func agentLegEnded(_ channelID: String, channelID leg: String, at t: Double, cause: String) {
+        guard var c = open[channelID], let i = c.legs.lastIndex(where: { $0.channelID == leg && $0.endedAt == nil }) else { return }
+        c.legs[i].endedAt = t
+        c.legs[i].cause = cause
+        open[channelID] = c
+    }
+
+    func endedBy(_ channelID: String, _ who: String) { open[channelID]?.endedBy = who }
+
+    func hold(_ channelID: String, at t: Double, on: Bool) {
+        if on { holdStarted[channelID] = t } else if let h = holdStarted.removeValue(forKey: channelID) { open[channelID]?.holdSeconds += t - h }
+        open[channelID]?.events.append(.init(at: t, kind: on ? "held" : "retrieved", detail: ["by": "agent"]))
+    }
+
+    func transferred(_ channelID: String, to target: String, by agent: String, at t: Double) {
+        open[channelID]?.transfers += 1
+        open[channelID]?.events.append(.init(at: t, kind: "transferred", detail: ["to": target, "agent": agent]))
+    }
+
+    func event(_ channelID: String, kind: String, detail: [String: String], at t: Double) {
+        open[channelID]?.events.append(.init(at: t, kind: kind, detail: detail))
+    }
+
+    /// A call the Flow-Server placed (a callback's customer leg, an originate node's call).
+    func outbound(_ channelID: String, caller: String, called: String, at t: Double, disposition: String = "answered") {
+        guard open[channelID] == nil else { return }
+        var c = CallRecord(channelID: channelID, flowServer: flowServer, direction: "outbound", caller: caller, called: called,
+                           arrivedAt: t, endedAt: t, disposition: disposition)
+        c.answeredAt = t
+        c.legs.append(.init(leg: 1, channelID: channelID, party: called, role: "called", startedAt: t, answeredAt: t))
+        c.events.append(.init(at: t, kind: "dialled", detail: ["called": called]))
+        open[channelID] = c
+    }
+
     /// Marks how the Flow-Server disposed of a call (rejected, redirected …) before it ends.
     func dispose(_ channelID: String, disposition: String, cause: String, sipCode: Int? = nil, endedBy: String = "system") {
         guard var c = open[channelID] else { return }

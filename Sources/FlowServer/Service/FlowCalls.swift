@@ -25,6 +25,10 @@ final class FlowCalls {
     var lookup: ((_ phone: String?, _ account: String?, _ done: @escaping ([String: String]?) -> Void) -> Void)?
     private(set) var calls: [String: Call] = [:]
     private(set) var started = 0
+    /// The ACD (queue, callback and transfer-to-agent nodes).
+    var distributor: CallDistributor?
+    /// Channels an originate node dialled to bridge to a caller → that caller's call.
+    private var bridgedOut: [String: Call] = [:]
 
     init(library: FlowLibrary, recorder: CallRecorder, loop: EventLoop, logger: Logger) {
         self.library = library
@@ -51,10 +55,15 @@ final class FlowCalls {
     }
 
     func channelEvent(_ e: ChannelEvent) {
+        if let caller = bridgedOut[e.channelID] {
+            outboundLegEvent(caller, e)
+            return
+        }
         guard let call = calls[e.channelID] else { return }
         switch e.kind {
         case .established:
             started += 1
+            if e.direction == .outbound { recorder.outbound(e.channelID, caller: e.caller, called: e.called, at: Double(e.timestampMs) / 1000) }
             perform(call, call.run.start())
         case .transferred:
             perform(call, call.run.handle(.transferred(ok: true)))
@@ -63,6 +72,10 @@ final class FlowCalls {
         case .cleared, .failed:
             recorder.flowSteps(e.channelID, call.run.trace)
             calls.removeValue(forKey: e.channelID)
+            for (leg, c) in bridgedOut where c === call {
+                bridgedOut.removeValue(forKey: leg)
+                request(call, HangupChannel(channelID: leg, cause: "caller hung up")) {}
+            }
         default:
             break
         }
@@ -76,6 +89,40 @@ final class FlowCalls {
         case .recordDone: perform(call, call.run.handle(.recordDone(tag: m.tag, path: m.path, reason: m.reason)))
         case .bridgeEnded, .failed: break
         }
+    }
+
+    /// A leg an originate node dialled for this caller.
+    private func outboundLegEvent(_ call: Call, _ e: ChannelEvent) {
+        switch e.kind {
+        case .established:
+            request(call, StopMedia(channelID: call.channelID, what: .all)) {}
+            request(call, BridgeChannels(channelID: call.channelID, otherChannelID: e.channelID)) {}
+            recorder.event(call.channelID, kind: "originate-answered", detail: ["to": e.called, "channel": e.channelID], at: Double(e.timestampMs) / 1000)
+            perform(call, call.run.handle(.originated(ok: true)))
+        case .failed:
+            bridgedOut.removeValue(forKey: e.channelID)
+            perform(call, call.run.handle(.originated(ok: false)))
+        case .cleared:
+            bridgedOut.removeValue(forKey: e.channelID)
+            guard calls[call.channelID] === call else { return }
+            request(call, UnbridgeChannel(channelID: call.channelID)) {}
+            perform(call, call.run.handle(.farEndCleared))
+        default:
+            break
+        }
+    }
+
+    /// Starts another flow on a call (an agent transferred it to a flow), keeping its variables.
+    func restart(_ call: Call, flow name: String) {
+        guard calls[call.channelID] === call, let (def, version) = library.flow(named: name) else {
+            logger.warning("channel \(call.channelID): no flow \(name) to transfer to")
+            request(call, HangupChannel(channelID: call.channelID, cause: "no flow \(name)")) {}
+            return
+        }
+        recorder.flowSteps(call.channelID, call.run.trace)
+        call.run = FlowRun(flow: def, version: version, environment: call.run.environment, carried: call.run.variables)
+        recorder.event(call.channelID, kind: "flow-start", detail: ["flow": name, "version": String(version)], at: Date().timeIntervalSince1970)
+        perform(call, call.run.start())
     }
 
     private func perform(_ call: Call, _ actions: [FlowRun.Action]) {
@@ -117,6 +164,44 @@ final class FlowCalls {
                 perform(call, call.run.handle(.flowLoaded(found?.0, version: found?.1 ?? 0)))
             case .hangup(let cause):
                 request(call, HangupChannel(channelID: id, cause: cause)) {}
+            case .enqueue(let q, let variables):
+                guard let distributor else {
+                    perform(call, call.run.handle(.queueOutcome(.noAgents)))
+                    continue
+                }
+                let env = call.run.environment
+                distributor.enqueue(channelID: id, conn: call.conn, caller: env.caller, called: env.called, node: q, variables: variables,
+                                    onOutcome: { [weak self] outcome in
+                                        guard let self, self.calls[id] === call else { return }
+                                        self.perform(call, call.run.handle(.queueOutcome(outcome)))
+                                    },
+                                    onFlow: { [weak self] name in self?.restart(call, flow: name) })
+            case .callback(let queue, let number, let priority, let variables):
+                let ok = distributor?.registerCallback(conn: call.conn, queue: queue, number: number, called: call.run.environment.called,
+                                                       priority: priority, variables: variables) ?? false
+                recorder.event(id, kind: "callback-requested", detail: ["queue": queue, "number": number, "ok": ok ? "yes" : "no"], at: Date().timeIntervalSince1970)
+                perform(call, call.run.handle(.callbackRegistered(ok: ok)))
+            case .originate(let o, let to, let callerID):
+                call.conn.request(Originate(destination: to, callerID: callerID, timeoutMs: UInt32(o.timeoutMs), trunk: o.trunk ?? ""),
+                                  expecting: ChannelCommandResult.self) { [weak self] r in
+                    guard let self, self.calls[id] === call else { return }
+                    switch r {
+                    case .success(let res):
+                        if o.bridge {
+                            self.bridgedOut[res.channelID] = call
+                        } else {
+                            if let f = o.flow, let (def, version) = self.library.flow(named: f) {
+                                let env = FlowRun.Environment(caller: callerID, called: to, holidays: self.library.mapping.holidays)
+                                self.calls[res.channelID] = Call(channelID: res.channelID, run: FlowRun(flow: def, version: version, environment: env,
+                                                                                                       carried: call.run.variables), conn: call.conn)
+                            }
+                            self.perform(call, call.run.handle(.originated(ok: true)))
+                        }
+                    case .failure(let e):
+                        self.logger.info("channel \(id): originate to \(to) refused: \(e.reason)")
+                        self.perform(call, call.run.handle(.originated(ok: false)))
+                    }
+                }
             }
         }
     }

@@ -17,6 +17,13 @@ public final class FlowService: RunnableService {
     private var recorder: CallRecorder!
     /// Calls running flows (nil when no flows folder is configured).
     private var flowCalls: FlowCalls?
+    /// The ACD: queues, agents and offers.
+    let distributor: CallDistributor
+    /// Logged-in operators, role checks and agent commands.
+    let operators: OperatorRequests
+    /// queues.yaml beside the flows (ACD settings), and when it was last read.
+    private let queuesFile: URL?
+    private var queuesFileDate: Date?
 
     public init(loop: EventLoop, config: FlowServerConfig, logger: Logger) throws {
         self.loop = loop
@@ -36,10 +43,14 @@ public final class FlowService: RunnableService {
         }
         let writer = records
         recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
+        distributor = CallDistributor(loop: loop, recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
+        operators = OperatorRequests(distributor: distributor, logger: logger)
+        queuesFile = config.flowsDirectory.map { URL(fileURLWithPath: $0).appendingPathComponent("queues.yaml") }
         if let dir = config.flowsDirectory {
             let library = FlowLibrary(directory: URL(fileURLWithPath: dir), databaseURL: databaseURL, promptDirectory: config.promptDirectory, logger: logger)
             library.reload()
             flowCalls = FlowCalls(library: library, recorder: recorder, loop: loop, logger: logger)
+            flowCalls?.distributor = distributor
         }
         let identity = LinkIdentity(role: .flowServer, name: name)
 
@@ -62,7 +73,9 @@ public final class FlowService: RunnableService {
                                    maximumConnections: app.maxConnections ?? 4096, logger: logger)
         appListener.onAccept = { [weak self] conn in
             conn.onRequest = { c, frame in self?.handleAppRequest(c, frame) }
+            conn.onClose = { c, _ in self?.operators.closed(c) }
         }
+        reloadQueues()
     }
 
     public var appListenAddress: SocketAddress { appListener.boundAddress }
@@ -85,6 +98,7 @@ public final class FlowService: RunnableService {
             return
         }
         logger.info("channel \(e.channelID): \(e.kind) \(e.direction == .inbound ? "inbound" : "outbound") to \(e.called)\(e.cause.isEmpty ? "" : " (\(e.cause))")")
+        distributor.channelEvent(e)
         if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
         if e.kind != .offered && e.kind != .cleared && e.kind != .failed { flowCalls?.channelEvent(e) }
@@ -243,8 +257,35 @@ public final class FlowService: RunnableService {
             guard self != nil else { return }
             DispatchQueue.global(qos: .utility).async {
                 library.reload()
-                self?.loop.execute { self?.scheduleFlowReload(library) }
+                self?.loop.execute {
+                    self?.reloadQueues()
+                    self?.scheduleFlowReload(library)
+                }
             }
+        }
+    }
+
+    /// Reads queues.yaml when it changed; a broken file is refused and the settings stay as they were.
+    private func reloadQueues() {
+        guard let f = queuesFile, let date = (try? FileManager.default.attributesOfItem(atPath: f.path))?[.modificationDate] as? Date,
+              date != queuesFileDate else { return }
+        queuesFileDate = date
+        do {
+            let s = try QueueSettings.parse(try String(contentsOf: f, encoding: .utf8))
+            distributor.apply(settings: s)
+            logger.notice("queues: \(s.queues.keys.sorted().joined(separator: ", ")) (ring timeout \(s.ringTimeoutMs) ms, wrap-up \(Int(s.wrapUpSeconds)) s)")
+        } catch {
+            logger.error("queues.yaml refused, settings unchanged: \(error)")
+        }
+    }
+
+    /// Checks an operator's work code and password against the users table, off the loop.
+    private func authenticate(code: String, password: String, done: @escaping (Result<Operator?, Error>) -> Void) {
+        guard let url = databaseURL else { done(.success(nil)); return }
+        queries.async { [weak self] in
+            guard let self else { return }
+            let r = self.withQueryConnection(url) { db in try UserStore.authenticate(workCode: code, password: password, db) }
+            self.loop.execute { done(r) }
         }
     }
 
@@ -274,6 +315,9 @@ public final class FlowService: RunnableService {
 
     public func start() {
         flowCalls?.lookup = { [weak self] phone, account, done in self?.customerLookup(phone: phone, account: account, done: done) }
+        if databaseURL != nil {
+            operators.authenticate = { [weak self] code, password, done in self?.authenticate(code: code, password: password, done: done) }
+        }
         if let library = flowCalls?.library { scheduleFlowReload(library) }
         records?.start()
         ctLink.start()
@@ -283,12 +327,22 @@ public final class FlowService: RunnableService {
         switch frame.type {
         case TopologyRequest.messageType:
             topology { report in conn.respond(to: frame, with: report) }
+        case OperatorLogin.messageType:
+            guard let m = decodeRequest(OperatorLogin.self, conn, frame) else { return }
+            operators.login(m, conn, frame)
+        case AgentCommand.messageType:
+            guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
+            operators.command(m, conn, frame)
         case StatisticsRequest.messageType:
+            guard operators.require(["supervisor", "admin"], conn, frame, what: "reports") else { return }
             statistics(conn, frame)
         case FlowAdminRequest.messageType:
             guard let m = decodeRequest(FlowAdminRequest.self, conn, frame) else { return }
+            let changes = m.action == "publish" || m.action == "rollback"
+            guard operators.require(changes ? ["admin"] : ["supervisor", "admin"], conn, frame, what: "\(m.kind) \(m.action)") else { return }
             flowAdmin(m, conn, frame)
         case CustomerLookup.messageType:
+            guard operators.require(["agent", "supervisor", "admin"], conn, frame, what: "customer look-up") else { return }
             guard let m = decodeRequest(CustomerLookup.self, conn, frame) else { return }
             guard !m.phone.isEmpty || !m.account.isEmpty || m.id != 0 else {
                 conn.respond(to: frame, error: ProtocolError(.badMessage, "give a phone number, an account or an id"))
@@ -302,6 +356,7 @@ public final class FlowService: RunnableService {
                 return CustomerList(customers: found.map(Self.message))
             }
         case CustomerSave.messageType:
+            guard operators.require(["agent", "admin"], conn, frame, what: "customer edit") else { return }
             guard let m = decodeRequest(CustomerSave.self, conn, frame) else { return }
             guard !m.customer.name.isEmpty || !m.customer.phones.isEmpty || !m.customer.account.isEmpty else {
                 conn.respond(to: frame, error: ProtocolError(.badMessage, "a customer needs a name, a phone number or an account"))
@@ -314,6 +369,7 @@ public final class FlowService: RunnableService {
                 return CustomerList(customers: [Self.message(saved)])
             }
         case CustomerHistory.messageType:
+            guard operators.require(["agent", "supervisor", "admin"], conn, frame, what: "customer history") else { return }
             guard let m = decodeRequest(CustomerHistory.self, conn, frame) else { return }
             database(conn, frame) { db in
                 guard let c = try CustomerStore.get(id: Int64(m.id), db) else { throw PostgresError(message: "no customer \(m.id)", sqlState: "P0002") }

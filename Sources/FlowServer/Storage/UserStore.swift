@@ -11,7 +11,11 @@ public struct Operator: Sendable, Equatable {
     public var skills: [String: Int]
     public var queues: Set<String>
     public var sipExtension: String?
-    public init(id: Int64? = nil, workCode: String, name: String, roles: Set<String>, skills: [String: Int] = [:], queues: Set<String> = [], sipExtension: String? = nil) {
+    /// May call outside numbers (呼叫外线) and transfer or consult to them.
+    public var mayCallExternal: Bool
+    public init(id: Int64? = nil, workCode: String, name: String, roles: Set<String>, skills: [String: Int] = [:], queues: Set<String> = [], sipExtension: String? = nil,
+                mayCallExternal: Bool = false) {
+        self.mayCallExternal = mayCallExternal
         self.id = id
         self.workCode = workCode
         self.name = name
@@ -39,8 +43,8 @@ public enum UserStore {
         for (skill, level) in op.skills where !(1...10).contains(level) { throw UserError.invalid("skill \(skill): level \(level) is not 1–10") }
         let hash = PasswordHash.make(password, iterations: iterations)
         return try db.transaction {
-            let id = Int64(try db.execute("INSERT INTO users (work_code, name, password_hash, extension) VALUES ($1, $2, $3, $4) RETURNING id",
-                                          [op.workCode, op.name, hash, op.sipExtension]).value(0, "id") ?? "0") ?? 0
+            let id = Int64(try db.execute("INSERT INTO users (work_code, name, password_hash, extension, may_call_external) VALUES ($1, $2, $3, $4, $5::boolean) RETURNING id",
+                                          [op.workCode, op.name, hash, op.sipExtension, op.mayCallExternal ? "true" : "false"]).value(0, "id") ?? "0") ?? 0
             for r in op.roles.sorted() { try db.execute("INSERT INTO user_roles (user_id, role) VALUES ($1::bigint, $2)", [String(id), r]) }
             for (s, l) in op.skills.sorted(by: { $0.key < $1.key }) {
                 try db.execute("INSERT INTO skills (name) VALUES ($1) ON CONFLICT DO NOTHING", [s])
@@ -55,14 +59,15 @@ public enum UserStore {
     }
 
     public static func load(workCode: String, _ db: PostgresConnection) throws -> (Operator, hash: String)? {
-        let u = try db.execute("SELECT id, name, password_hash, extension FROM users WHERE work_code = $1 AND active", [workCode])
+        let u = try db.execute("SELECT id, name, password_hash, extension, may_call_external FROM users WHERE work_code = $1 AND active", [workCode])
         guard u.count == 1, let idText = u.value(0, "id"), let id = Int64(idText) else { return nil }
         let roles = try db.execute("SELECT role FROM user_roles WHERE user_id = $1::bigint", [idText])
         let skills = try db.execute("SELECT skill, level FROM user_skills WHERE user_id = $1::bigint", [idText])
         let queues = try db.execute("SELECT queue FROM queue_members WHERE user_id = $1::bigint", [idText])
         let op = Operator(id: id, workCode: workCode, name: u.value(0, "name") ?? "", roles: Set((0..<roles.count).compactMap { roles.value($0, "role") }),
                           skills: Dictionary(uniqueKeysWithValues: (0..<skills.count).compactMap { i in skills.value(i, "skill").map { ($0, skills.int(i, "level") ?? 0) } }),
-                          queues: Set((0..<queues.count).compactMap { queues.value($0, "queue") }), sipExtension: u.value(0, "extension"))
+                          queues: Set((0..<queues.count).compactMap { queues.value($0, "queue") }), sipExtension: u.value(0, "extension"),
+                          mayCallExternal: u.value(0, "may_call_external") == "t")
         return (op, u.value(0, "password_hash") ?? "")
     }
 

@@ -172,8 +172,12 @@ public struct Originate: WireMessage {
     public var timeoutMs: UInt32
     /// Dial `destination` (a number) through this configured outbound trunk.
     public var trunk: String
-    public init(destination: String, callerID: String, timeoutMs: UInt32 = 30_000, trunk: String = "") {
+    /// Ask the phone to answer by itself (Call-Info answer-after=0, Alert-Info auto-answer):
+    /// an agent who answered in App-Operate.
+    public var autoAnswer: Bool
+    public init(destination: String, callerID: String, timeoutMs: UInt32 = 30_000, trunk: String = "", autoAnswer: Bool = false) {
         self.destination = destination
+        self.autoAnswer = autoAnswer
         self.callerID = callerID
         self.timeoutMs = timeoutMs
         self.trunk = trunk
@@ -183,12 +187,14 @@ public struct Originate: WireMessage {
         callerID = try f.string(2) ?? ""
         timeoutMs = try f.uint32(3) ?? 30_000
         trunk = try f.string(4) ?? ""
+        autoAnswer = try f.bool(5) ?? false
     }
     public func encode(into w: inout TLVWriter) {
         w.write(FieldTag(1, mandatory: true), destination)
         w.write(2, callerID)
         w.write(3, timeoutMs)
         if !trunk.isEmpty { w.write(4, trunk) }
+        if autoAnswer { w.write(5, true) }
     }
 }
 

@@ -1,0 +1,99 @@
+import Foundation
+import Yams
+
+/// Queue settings, kept as data beside the flows (`queues.yaml` in the flows folder), read
+/// again when the file changes:
+///
+///     queues:
+///       sales:
+///         strategy: longest-idle        # fewest-calls, skill-level-first, round-robin, ring-all
+///         skills: {sales: 3}            # skill → minimum level
+///         escalate_after_seconds: 60    # then each minimum drops by escalation_step
+///         escalation_step: 2
+///         service_level_seconds: 20
+///         max_wait_seconds: 600         # a flow's queue node may set a shorter one
+///     ring_timeout_ms: 15000            # ring no answer after this
+///     wrap_up_seconds: 5
+///     disconnect_grace_seconds: 60      # an agent whose App-Operate link drops is logged out after this
+///     sticky_window_seconds: 3600       # prefer the agent who last served the caller, within this
+public struct QueueSettings: Sendable, Equatable {
+    public struct Queue: Sendable, Equatable {
+        public var name: String
+        public var strategy: ACDEngine.Strategy = .longestIdle
+        public var skills: [String: Int] = [:]
+        public var escalateAfterSeconds: Double?
+        public var escalationStep = 2
+        public var serviceLevelSeconds = 20
+        public var maxWaitSeconds: Int?
+
+        public var engineQueue: ACDEngine.Queue {
+            ACDEngine.Queue(name: name, strategy: strategy, skills: skills, escalateAfterSeconds: escalateAfterSeconds, escalationStep: escalationStep)
+        }
+    }
+
+    public var queues: [String: Queue] = [:]
+    public var ringTimeoutMs = 15_000
+    public var wrapUpSeconds: Double = 5
+    public var disconnectGraceSeconds: Double = 60
+    public var stickyWindowSeconds: Double = 3600
+
+    public init() {}
+
+    public struct ParseError: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    public static func parse(_ text: String) throws -> QueueSettings {
+        var s = QueueSettings()
+        let root: Node
+        do {
+            guard let r = try Yams.compose(yaml: text) else { return s }
+            root = r
+        } catch {
+            throw ParseError(description: "queues.yaml: \(error)")
+        }
+        func fail(_ n: Node?, _ m: String) -> ParseError {
+            ParseError(description: "queues.yaml line \((n?.mark?.line).map(String.init) ?? "?"): \(m)")
+        }
+        guard case .mapping(let top) = root else { throw fail(root, "expected a mapping") }
+        for (k, v) in top {
+            switch k.string ?? "" {
+            case "queues":
+                guard case .mapping(let qs) = v else { throw fail(v, "queues is a mapping of name → settings") }
+                for (qn, qv) in qs {
+                    guard let name = qn.string, !name.isEmpty else { throw fail(qn, "a queue needs a name") }
+                    var q = Queue(name: name)
+                    if case .mapping(let fields) = qv {
+                        for (fk, fv) in fields {
+                            switch fk.string ?? "" {
+                            case "strategy":
+                                guard let st = fv.string.flatMap(ACDEngine.Strategy.init(rawValue:)) else {
+                                    throw fail(fv, "queue \(name): strategy is one of \(ACDEngine.Strategy.allCases.map(\.rawValue).joined(separator: ", "))")
+                                }
+                                q.strategy = st
+                            case "skills":
+                                guard case .mapping(let sk) = fv else { throw fail(fv, "queue \(name): skills is a mapping skill → level") }
+                                for (sn, sl) in sk {
+                                    guard let skill = sn.string, let level = sl.int, (1...10).contains(level) else { throw fail(sl, "queue \(name): skill levels are 1–10") }
+                                    q.skills[skill] = level
+                                }
+                            case "escalate_after_seconds": q.escalateAfterSeconds = fv.float ?? fv.int.map(Double.init)
+                            case "escalation_step": q.escalationStep = fv.int ?? 2
+                            case "service_level_seconds": q.serviceLevelSeconds = fv.int ?? 20
+                            case "max_wait_seconds": q.maxWaitSeconds = fv.int
+                            case let other: throw fail(fk, "queue \(name): unknown setting \(other)")
+                            }
+                        }
+                    }
+                    s.queues[name] = q
+                }
+            case "ring_timeout_ms": s.ringTimeoutMs = max(2000, v.int ?? 15_000)
+            case "wrap_up_seconds": s.wrapUpSeconds = v.float ?? v.int.map(Double.init) ?? 5
+            case "disconnect_grace_seconds": s.disconnectGraceSeconds = v.float ?? v.int.map(Double.init) ?? 60
+            case "sticky_window_seconds": s.stickyWindowSeconds = v.float ?? v.int.map(Double.init) ?? 3600
+            case let other: throw fail(k, "unknown setting \(other)")
+            }
+        }
+        return s
+    }
+}

@@ -1,0 +1,200 @@
+import Foundation
+import Logging
+import Protocol
+
+/// Who is logged in on each App-Operate connection, what each role may do, and the agent
+/// commands (docs/protocol.md §16). Every request but the topology query and the login itself
+/// needs a logged-in operator with a role that allows it.
+final class OperatorRequests {
+    /// The roles that may send each request (by message type, and for agent commands by action).
+    static let agentActions: Set<String> = ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult",
+                                            "complete", "cancel", "conference", "call", "return", "status", "queue"]
+    static let supervisorActions: Set<String> = ["board", "force-logout", "force-not-ready"]
+
+    let distributor: CallDistributor
+    let logger: Logger
+    /// Checks a work code and password off the loop (nil: wrong code or password).
+    var authenticate: ((_ code: String, _ password: String, _ done: @escaping (Result<Operator?, Error>) -> Void) -> Void)?
+    private var operators: [ObjectIdentifier: Operator] = [:]
+    /// Failed logins per connection: the connection is closed after 5.
+    private var failures: [ObjectIdentifier: Int] = [:]
+
+    init(distributor: CallDistributor, logger: Logger) {
+        self.distributor = distributor
+        self.logger = logger
+    }
+
+    func loggedIn(_ conn: Connection) -> Operator? { operators[ObjectIdentifier(conn)] }
+
+    /// Whether the connection's operator has one of `roles`; if not, answers the request with the reason.
+    func require(_ roles: Set<String>, _ conn: Connection, _ frame: Frame, what: String) -> Bool {
+        guard let op = loggedIn(conn) else {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "permission denied: log in first (\(what))"))
+            return false
+        }
+        guard !op.roles.isDisjoint(with: roles) else {
+            logger.notice("operator \(op.workCode) (\(op.roles.sorted().joined(separator: ","))) refused: \(what) needs \(roles.sorted().joined(separator: " or "))")
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "permission denied: \(what) needs the \(roles.sorted().joined(separator: " or ")) role"))
+            return false
+        }
+        return true
+    }
+
+    func closed(_ conn: Connection) {
+        operators.removeValue(forKey: ObjectIdentifier(conn))
+        failures.removeValue(forKey: ObjectIdentifier(conn))
+        distributor.connectionClosed(conn)
+    }
+
+    func login(_ m: OperatorLogin, _ conn: Connection, _ frame: Frame) {
+        guard let authenticate else {
+            conn.respond(to: frame, error: ProtocolError(.unavailable, "this flow-server has no database configured: nobody can log in"))
+            return
+        }
+        let mode: CallDistributor.Mode
+        switch m.mode {
+        case "", "phone": mode = .phone
+        case "console": mode = .console
+        default: conn.respond(to: frame, error: ProtocolError(.badMessage, "mode is phone or console")); return
+        }
+        let id = ObjectIdentifier(conn)
+        authenticate(m.workCode, m.password) { [weak self] result in
+            guard let self else { return }
+            switch result {
+            case .failure(let e):
+                conn.respond(to: frame, error: ProtocolError(.unavailable, "cannot check the password now: \(e)"))
+            case .success(nil):
+                let n = (self.failures[id] ?? 0) + 1
+                self.failures[id] = n
+                self.logger.notice("login refused for work code \(m.workCode) from \(conn.remoteAddress) (\(n) on this connection)")
+                conn.respond(to: frame, error: ProtocolError(.badMessage, "wrong work code or password"))
+                if n >= 5 { conn.close(ProtocolError(.badMessage, "too many failed logins")) }
+            case .success(let op?):
+                var state = ""
+                if op.roles.contains("agent") {
+                    do {
+                        let ext = m.sipExtension.isEmpty ? (op.sipExtension ?? "") : m.sipExtension
+                        let a = try self.distributor.login(op, sipExtension: ext, mode: mode, conn: conn, attach: m.attach)
+                        state = a.machine.state.name
+                    } catch let e as CallDistributor.CommandError {
+                        conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
+                        return
+                    } catch {
+                        conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
+                        return
+                    }
+                }
+                self.operators[id] = op
+                self.failures[id] = nil
+                self.logger.info("operator \(op.workCode) logged in (\(op.roles.sorted().joined(separator: ","))) from \(conn.remoteAddress)")
+                conn.respond(to: frame, with: OperatorSession(workCode: op.workCode, name: op.name, roles: op.roles.sorted(), state: state))
+            }
+        }
+    }
+
+    func command(_ m: AgentCommand, _ conn: Connection, _ frame: Frame) {
+        let d = distributor
+        let args = m.arguments
+        if Self.supervisorActions.contains(m.action) {
+            guard require(["supervisor", "admin"], conn, frame, what: m.action) else { return }
+            switch m.action {
+            case "board":
+                let b = d.board()
+                conn.respond(to: frame, with: AgentReply(state: "", text: "\(b.rows.count) agents, \(b.fields["waiting"] ?? "0") waiting", fields: b.fields, rows: b.rows))
+            default:
+                guard let code = args["agent"], let a = d.agents[code] else {
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, "agent \(args["agent"] ?? "?") is not logged in"))
+                    return
+                }
+                let refused: String?
+                if m.action == "force-logout" {
+                    refused = (try? d.logout(a)) == nil ? "\(code) is on a call" : nil
+                } else {
+                    refused = d.handle(a, .notReady(reason: args["reason"] ?? "set by supervisor", lockPassword: nil))
+                }
+                if let refused { conn.respond(to: frame, error: ProtocolError(.badMessage, refused)); return }
+                d.push(a, "notice", ["text": "\(m.action) by \(loggedIn(conn)?.workCode ?? "supervisor")"])
+                conn.respond(to: frame, with: AgentReply(state: a.machine.state.name, text: "\(code): \(a.machine.state.name)"))
+            }
+            return
+        }
+        guard Self.agentActions.contains(m.action) else {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "unknown action \(m.action) (\((Self.agentActions.union(Self.supervisorActions)).sorted().joined(separator: ", ")))"))
+            return
+        }
+        guard require(["agent"], conn, frame, what: m.action), let op = loggedIn(conn) else { return }
+        guard let a = d.agents[op.workCode] else {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "\(op.workCode) has no agent session (logged out): log in again"))
+            return
+        }
+        var text = "ok"
+        var fields: [String: String] = [:]
+        var rows: [[String: String]] = []
+        do {
+            switch m.action {
+            case "ready":
+                if let why = d.handle(a, .ready(password: args["password"])) { throw CallDistributor.CommandError(message: why) }
+                text = "ready"
+            case "not-ready":
+                let reason = args["reason"].flatMap { $0.isEmpty ? nil : $0 } ?? "break"
+                if let why = d.handle(a, .notReady(reason: reason, lockPassword: args["lock"].flatMap { $0.isEmpty ? nil : $0 })) {
+                    throw CallDistributor.CommandError(message: why)
+                }
+                text = "not ready (\(reason))"
+            case "logout":
+                try d.logout(a)
+                operators.removeValue(forKey: ObjectIdentifier(conn))
+                text = "logged out"
+            case "answer": try d.answer(a); text = "answering: your phone answers by itself"
+            case "reject": try d.reject(a); text = "rejected: the call goes to the next agent"
+            case "hangup": try d.hangup(a); text = "hung up"
+            case "hold":
+                let call = try d.currentCall(a)
+                guard !call.held else { throw CallDistributor.CommandError(message: "the caller is already held") }
+                d.hold(a, call)
+                text = "caller on hold"
+            case "retrieve":
+                let call = try d.currentCall(a)
+                guard call.held else { throw CallDistributor.CommandError(message: "the caller is not held") }
+                d.retrieve(a, call)
+                text = "caller back"
+            case "transfer":
+                guard let to = args["to"] else { throw CallDistributor.CommandError(message: "transfer needs to") }
+                try d.transfer(a, to: to)
+                text = "transferred to \(to)"
+            case "consult":
+                guard let to = args["to"] else { throw CallDistributor.CommandError(message: "consult needs to") }
+                try d.consult(a, to: to)
+                text = "consulting \(to); the caller is held"
+            case "complete": try d.complete(a); text = "transfer completed"
+            case "cancel": try d.cancelConsult(a); text = "consultation cancelled"
+            case "conference": try d.conference(a); text = "three-way call"
+            case "call":
+                guard let to = args["to"] else { throw CallDistributor.CommandError(message: "call needs to") }
+                try d.placeCall(a, to: to, conn: conn)
+                text = "calling \(to): your phone answers by itself, then \(to) rings"
+            case "return":
+                var vars: [String: String] = [:]
+                for (k, v) in args where k.hasPrefix("var.") { vars[String(k.dropFirst(4))] = v }
+                try d.returnToFlow(a, node: args["node"], variables: vars)
+                text = "returned to the flow"
+            case "status":
+                fields = d.statusFields(a)
+                text = "\(a.code): \(a.machine.state.name)"
+            case "queue":
+                let qs: Set<String> = args["queue"].map { [$0] } ?? a.queues
+                rows = d.queueRows(qs)
+                text = "\(rows.count) waiting"
+            default:
+                break
+            }
+        } catch let e as CallDistributor.CommandError {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
+            return
+        } catch {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
+            return
+        }
+        conn.respond(to: frame, with: AgentReply(state: a.machine.state.name, text: text, fields: fields, rows: rows))
+    }
+}
