@@ -104,6 +104,12 @@ public final class ChildProcess {
 
     public func signal(_ sig: Int32) { if isRunning { kill(pid, sig) } }
 
+    /// Waits (bounded) for the process to exit by itself; its status, or nil if it is still running.
+    public func wait(seconds: Double) -> Int32? {
+        guard TestSupport.waitUntil(seconds, { !isRunning }) else { return nil }
+        return terminationStatus
+    }
+
     /// SIGTERM, then SIGKILL after `grace` seconds. Returns the exit status.
     @discardableResult
     public func stop(grace: Double = 5) -> Int32 {

@@ -8,6 +8,23 @@ public final class FlowClient {
     public let loop: EventLoop
     private let dialer: Dialer
     private let thread: Thread
+    private let eventLock = NSLock()
+    private var eventHandler: ((Frame) -> Void)?
+    private var closeHandler: ((ProtocolError) -> Void)?
+
+    /// Events the Flow-Server pushes (agent events); called on the link's thread.
+    public func onEvent(_ handler: @escaping (Frame) -> Void) {
+        eventLock.lock()
+        eventHandler = handler
+        eventLock.unlock()
+    }
+
+    /// The link closed (the Flow-Server went away or closed it); called on the link's thread.
+    public func onClose(_ handler: @escaping (ProtocolError) -> Void) {
+        eventLock.lock()
+        closeHandler = handler
+        eventLock.unlock()
+    }
 
     public struct Options {
         public var address: String
@@ -39,7 +56,24 @@ public final class FlowClient {
         dialer = d
         let ready = DispatchSemaphore(value: 0)
         var outcome: Result<Void, ProtocolError>?
+        d.maximumAttempts = max(1, options.attempts)
         try loop.submitAndWait {
+            d.onConnection = { [weak self] c in
+                c.onEvent = { _, frame in
+                    guard let self else { return }
+                    self.eventLock.lock()
+                    let h = self.eventHandler
+                    self.eventLock.unlock()
+                    h?(frame)
+                }
+            }
+            d.onDisconnected = { [weak self] reason in
+                guard let self else { return }
+                self.eventLock.lock()
+                let h = self.closeHandler
+                self.eventLock.unlock()
+                h?(reason)
+            }
             d.onEstablished = { _ in
                 if outcome == nil { outcome = .success(()); ready.signal() }
             }

@@ -10,8 +10,51 @@ struct ConnectionOptions: ParsableArguments {
     @Option(name: .customLong("client-name"), help: "Name this client gives in the handshake.") var name: String?
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
     @Option(help: "Connection attempts before giving up.") var attempts: Int = 3
+    @Option(help: "Your work code (or HOTLINE_OPERATOR_CODE); every command but status needs a login.") var code: String?
+    @Option(help: "Read the password from this file (or HOTLINE_OPERATOR_PASSWORD; else it is asked for, without echo).") var passwordFile: String?
 
-    func open() throws -> FlowClient {
+    var workCode: String? { code ?? ProcessInfo.processInfo.environment["HOTLINE_OPERATOR_CODE"] }
+
+    func password() throws -> String {
+        if let f = passwordFile {
+            guard let t = try? String(contentsOfFile: f, encoding: .utf8) else { throw ValidationError("cannot read \(f)") }
+            return t.trimmingCharacters(in: .newlines)
+        }
+        if let p = ProcessInfo.processInfo.environment["HOTLINE_OPERATOR_PASSWORD"] { return p }
+        guard let p = Terminal.readPassword(prompt: "password for \(workCode ?? "?"): "), !p.isEmpty else { throw ValidationError("no password given") }
+        return p
+    }
+
+    /// Connects, and logs in when a work code is given.
+    func open(login: OperatorLogin? = nil) throws -> FlowClient {
+        let client = try dial()
+        guard let code = workCode else { return client }
+        var m = login ?? OperatorLogin(workCode: code, password: "")
+        m.workCode = code
+        m.password = try password()
+        do {
+            session = try client.request(m, expecting: OperatorSession.self, timeoutMs: 15_000)
+        } catch let e as ProtocolError {
+            FileHandle.standardError.write(Data("app-operate: login refused: \(e.reason)\n".utf8))
+            client.close()
+            throw ExitCode(5)
+        }
+        return client
+    }
+
+    /// The session of the last login (set by `open`).
+    nonisolated(unsafe) static var lastSession: OperatorSession?
+    var session: OperatorSession? {
+        get { Self.lastSession }
+        nonmutating set { Self.lastSession = newValue }
+    }
+
+    var address: String {
+        let cfg = (try? loadYAMLConfig(AppOperateConfig.self, path: config)) ?? nil
+        return connect ?? cfg?.flowLink?.connect ?? FlowServerLinkDefaults.defaultAddress
+    }
+
+    func dial() throws -> FlowClient {
         let cfg = try loadYAMLConfig(AppOperateConfig.self, path: config) ?? AppOperateConfig()
         ServiceRuntime.bootstrapLogging(level: logLevel ?? cfg.logLevel ?? "warning")
         let link = cfg.flowLink ?? LinkSettings()
@@ -34,7 +77,7 @@ struct Status: ParsableCommand {
     @Flag(help: "Print JSON instead of a table.") var json = false
 
     func run() throws {
-        let client = try connection.open()
+        let client = try connection.dial()
         defer { client.close() }
         let report = try client.request(TopologyRequest(), expecting: TopologyReport.self)
         print(json ? TopologyFormatter.json(report) : TopologyFormatter.table(report))
@@ -283,12 +326,118 @@ struct MappingAdminCommand: ParsableCommand {
     }
 }
 
+/// The agent console, and every agent operation as a one-shot command for scripts.
+struct AgentCLI: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "agent",
+        abstract: "Agent console (interactive), or one agent operation: app-operate agent ACTION [KEY=VALUE…].",
+        discussion: """
+        Without an action: the interactive console (log in, then single keys; ? shows them).
+        Actions: ready [password=…], not-ready reason=… [lock=…], answer, reject, hangup, hold, retrieve,
+        transfer to=agent:CODE|queue:NAME|flow:NAME|NUMBER, consult to=…, complete, cancel, conference,
+        call to=agent:CODE|NUMBER, return [node=…] [var.NAME=…], status, queue [queue=…], logout;
+        supervisors: board, force-logout agent=…, force-not-ready agent=… reason=….
+        watch: log in and print every event as it comes (with --auto-ready, and --hangup-after N to end
+        each call N seconds after it connects: a scripted agent).
+        A one-shot action joins the agent's existing session (the console's or a watcher's).
+        """)
+
+    @OptionGroup var connection: ConnectionOptions
+    @Argument(help: "The action (none: the interactive console).") var action: String?
+    @Argument(help: "KEY=VALUE arguments.") var arguments: [String] = []
+    @Option(help: "The phone to ring (default: the operator's SIP extension).") var sipExtension: String?
+    @Option(help: "phone: calls ring your phone; console: answer here, the phone answers by itself.") var mode: String = "phone"
+    @Flag(help: "Print JSON.") var json = false
+    @Flag(help: "watch: go ready after login and after each call.") var autoReady = false
+    @Option(help: "watch: hang up each call this many seconds after it connects.") var hangupAfter: Double?
+    @Option(help: "watch: transfer the first call to this target after --transfer-after seconds.") var transferTo: String?
+    @Option(help: "watch: seconds after connecting to transfer.") var transferAfter: Double = 3
+
+    static func jsonText(_ value: Any) -> String {
+        guard let d = try? JSONSerialization.data(withJSONObject: value, options: [.sortedKeys]) else { return "{}" }
+        return String(decoding: d, as: UTF8.self)
+    }
+
+    func run() throws {
+        guard connection.workCode != nil else { throw ValidationError("give --code (or HOTLINE_OPERATOR_CODE)") }
+        var args: [String: String] = [:]
+        for a in arguments {
+            guard let eq = a.firstIndex(of: "=") else { throw ValidationError("arguments are KEY=VALUE, got \(a)") }
+            args[String(a[..<eq])] = String(a[a.index(after: eq)...])
+        }
+        let oneShot = action != nil && action != "watch"
+        let client = try connection.open(login: OperatorLogin(workCode: "", password: "", sipExtension: sipExtension ?? "", mode: mode, attach: oneShot))
+        defer { client.close() }
+        guard let session = connection.session else { throw ExitCode(5) }
+        switch action {
+        case nil:
+            guard Terminal().isTTY else { throw ValidationError("the console needs a terminal; use an action for scripts") }
+            throw ExitCode(AgentConsole(client: client, session: session, server: connection.address).run())
+        case "watch":
+            try watch(client, session)
+        case let action?:
+            do {
+                let r = try client.request(AgentCommand(action: action, arguments: args), expecting: AgentReply.self)
+                if json {
+                    print(Self.jsonText(["state": r.state, "text": r.text, "fields": r.fields, "rows": r.rows] as [String: Any]))
+                } else {
+                    print(r.text + (r.state.isEmpty ? "" : "  [\(r.state)]"))
+                    for (k, v) in r.fields.sorted(by: { $0.key < $1.key }) { print("  \(k): \(v)") }
+                    for row in r.rows { print("  " + row.sorted { $0.key < $1.key }.map { "\($0.key)=\($0.value)" }.joined(separator: "  ")) }
+                }
+            } catch let e as ProtocolError {
+                if json { print(Self.jsonText(["error": e.reason])) } else { FileHandle.standardError.write(Data("\(action): \(e.reason)\n".utf8)) }
+                throw ExitCode(1)
+            }
+        }
+    }
+
+    /// A scripted agent: prints events as JSON lines; optionally goes ready and ends calls.
+    func watch(_ client: FlowClient, _ session: OperatorSession) throws {
+        print(Self.jsonText(["kind": "login", "state": session.state, "agent": session.workCode, "roles": session.roles] as [String: Any]))
+        fflush(stdout)
+        let closed = DispatchSemaphore(value: 0)
+        let work = DispatchQueue(label: "watch")
+        nonisolated(unsafe) var transferred = false
+        func send(_ action: String, _ args: [String: String] = [:]) {
+            do {
+                let r = try client.request(AgentCommand(action: action, arguments: args), expecting: AgentReply.self)
+                print(Self.jsonText(["kind": "reply", "action": action, "state": r.state, "text": r.text] as [String: Any]))
+            } catch let e as ProtocolError {
+                print(Self.jsonText(["kind": "refused", "action": action, "error": e.reason]))
+            } catch {}
+            fflush(stdout)
+        }
+        client.onEvent { frame in
+            guard frame.type == AgentEventMessage.messageType, let e = try? AgentEventMessage.decode(frame.body) else { return }
+            print(Self.jsonText(["kind": e.kind, "state": e.state, "fields": e.fields] as [String: Any]))
+            fflush(stdout)
+            work.async {
+                if e.kind == "connected" {
+                    if let to = transferTo, !transferred {
+                        transferred = true
+                        Thread.sleep(forTimeInterval: transferAfter)
+                        send("transfer", ["to": to])
+                    } else if let after = hangupAfter {
+                        Thread.sleep(forTimeInterval: after)
+                        send("hangup")
+                    }
+                }
+                if autoReady, e.kind == "state", e.state == "not-ready", e.fields["reason"] == "login" { send("ready") }
+            }
+        }
+        client.onClose { _ in closed.signal() }
+        if autoReady { work.async { send("ready") } }
+        closed.wait()
+    }
+}
+
 struct AppOperateCommand: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "app-operate",
         abstract: "Hotline App-Operate: the operators' client (agent, supervisor, admin, reports).",
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
-        subcommands: [Status.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self])
+        subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self])
 }
 
 AppOperateCommand.main()

@@ -28,6 +28,7 @@ struct OperatorCommand: ParsableCommand {
         @Flag(help: "May call outside numbers.") var external = false
         @Flag(help: "Do nothing (and succeed) when the work code exists.") var ifMissing = false
         @Option(help: "PostgreSQL URL; HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
+        @Option(help: "Read the password from this file instead of standard input.") var passwordFile: String?
 
         func run() throws {
             guard let url = ProcessInfo.processInfo.environment[FlowServerConfig.databaseURLEnvironmentVariable] ?? databaseURL else {
@@ -45,7 +46,8 @@ struct OperatorCommand: ParsableCommand {
                 print("operator \(workCode) exists")
                 return
             }
-            guard let password = readLine(strippingNewline: true), !password.isEmpty else { throw ValidationError("no password on standard input") }
+            let given = try passwordFile.map { try String(contentsOfFile: $0, encoding: .utf8).trimmingCharacters(in: .newlines) } ?? readLine(strippingNewline: true)
+            guard let password = given, !password.isEmpty else { throw ValidationError("no password given (standard input or --password-file)") }
             let id = try UserStore.create(Operator(workCode: workCode, name: name, roles: Set(role), skills: skills, queues: Set(queue),
                                                    sipExtension: sipExtension, mayCallExternal: external), password: password, db)
             print("operator \(workCode) created (id \(id), roles \(role.sorted().joined(separator: ",")))")

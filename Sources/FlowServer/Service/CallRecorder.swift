@@ -38,7 +38,7 @@ final class CallRecorder {
 
     func queued(_ channelID: String, queue: String, at t: Double) {
         guard var c = open[channelID] else { return }
-        c.queue = queue
+        c.queue = c.queue ?? queue   // the queue the call first entered (reports count it there)
         c.queuedAt = c.queuedAt ?? t
         if c.agent == nil { c.disposition = "abandoned" }
         c.events.append(.init(at: t, kind: "queued", detail: ["queue": queue]))

@@ -1,0 +1,233 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Protocol
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// The ACD end to end: a SIPp caller goes through a flow into a queue; agents logged in through
+/// App-Operate with baresip phones registered (digest auth) to the CT-Server take the call.
+@Suite(.serialized) struct AgentTests {
+    let edge = SIPEdgeTests()
+    let media = MediaTests()
+
+    static let flow = """
+    flow: support
+    start: hello
+    nodes:
+      hello:
+        type: play
+        prompts: "tts:en:Please hold for an agent."
+        next: topic
+      topic:
+        type: set
+        values: {topic: billing}
+        next: wait
+      wait:
+        type: queue
+        queue: sales
+        max_wait_seconds: 60
+        timeout: sorry
+      sorry:
+        type: play
+        prompts: "tts:en:Nobody could take your call."
+        next: bye
+      bye:
+        type: hangup
+        cause: queue timeout
+    """
+
+    /// A running center: PostgreSQL, a CT-Server with phones 1001–1003, a Flow-Server with the
+    /// flow above and queue settings, and agents 1001 (sales 5), 1002 (sales 3), a supervisor
+    /// 2001 and an admin 3001, every password "secret-<code>".
+    final class Center {
+        let pg: PrivatePostgres
+        let ct: ChildProcess
+        let flow: ChildProcess
+        let sip: Int
+        let app: String
+        let dir: URL
+        var phones: [Baresip] = []
+        var watchers: [ChildProcess] = []
+        var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
+
+        init(edge: SIPEdgeTests, queues: String) throws {
+            pg = try PrivatePostgres()
+            let users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
+            let (ct, sip, dir) = try edge.startCT(extraSIP: users)
+            self.ct = ct
+            self.sip = sip
+            self.dir = dir
+            let line = try #require(ct.waitForLine(containing: "flow_link="))
+            let link = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") }?.split(separator: ":").last)
+            let flows = dir.appendingPathComponent("flows")
+            try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
+            try AgentTests.flow.write(to: flows.appendingPathComponent("support.yaml"), atomically: true, encoding: .utf8)
+            try "default: support\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
+            try queues.write(to: flows.appendingPathComponent("queues.yaml"), atomically: true, encoding: .utf8)
+            for (code, args) in [("1001", ["--role", "agent", "--skill", "sales:5", "--queue", "sales", "--sip-extension", "1001", "--name", "Ann"]),
+                                 ("1002", ["--role", "agent", "--skill", "sales:3", "--queue", "sales", "--sip-extension", "1002", "--name", "Bo"]),
+                                 ("2001", ["--role", "supervisor", "--name", "Sue"]), ("3001", ["--role", "admin", "--name", "Al"])] {
+                let pw = dir.appendingPathComponent("pw-\(code)")
+                try "secret-\(code)".write(to: pw, atomically: true, encoding: .utf8)
+                let r = try ChildProcess.run("flow-server", ["operator", "add", code, "--database-url", pg.url, "--password-file", pw.path] + args, seconds: 30)
+                #expect(r.status == 0, "\(r.output)")
+            }
+            flow = try ChildProcess("flow-server", ["--name", "flow-acd", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
+                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
+                                    environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+            let ready = try #require(flow.waitForLine(containing: "listening app_link="), "\(flow.outputText)")
+            app = String(try #require(ready.split(separator: " ").first { $0.hasPrefix("app_link=") }?.dropFirst(9)))
+            #expect(ct.waitForLine(containing: "flow-server flow-acd attached") != nil)
+            #expect(flow.waitForLine(containing: "queues: sales") != nil, "\(flow.outputText)")
+        }
+
+        /// A registered phone for `ext`: answers by itself unless `answers` is false.
+        func phone(_ ext: String, answers: Bool, audio: URL) throws -> Baresip {
+            let ports = BaresipPorts()
+            let b = try Baresip(account: "<sip:\(ext)@127.0.0.1:\(sip)>;auth_pass=pw-\(ext)-secret;regint=120;answermode=\(answers ? "auto" : "manual");audio_codecs=PCMU/8000/1",
+                                sipPort: ports.sip, controlPort: ports.control, rtpPorts: ports.rtp, audioSource: audio.path)
+            phones.append(b)
+            #expect(b.connect(), "baresip: \(b.process.outputText)")
+            #expect(ct.waitForLine(containing: "\(ext) registered 1 contact") != nil, "\(b.process.outputText.suffix(800))")
+            return b
+        }
+
+        /// A scripted agent (`app-operate agent watch`), printing its events as JSON lines.
+        func watcher(_ code: String, _ extra: [String]) throws -> ChildProcess {
+            let p = try ChildProcess("app-operate", ["agent", "watch", "--connect", app, "--code", code, "--auto-ready"] + extra,
+                                     environment: env.merging(["HOTLINE_OPERATOR_PASSWORD": "secret-\(code)"]) { $1 })
+            watchers.append(p)
+            #expect(p.waitForLine(containing: "\"state\":\"ready\"") != nil, "\(code) did not go ready: \(p.outputText)\n\(flow.outputText.suffix(1500))")
+            return p
+        }
+
+        func appOperate(_ code: String, _ args: [String]) throws -> (status: Int32, output: String) {
+            try ChildProcess.run("app-operate", args + ["--connect", app, "--code", code], environment: env.merging(["HOTLINE_OPERATOR_PASSWORD": "secret-\(code)"]) { $1 },
+                                 seconds: 30)
+        }
+
+        /// A SIPp caller that streams `audio` and waits for the BYE (runs in the background).
+        func caller(audio: URL, number: String = "4000") throws -> ChildProcess {
+            let text = try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_talk_until_bye.xml"), encoding: .utf8)
+                .replacingOccurrences(of: "@AUDIO@", with: audio.path)
+            let scenario = dir.appendingPathComponent("caller-\(UUID().uuidString.prefix(6)).xml")
+            try text.write(to: scenario, atomically: true, encoding: .utf8)
+            SIPEdgeTests.sippPort += 4
+            let p = Int(SIPEdgeTests.sippPort)
+            return try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(sip)", "-sf", scenario.path, "-s", number, "-i", "127.0.0.1", "-mi", "127.0.0.1",
+                                                     "-p", "\(p)", "-cp", "\(p + 1)", "-mp", "\(29000 + (p % 300) * 10)", "-bind_local", "-nostdin",
+                                                     "-m", "1", "-d", "100", "-timeout", "60", "-timeout_error"])
+        }
+
+        func events(_ p: ChildProcess) -> [[String: Any]] {
+            p.outputLines.compactMap { try? JSONSerialization.jsonObject(with: Data($0.utf8)) as? [String: Any] }
+        }
+
+        func stop() {
+            for w in watchers { _ = w.stop() }
+            for p in phones { p.stop(); p.remove() }
+            _ = flow.stop()
+            _ = ct.stop()
+            pg.stop()
+            try? FileManager.default.removeItem(at: dir)
+        }
+    }
+
+    static func tone(_ dir: URL, _ hz: Int, seconds: Int = 30) throws -> URL {
+        let u = dir.appendingPathComponent("tone\(hz).ul")
+        try MediaTests.sox(["-n", "-r", "8000", "-c", "1", "-t", "ul", u.path, "synth", "\(seconds)", "sine", "\(hz)", "vol", "0.5"])
+        return u
+    }
+
+    static func toneWAV(_ dir: URL, _ hz: Int) throws -> URL {
+        let u = dir.appendingPathComponent("phone\(hz).wav")
+        try MediaTests.sox(["-n", "-r", "8000", "-c", "1", "-b", "16", "-e", "signed-integer", u.path, "synth", "60", "sine", "\(hz)", "vol", "0.3"])
+        return u
+    }
+
+    /// Skill-level-first sends the call to 1001 (sales 5); the pop carries the caller and the
+    /// flow's variable; 1001's phone answers and hears the caller; 1001 transfers to 1002, who
+    /// hangs up; the caller gets the BYE; the record names both agents and one transfer.
+    @Test func callReachesAgentAndIsTransferred() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales:\n    strategy: skill-level-first\nring_timeout_ms: 10000\nwrap_up_seconds: 1\n")
+        defer { c.stop() }
+        let p1 = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        _ = try c.phone("1002", answers: true, audio: try Self.toneWAV(c.dir, 900))
+        let a1 = try c.watcher("1001", ["--transfer-to", "agent:1002", "--transfer-after", "4"])
+        let a2 = try c.watcher("1002", ["--hangup-after", "3"])
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a1.waitForLine(containing: "\"kind\":\"offered\"", seconds: 20) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        let pop = c.events(a1).first { $0["kind"] as? String == "offered" }?["fields"] as? [String: String] ?? [:]
+        #expect(pop["caller"]?.hasPrefix("caller") == true, "\(pop)")
+        #expect(pop["var.topic"] == "billing", "\(pop)")
+        #expect(pop["queue"] == "sales")
+        #expect(a1.waitForLine(containing: "\"kind\":\"connected\"", seconds: 15) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a1.waitForLine(containing: "\"action\":\"transfer\"", seconds: 15) != nil, "\(a1.outputText)")
+        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a2.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a2.waitForLine(containing: "\"action\":\"hangup\"", seconds: 15) != nil, "\(a2.outputText)")
+        #expect(caller.wait(seconds: 30) == 0, "the caller got the BYE: \(caller.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "1" }, "\(c.flow.outputText.suffix(2000))")
+        let row = try c.pg.query("select disposition||' '||agent||' '||transfers||' '||queue from calls")
+        #expect(row == "answered 1002 1 sales", "\(row)")
+        try? (c.ct.outputText + "\n=====\n" + c.flow.outputText).write(toFile: "/tmp/agent-test.log", atomically: true, encoding: .utf8)
+        #expect(try c.pg.query("select string_agg(party, ',' order by leg) from call_legs where role = 'agent'") == "1001,1002")
+        #expect(try c.pg.query("select string_agg(detail->>'agent', ',' order by at) from queue_events where kind = 'offered'") == "1001,1002")
+        // The agent's phone heard the caller (SIPp's 440 Hz tone) while it was connected.
+        p1.stop()
+        let files = (try? FileManager.default.contentsOfDirectory(at: p1.recordings, includingPropertiesForKeys: nil)) ?? []
+        let dec = try #require(files.first { $0.lastPathComponent.hasSuffix("-dec.wav") }, "no recording: \(files)")
+        let heard = try WAV.samples(dec)
+        let loud = heard.filter { abs(Int($0)) > 4000 }.count
+        #expect(loud > 8000 * 1, "agent 1001 heard \(loud) loud samples of \(heard.count)")
+    }
+
+    /// Ring no answer: 1001's phone rings and nobody lifts it; after the ring timeout the call
+    /// goes to 1002 and 1001 becomes not ready (reason "ring no answer").
+    @Test func ringNoAnswerGoesToTheNextAgent() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales:\n    strategy: skill-level-first\nring_timeout_ms: 4000\nwrap_up_seconds: 1\n")
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: false, audio: try Self.toneWAV(c.dir, 600))
+        _ = try c.phone("1002", answers: true, audio: try Self.toneWAV(c.dir, 900))
+        let a1 = try c.watcher("1001", [])
+        let a2 = try c.watcher("1002", ["--hangup-after", "2"])
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a1.waitForLine(containing: "\"kind\":\"offered\"", seconds: 20) != nil, "\(a1.outputText)")
+        #expect(a1.waitForLine(containing: "ring no answer", seconds: 15) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(c.events(a1).last { $0["kind"] as? String == "state" }?["state"] as? String == "not-ready")
+        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 15) != nil, "\(a2.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(caller.wait(seconds: 30) == 0, "\(caller.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "1" })
+        #expect(try c.pg.query("select disposition||' '||agent from calls") == "answered 1002")
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select count(*) from agent_states where agent = '1001' and state = 'ringing'")) == "1" })
+        #expect(try c.pg.query("select count(*) from queue_events where kind = 'requeued' and detail->>'reason' = 'ring no answer'") == "1")
+    }
+
+    /// Roles: an agent cannot run supervisor or admin commands; a supervisor can see the board;
+    /// a wrong password is refused; nobody can do anything without logging in.
+    @Test func rolesAreChecked() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales: {}\n")
+        defer { c.stop() }
+        let board = try c.appOperate("1001", ["agent", "board"])
+        #expect(board.status != 0 && board.output.contains("permission denied"), "\(board.output)")
+        let report = try c.appOperate("1001", ["report", "--utc"])
+        #expect(report.status != 0 && report.output.contains("permission denied"), "\(report.output)")
+        let flowFile = c.dir.appendingPathComponent("flows/support.yaml").path
+        let publish = try c.appOperate("2001", ["flow", "publish", flowFile])
+        #expect(publish.status != 0 && publish.output.contains("needs the admin role"), "\(publish.output)")
+        let adminPublish = try c.appOperate("3001", ["flow", "publish", flowFile])
+        #expect(adminPublish.status == 0, "\(adminPublish.output)")
+        let supBoard = try c.appOperate("2001", ["agent", "board", "--json"])
+        #expect(supBoard.status == 0 && supBoard.output.contains("\"waiting\""), "\(supBoard.output)")
+        let bad = try ChildProcess.run("app-operate", ["agent", "status", "--connect", c.app, "--code", "1001"],
+                                       environment: c.env.merging(["HOTLINE_OPERATOR_PASSWORD": "wrong-password"]) { $1 }, seconds: 30)
+        #expect(bad.status != 0 && bad.output.contains("wrong work code or password"), "\(bad.output)")
+        let anonymous = try ChildProcess.run("app-operate", ["customer", "find", "--phone", "1", "--connect", c.app], environment: c.env, seconds: 30)
+        #expect(anonymous.status != 0 && anonymous.output.contains("log in first"), "\(anonymous.output)")
+        // The clear password is nowhere in the database.
+        #expect(try c.pg.query("select count(*) from users where password_hash like '%secret-1001%'") == "0")
+    }
+}
