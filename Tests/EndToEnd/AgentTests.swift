@@ -231,3 +231,45 @@ import Glibc
         #expect(try c.pg.query("select count(*) from users where password_hash like '%secret-1001%'") == "0")
     }
 }
+
+extension AgentTests {
+    /// The interactive console in tmux (send-keys, capture-pane): the password is asked for
+    /// without echo; r goes ready; the pop shows the offered caller; a answers (console mode: the
+    /// phone answers by itself); h hangs up; l logs out and leaves.
+    @Test func agentConsoleInTmux() throws {
+        #expect(FileManager.default.isExecutableFile(atPath: "/usr/bin/tmux"), "tmux must be installed (deploy/test installs it)")
+        let c = try Center(edge: edge, queues: "queues:\n  sales: {}\nwrap_up_seconds: 1\n")
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let socket = "hotline-test-\(getpid())"
+        func tmux(_ args: [String]) throws -> String { try ChildProcess.run("/usr/bin/tmux", ["-L", socket] + args, seconds: 10).output }
+        let exe = TestSupport.binDirectory.appendingPathComponent("app-operate").path
+        _ = try tmux(["new-session", "-d", "-s", "agent", "-x", "150", "-y", "40",
+                      "env HOTLINE_APP_LINK_SECRET=e2e-app-secret \(exe) agent --connect \(c.app) --code 1001 --mode console; sleep 30"])
+        defer { _ = try? tmux(["kill-server"]) }
+        func screen() -> String { (try? tmux(["capture-pane", "-p", "-t", "agent"])) ?? "" }
+        func waitScreen(_ text: String, _ seconds: Double = 15) -> Bool { TestSupport.waitUntil(seconds) { screen().contains(text) } }
+        #expect(waitScreen("password for 1001"), "\(screen())")
+        _ = try tmux(["send-keys", "-t", "agent", "secret-1001", "Enter"])
+        #expect(waitScreen("State: NOT-READY (login)"), "\(screen())")
+        #expect(!screen().contains("secret-1001"), "the password was echoed: \(screen())")
+        #expect(screen().contains("[r]eady"), "the help line: \(screen())")
+        _ = try tmux(["send-keys", "-t", "agent", "r"])
+        #expect(waitScreen("State: READY"), "\(screen())")
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(waitScreen("press a to answer", 20), "\(screen())")
+        #expect(screen().contains("var.topic=billing") && screen().contains("caller1"), "\(screen())")
+        _ = try tmux(["send-keys", "-t", "agent", "a"])
+        #expect(waitScreen("State: TALKING"), "\(screen())\n\(c.flow.outputText.suffix(1500))")
+        #expect(waitScreen("connected to caller1"), "\(screen())")
+        Thread.sleep(forTimeInterval: 1)
+        _ = try tmux(["send-keys", "-t", "agent", "h"])
+        #expect(waitScreen("call ended"), "\(screen())")
+        #expect(caller.wait(seconds: 20) == 0, "the caller got the BYE: \(caller.outputText.suffix(800))")
+        #expect(waitScreen("State: READY", 10), "\(screen())")
+        _ = try tmux(["send-keys", "-t", "agent", "l"])
+        #expect(TestSupport.waitUntil(10) { c.flow.outputText.contains("agent 1001: ready → logged-out") }, "\(c.flow.outputText.suffix(800))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select disposition||' '||agent from calls")) == "answered 1001" })
+    }
+}
