@@ -117,7 +117,7 @@ import Testing
         #expect(e.contains { $0.line == 11 && $0.message.contains("unknown type teleport") }, "\(text)")
         #expect(e.contains { $0.line == 14 && $0.message.contains("prompt file missing.wav is missing") }, "\(text)")
         #expect(e.contains { $0.line == 15 && $0.message.contains("menu option 12 must be one key") }, "\(text)")
-        #expect(e.contains { $0.line == 18 && $0.message.contains("needs the ACD (issue #6)") }, "\(text)")
+        #expect(e.contains { $0.line == 18 && $0.message.contains("queue needs queue") }, "\(text)")
 
         let dangling = errors("""
         flow: d
