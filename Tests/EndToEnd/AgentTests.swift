@@ -44,15 +44,17 @@ import Glibc
     final class Center {
         let pg: PrivatePostgres
         let ct: ChildProcess
-        let flow: ChildProcess
+        var flows: [ChildProcess] = []
+        var apps: [String] = []
+        var flow: ChildProcess { flows[0] }
+        var app: String { apps[0] }
         let sip: Int
-        let app: String
         let dir: URL
         var phones: [Baresip] = []
         var watchers: [ChildProcess] = []
         var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
 
-        init(edge: SIPEdgeTests, queues: String) throws {
+        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1) throws {
             pg = try PrivatePostgres()
             let users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
             let (ct, sip, dir) = try edge.startCT(extraSIP: users)
@@ -74,13 +76,17 @@ import Glibc
                 let r = try ChildProcess.run("flow-server", ["operator", "add", code, "--database-url", pg.url, "--password-file", pw.path] + args, seconds: 30)
                 #expect(r.status == 0, "\(r.output)")
             }
-            flow = try ChildProcess("flow-server", ["--name", "flow-acd", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
-                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
-                                    environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
-            let ready = try #require(flow.waitForLine(containing: "listening app_link="), "\(flow.outputText)")
-            app = String(try #require(ready.split(separator: " ").first { $0.hasPrefix("app_link=") }?.dropFirst(9)))
-            #expect(ct.waitForLine(containing: "flow-server flow-acd attached") != nil)
-            #expect(flow.waitForLine(containing: "queues: sales") != nil, "\(flow.outputText)")
+            for i in 0..<flowServers {
+                let name = i == 0 ? "flow-acd" : "flow-acd\(i + 1)"
+                let f = try ChildProcess("flow-server", ["--name", name, "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
+                                                         "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool-\(i)").path, "--flows", flows.path],
+                                         environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+                self.flows.append(f)
+                let ready = try #require(f.waitForLine(containing: "listening app_link="), "\(f.outputText)")
+                apps.append(String(try #require(ready.split(separator: " ").first { $0.hasPrefix("app_link=") }?.dropFirst(9))))
+                #expect(ct.waitForLine(containing: "flow-server \(name) attached") != nil)
+                #expect(f.waitForLine(containing: "queues: sales") != nil, "\(f.outputText)")
+            }
         }
 
         /// A registered phone for `ext`: answers by itself unless `answers` is false.
@@ -95,8 +101,8 @@ import Glibc
         }
 
         /// A scripted agent (`app-operate agent watch`), printing its events as JSON lines.
-        func watcher(_ code: String, _ extra: [String]) throws -> ChildProcess {
-            let p = try ChildProcess("app-operate", ["agent", "watch", "--connect", app, "--code", code, "--auto-ready"] + extra,
+        func watcher(_ code: String, _ extra: [String], server: Int = 0) throws -> ChildProcess {
+            let p = try ChildProcess("app-operate", ["agent", "watch", "--connect", apps[server], "--code", code, "--auto-ready"] + extra,
                                      environment: env.merging(["HOTLINE_OPERATOR_PASSWORD": "secret-\(code)"]) { $1 })
             watchers.append(p)
             #expect(p.waitForLine(containing: "\"state\":\"ready\"") != nil, "\(code) did not go ready: \(p.outputText)\n\(flow.outputText.suffix(1500))")
@@ -128,7 +134,7 @@ import Glibc
         func stop() {
             for w in watchers { _ = w.stop() }
             for p in phones { p.stop(); p.remove() }
-            _ = flow.stop()
+            for f in flows { _ = f.stop() }
             _ = ct.stop()
             pg.stop()
             try? FileManager.default.removeItem(at: dir)
@@ -159,17 +165,17 @@ import Glibc
         let a2 = try c.watcher("1002", ["--hangup-after", "3"])
         let caller = try c.caller(audio: try Self.tone(c.dir, 440))
         defer { _ = caller.stop() }
-        #expect(a1.waitForLine(containing: "\"kind\":\"offered\"", seconds: 20) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a1.waitForLine(containing: "\"kind\":\"offered\"", seconds: 20) != nil, "\(a1.outputText)\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         let pop = c.events(a1).first { $0["kind"] as? String == "offered" }?["fields"] as? [String: String] ?? [:]
         #expect(pop["caller"]?.hasPrefix("caller") == true, "\(pop)")
         #expect(pop["var.topic"] == "billing", "\(pop)")
         #expect(pop["queue"] == "sales")
-        #expect(a1.waitForLine(containing: "\"kind\":\"connected\"", seconds: 15) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a1.waitForLine(containing: "\"kind\":\"connected\"", seconds: 15) != nil, "\(a1.outputText)\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         #expect(a1.waitForLine(containing: "\"action\":\"transfer\"", seconds: 15) != nil, "\(a1.outputText)")
-        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a2.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a2.outputText)\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         #expect(a2.waitForLine(containing: "\"action\":\"hangup\"", seconds: 15) != nil, "\(a2.outputText)")
         #expect(caller.wait(seconds: 30) == 0, "the caller got the BYE: \(caller.outputText.suffix(1500))")
-        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "1" }, "\(c.flow.outputText.suffix(2000))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "1" }, "\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         let row = try c.pg.query("select disposition||' '||agent||' '||transfers||' '||queue from calls")
         #expect(row == "answered 1002 1 sales", "\(row)")
         try? (c.ct.outputText + "\n=====\n" + c.flow.outputText).write(toFile: "/tmp/agent-test.log", atomically: true, encoding: .utf8)
@@ -196,9 +202,9 @@ import Glibc
         let caller = try c.caller(audio: try Self.tone(c.dir, 440))
         defer { _ = caller.stop() }
         #expect(a1.waitForLine(containing: "\"kind\":\"offered\"", seconds: 20) != nil, "\(a1.outputText)")
-        #expect(a1.waitForLine(containing: "ring no answer", seconds: 15) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a1.waitForLine(containing: "ring no answer", seconds: 15) != nil, "\(a1.outputText)\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         #expect(c.events(a1).last { $0["kind"] as? String == "state" }?["state"] as? String == "not-ready")
-        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 15) != nil, "\(a2.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 15) != nil, "\(a2.outputText)\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         #expect(caller.wait(seconds: 30) == 0, "\(caller.outputText.suffix(1500))")
         #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "1" })
         #expect(try c.pg.query("select disposition||' '||agent from calls") == "answered 1002")
@@ -271,5 +277,47 @@ extension AgentTests {
         _ = try tmux(["send-keys", "-t", "agent", "l"])
         #expect(TestSupport.waitUntil(10) { c.flow.outputText.contains("agent 1001: ready → logged-out") }, "\(c.flow.outputText.suffix(800))")
         #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select disposition||' '||agent from calls")) == "answered 1001" })
+    }
+}
+
+extension AgentTests {
+    /// Two Flow-Servers behind one CT-Server, the only agent logged in on the second: calls that
+    /// land on the first are handed over (they resume at their queue node there) and reach the
+    /// agent. Then the Flow-Server that owns a call bridged to the agent is killed (SIGKILL): the
+    /// call keeps talking, the other Flow-Server adopts it, and when the agent hangs up the caller
+    /// is hung up and the call's record is written — nothing is lost.
+    @Test func callsReachAgentsOnAnotherFlowServerAndSurviveItsDeath() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales: {}\nwrap_up_seconds: 1\n", flowServers: 2)
+        defer { c.stop() }
+        let phone = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let a = try c.watcher("1001", ["--hangup-after", "3"], server: 1)
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select flow_server from agent_presence where agent = '1001'")) == "flow-acd2" })
+        Thread.sleep(forTimeInterval: 4)   // the first Flow-Server reads the presence (every 3 s)
+        let callers = try (0..<2).map { _ in try c.caller(audio: try Self.tone(c.dir, 440)) }
+        defer { callers.forEach { _ = $0.stop() } }
+        for (i, caller) in callers.enumerated() {
+            #expect(caller.wait(seconds: 40) == 0, "caller \(i): \(caller.outputText.suffix(800))\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
+        }
+        #expect(c.flows[0].outputText.contains("handing over to flow-acd2"), "\(c.flows[0].outputText.suffix(2000))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where disposition = 'answered' and agent = '1001'")) == "2" },
+                "\((try? c.pg.query("select string_agg(disposition||':'||coalesce(agent,'-')||':'||flow_server, ' ') from calls")) ?? "")")
+        #expect(try c.pg.query("select count(*) from call_events where kind = 'adopted'") == "1")
+        #expect(a.outputLines.filter { $0.contains("\"kind\":\"connected\"") }.count == 2)
+        _ = a.stop()
+
+        // The agent's call is owned by flow-acd2; kill it while the call is bridged.
+        let a2 = try c.watcher("1001", [], server: 1)
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a2.outputText)")
+        Thread.sleep(forTimeInterval: 1)
+        c.flows[1].signal(SIGKILL)
+        #expect(c.ct.waitForLine(containing: "channels adopted by flow-acd") != nil, "\(c.ct.outputText.suffix(1500))")
+        Thread.sleep(forTimeInterval: 3)
+        #expect(caller.isRunning, "the bridged call was not dropped")
+        phone.command("hangup")
+        #expect(caller.wait(seconds: 15) == 0, "the caller got the BYE after the agent hung up: \(caller.outputText.suffix(800))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "3" }, "\(c.flows[0].outputText.suffix(2000))")
+        #expect(try c.pg.query("select disposition||' '||flow_server from calls order by arrived_at desc limit 1") == "answered flow-acd")
     }
 }

@@ -127,11 +127,73 @@ public final class CTService: RunnableService {
         conn.onClose = { [weak self] c, reason in
             guard c.peer != nil else { return }
             self?.logger.notice("flow-server \(c.peer?.name ?? "?") detached: \(reason)")
-            self?.sipCore.channels.ownerLost(c.id)
+            self?.ownerLost(c)
         }
     }
 
     private var nextFlow = 0
+
+    /// A Flow-Server's link is gone: another attached Flow-Server adopts its calls (bridged ones
+    /// go on talking and get their records there; calls in IVR restart their flow there; calls
+    /// not yet answered are offered again). With no other Flow-Server, they keep talking
+    /// unowned (ARCHITECTURE.md §4).
+    private func ownerLost(_ lost: Connection) {
+        let survivors = flowListener.establishedConnections.filter { $0.id != lost.id }
+        let channels = sipCore.channels
+        let orphans = channels.activeChannelList.filter { $0.owner == lost.id }.sorted { $0.createdAt < $1.createdAt }
+        guard !survivors.isEmpty, !orphans.isEmpty else {
+            channels.ownerLost(lost.id)
+            return
+        }
+        var assigned: [String: Connection] = [:]
+        for ch in orphans {
+            // A bridged pair goes to one Flow-Server.
+            let partner = channels.bridgePartner(of: ch)
+            let conn = partner.flatMap { assigned[$0.id] } ?? survivors[nextFlow % survivors.count]
+            if partner.flatMap({ assigned[$0.id] }) == nil { nextFlow &+= 1 }
+            assigned[ch.id] = conn
+            ch.owner = conn.id
+            if ch.state == .offered, ch.purpose == .flow {
+                conn.sendEvent(event(ch, .offered, 0, ""))
+            } else {
+                var e = event(ch, .adopted, 0, "flow-server \(lost.peer?.name ?? "?") lost")
+                e.bridgedWith = partner?.id ?? ""
+                e.createdMs = wallMs(ch.createdAt)
+                e.data = ["from": lost.peer?.name ?? "?", "state": ch.state.rawValue]
+                conn.sendEvent(e)
+            }
+        }
+        logger.notice("flow-server \(lost.peer?.name ?? "?") lost: \(orphans.count) channels adopted by \(Set(assigned.values.compactMap { $0.peer?.name }).sorted().joined(separator: ", "))")
+    }
+
+    /// Wall-clock milliseconds of a loop (monotonic) time.
+    private func wallMs(_ t: UInt64) -> UInt64 {
+        let ago = Double(loop.now &- t) / 1e9
+        return UInt64(max(0, (Date().timeIntervalSince1970 - ago) * 1000))
+    }
+
+    /// HandOverChannel: the named Flow-Server becomes the owner of the channel and its partner.
+    private func handOver(_ m: HandOverChannel, _ conn: Connection, _ frame: Frame) {
+        let channels = sipCore.channels
+        guard let ch = channels.channel(id: m.channelID) else { conn.respond(to: frame, error: ProtocolError(.badMessage, "no channel \(m.channelID)")); return }
+        guard let target = flowListener.establishedConnections.first(where: { $0.peer?.name == m.flowServer }), target.id != conn.id else {
+            conn.respond(to: frame, error: ProtocolError(.unavailable, "flow-server \(m.flowServer) is not attached"))
+            return
+        }
+        let partner = channels.bridgePartner(of: ch)
+        for c in [ch] + (partner.map { [$0] } ?? []) { c.owner = target.id }
+        var e = event(ch, .adopted, 0, "handed over by \(conn.peer?.name ?? "?")")
+        e.bridgedWith = partner?.id ?? ""
+        e.createdMs = wallMs(ch.createdAt)
+        e.data = m.data.merging(["from": conn.peer?.name ?? "?", "state": ch.state.rawValue]) { a, _ in a }
+        guard target.sendEvent(e) else {
+            for c in [ch] + (partner.map { [$0] } ?? []) { c.owner = conn.id }
+            conn.respond(to: frame, error: ProtocolError(.unavailable, "flow-server \(m.flowServer) is not reading"))
+            return
+        }
+        logger.info("channel \(ch.id): handed over from \(conn.peer?.name ?? "?") to \(m.flowServer)")
+        conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
+    }
 
     /// Connects the channel layer to the Flow-Server links: offers, events, commands.
     private func wireChannels() {
@@ -207,6 +269,9 @@ public final class CTService: RunnableService {
             command(RedirectChannel.self, conn, frame) { sipCore.channels.redirect($0.channelID, target: $0.target, code: Int($0.sipCode)) }
         case TransferChannel.messageType:
             command(TransferChannel.self, conn, frame) { sipCore.channels.transfer($0.channelID, target: $0.target) }
+        case HandOverChannel.messageType:
+            guard let m = decode(HandOverChannel.self, frame, conn) else { return }
+            handOver(m, conn, frame)
         case Originate.messageType:
             guard let m = decode(Originate.self, frame, conn) else { return }
             switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id, trunk: m.trunk, autoAnswer: m.autoAnswer) {

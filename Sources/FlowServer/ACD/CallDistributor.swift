@@ -118,6 +118,33 @@ final class CallDistributor {
         for a in agents.values { a.machine.wrapUpSeconds = s.wrapUpSeconds }
     }
 
+    // MARK: agents on other Flow-Servers
+
+    /// Queue → Flow-Servers with agents logged in for it (from agent_presence).
+    var remoteQueues: [String: [String]] = [:]
+
+    /// Whether an agent logged in here serves `queue` (or it is a local agent's personal queue).
+    func hasLocalAgents(for queue: String) -> Bool {
+        agents.values.contains { $0.machine.state != .loggedOut && $0.queues.contains(queue) }
+    }
+
+    /// Another Flow-Server with agents for `queue`, when none is here.
+    func remoteServer(for queue: String) -> String? {
+        guard !hasLocalAgents(for: queue) else { return nil }
+        return remoteQueues[queue]?.first
+    }
+
+    /// This server's agents for agent_presence: (code, queues, state).
+    var presence: [(String, [String], String)] {
+        agents.values.map { ($0.code, $0.queues.sorted(), $0.machine.state.name) }
+    }
+
+    /// Two channels another Flow-Server had bridged (it was lost): when one ends, the other is hung up.
+    func pairAdopted(_ a: String, _ b: String, conn: Connection) {
+        externalPairs[a] = (b, conn)
+        externalPairs[b] = (a, conn)
+    }
+
     // MARK: calls entering
 
     /// A flow's queue node: the call waits for an agent. Returns false when it cannot be queued

@@ -107,6 +107,12 @@ public struct FlowRun: Sendable {
 
     public mutating func start() -> [Action] { enter(current) }
 
+    /// Continues at `node` (a call handed over from another Flow-Server, resumed at its safe point).
+    public mutating func resume(at node: String) -> [Action] {
+        guard stack.last?.flow.nodes[node] != nil else { return finish("no node \(node) in \(flowName)") }
+        return enter(node)
+    }
+
     // MARK: events
 
     public mutating func handle(_ event: Event) -> [Action] {

@@ -36,6 +36,9 @@ final class CallRecorder {
 
     func callID(_ channelID: String) -> UUID? { open[channelID]?.callID }
 
+    /// The call went to another Flow-Server (which goes on with its record): drop it here.
+    func handedOver(_ channelID: String) -> CallRecord? { open.removeValue(forKey: channelID) }
+
     func queued(_ channelID: String, queue: String, at t: Double) {
         guard var c = open[channelID] else { return }
         c.queue = c.queue ?? queue   // the queue the call first entered (reports count it there)
@@ -138,6 +141,27 @@ final class CallRecorder {
             open[e.channelID]?.events.append(.init(at: t, kind: "transfer-failed", detail: ["cause": e.cause]))
         case .delivered:
             open[e.channelID]?.events.append(.init(at: t, kind: "alerting"))
+        case .adopted:
+            // A call another Flow-Server had (it handed it over, or its link was lost): the record
+            // goes on here, from when the call began.
+            guard e.direction == .inbound, open[e.channelID] == nil else { return }
+            let d = e.data
+            let created = e.createdMs > 0 ? Double(e.createdMs) / 1000 : t
+            let arrived = d["arrived_ms"].flatMap(Double.init).map { $0 / 1000 } ?? created
+            var c = CallRecord(channelID: e.channelID, flowServer: flowServer, direction: "inbound", caller: e.caller, called: e.called,
+                               arrivedAt: arrived, endedAt: t, disposition: e.bridgedWith.isEmpty ? "self-service" : "answered")
+            c.answeredAt = d["answered_ms"].flatMap(Double.init).map { $0 / 1000 } ?? created
+            c.flow = d["flow"]
+            c.flowVersion = d["version"].flatMap(Int.init)
+            if let q = d["queue"] {
+                c.queue = q
+                c.queuedAt = d["queued_ms"].flatMap(Double.init).map { $0 / 1000 } ?? t
+                c.disposition = "abandoned"
+            }
+            c.events.append(.init(at: arrived, kind: "arrived", detail: ["caller": e.caller, "called": e.called]))
+            c.events.append(.init(at: t, kind: "adopted", detail: ["from": d["from"] ?? "a lost flow-server", "bridged_with": e.bridgedWith]))
+            c.legs.append(.init(leg: 1, channelID: e.channelID, party: e.caller, role: "caller", startedAt: arrived, answeredAt: c.answeredAt))
+            open[e.channelID] = c
         case .cleared, .failed:
             guard var c = open.removeValue(forKey: e.channelID) else { return }
             if let h = holdStarted.removeValue(forKey: e.channelID) { c.holdSeconds += t - h }

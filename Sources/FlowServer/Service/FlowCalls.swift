@@ -10,6 +10,8 @@ final class FlowCalls {
         let channelID: String
         var run: FlowRun
         let conn: Connection
+        /// Handed over to this Flow-Server for a queue: it is not handed on again.
+        var handedOver = false
         init(channelID: String, run: FlowRun, conn: Connection) {
             self.channelID = channelID
             self.run = run
@@ -112,6 +114,71 @@ final class FlowCalls {
         }
     }
 
+    /// The queue's agents are logged in on another Flow-Server: the call goes there, to resume
+    /// at this queue node (its variables travel with it). If the hand-over fails, it queues here.
+    private func handOver(_ call: Call, to server: String, queue: String, variables: [String: String]) {
+        let id = call.channelID
+        var data: [String: String] = ["handover": "queue", "flow": call.run.flowName, "version": String(call.run.flowVersion),
+                                      "node": call.run.current, "queue": queue, "queued_ms": String(Int(Date().timeIntervalSince1970 * 1000))]
+        for (k, v) in variables { data["var.\(k)"] = v }
+        logger.info("channel \(id): no agent here for \(queue); handing over to \(server)")
+        call.conn.request(HandOverChannel(channelID: id, flowServer: server, data: data), expecting: ChannelCommandResult.self) { [weak self] r in
+            guard let self, self.calls[id] === call else { return }
+            switch r {
+            case .success:
+                self.recorder.flowSteps(id, call.run.trace)
+                _ = self.recorder.handedOver(id)
+                self.calls.removeValue(forKey: id)
+            case .failure(let e):
+                self.logger.warning("channel \(id): hand-over to \(server) failed (\(e.reason)); queueing here")
+                guard let distributor = self.distributor, case .queue(let q)? = self.library.flow(named: call.run.flowName)?.0.nodes[call.run.current]?.kind else { return }
+                let env = call.run.environment
+                distributor.enqueue(channelID: id, conn: call.conn, caller: env.caller, called: env.called, node: q, variables: variables,
+                                    onOutcome: { [weak self] outcome in
+                                        guard let self, self.calls[id] === call else { return }
+                                        self.perform(call, call.run.handle(.queueOutcome(outcome)))
+                                    },
+                                    onFlow: { [weak self] name in self?.restart(call, flow: name) })
+            }
+        }
+    }
+
+    /// A channel this Flow-Server now owns (ChannelEvent Adopted): a call handed over for a
+    /// queue resumes at its queue node; a bridged pair is kept together until one side hangs up;
+    /// an inbound call in IVR starts its flow again; anything else (an agent's phone still
+    /// ringing for a lost server) is hung up.
+    func adopted(_ e: ChannelEvent, conn: Connection) {
+        let env = FlowRun.Environment(caller: e.caller, called: e.called, holidays: library.mapping.holidays)
+        if e.data["handover"] == "queue", let name = e.data["flow"], let node = e.data["node"], let (def, version) = library.flow(named: name) {
+            var vars: [String: String] = [:]
+            for (k, v) in e.data where k.hasPrefix("var.") { vars[String(k.dropFirst(4))] = v }
+            let call = Call(channelID: e.channelID, run: FlowRun(flow: def, version: version, environment: env, carried: vars), conn: conn)
+            call.handedOver = true
+            calls[e.channelID] = call
+            logger.info("channel \(e.channelID): adopted from \(e.data["from"] ?? "?") into \(name)/\(node)")
+            perform(call, call.run.resume(at: node))
+            return
+        }
+        if !e.bridgedWith.isEmpty {
+            distributor?.pairAdopted(e.channelID, e.bridgedWith, conn: conn)
+            logger.notice("channel \(e.channelID): adopted, bridged with \(e.bridgedWith); it talks on")
+            return
+        }
+        if e.direction == .inbound, e.data["state"] != "offered",
+           let name = library.mapping.flow(caller: e.caller, called: e.called, line: e.line.isEmpty ? "sip" : e.line, environment: env),
+           let (def, version) = library.flow(named: name) {
+            let call = Call(channelID: e.channelID, run: FlowRun(flow: def, version: version, environment: env), conn: conn)
+            calls[e.channelID] = call
+            recorder.flowStarted(e.channelID, flow: name, version: version)
+            logger.notice("channel \(e.channelID): adopted in IVR; flow \(name) starts again")
+            request(call, StopMedia(channelID: e.channelID, what: .all)) {}
+            perform(call, call.run.start())
+            return
+        }
+        logger.notice("channel \(e.channelID): adopted with nothing to do; hung up")
+        conn.request(HangupChannel(channelID: e.channelID, cause: "flow-server lost"), expecting: ChannelCommandResult.self) { _ in }
+    }
+
     /// Starts another flow on a call (an agent transferred it to a flow), keeping its variables.
     func restart(_ call: Call, flow name: String) {
         guard calls[call.channelID] === call, let (def, version) = library.flow(named: name) else {
@@ -167,6 +234,10 @@ final class FlowCalls {
             case .enqueue(let q, let variables):
                 guard let distributor else {
                     perform(call, call.run.handle(.queueOutcome(.noAgents)))
+                    continue
+                }
+                if !call.handedOver, let server = distributor.remoteServer(for: q.queue) {
+                    handOver(call, to: server, queue: q.queue, variables: variables)
                     continue
                 }
                 let env = call.run.environment

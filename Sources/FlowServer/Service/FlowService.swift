@@ -101,6 +101,11 @@ public final class FlowService: RunnableService {
         distributor.channelEvent(e)
         if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
+        if e.kind == .adopted {
+            if let flowCalls { flowCalls.adopted(e, conn: conn) }
+            else if !e.bridgedWith.isEmpty { distributor.pairAdopted(e.channelID, e.bridgedWith, conn: conn) }
+            return
+        }
         if e.kind != .offered && e.kind != .cleared && e.kind != .failed { flowCalls?.channelEvent(e) }
         guard e.kind == .offered else { return }
         callsOffered += 1
@@ -279,6 +284,50 @@ public final class FlowService: RunnableService {
         }
     }
 
+    /// agent_presence: this server's agents written every 3 s (rows of agents gone removed), and
+    /// other servers' fresh rows read back, so calls for queues with no agent here can go there.
+    private func syncPresence() {
+        guard let url = databaseURL else { return }
+        let mine = distributor.presence
+        let me = name
+        queries.async { [weak self] in
+            guard let self else { return }
+            let r = self.withQueryConnection(url) { db -> [String: [String]] in
+                try db.transaction {
+                    try db.execute("DELETE FROM agent_presence WHERE flow_server = $1 AND NOT (agent = ANY($2::text[]))",
+                                   [me, "{" + mine.map { "\"\($0.0)\"" }.joined(separator: ",") + "}"])
+                    for (agent, queues, state) in mine {
+                        try db.execute("""
+                            INSERT INTO agent_presence (agent, flow_server, queues, state, updated_at) VALUES ($1, $2, $3::text[], $4, now())
+                            ON CONFLICT (agent) DO UPDATE SET flow_server = EXCLUDED.flow_server, queues = EXCLUDED.queues, state = EXCLUDED.state, updated_at = now()
+                            """, [agent, me, "{" + queues.map { "\"\($0)\"" }.joined(separator: ",") + "}", state])
+                    }
+                }
+                let rows = try db.execute("""
+                    SELECT flow_server, q FROM agent_presence, unnest(queues) AS q
+                    WHERE flow_server <> $1 AND state <> 'logged-out' AND updated_at > now() - interval '15 seconds'
+                    ORDER BY agent
+                    """, [me])
+                var byQueue: [String: [String]] = [:]
+                for i in 0..<rows.count {
+                    guard let s = rows.value(i, "flow_server"), let q = rows.value(i, "q") else { continue }
+                    if !(byQueue[q]?.contains(s) ?? false) { byQueue[q, default: []].append(s) }
+                }
+                return byQueue
+            }
+            self.loop.execute {
+                if case .success(let byQueue) = r { self.distributor.remoteQueues = byQueue }
+            }
+        }
+    }
+
+    private func schedulePresence() {
+        _ = loop.schedule(afterMilliseconds: 3000) { [weak self] in
+            self?.syncPresence()
+            self?.schedulePresence()
+        }
+    }
+
     /// Checks an operator's work code and password against the users table, off the loop.
     private func authenticate(code: String, password: String, done: @escaping (Result<Operator?, Error>) -> Void) {
         guard let url = databaseURL else { done(.success(nil)); return }
@@ -317,6 +366,9 @@ public final class FlowService: RunnableService {
         flowCalls?.lookup = { [weak self] phone, account, done in self?.customerLookup(phone: phone, account: account, done: done) }
         if databaseURL != nil {
             operators.authenticate = { [weak self] code, password, done in self?.authenticate(code: code, password: password, done: done) }
+            operators.changed = { [weak self] in self?.syncPresence() }
+            syncPresence()
+            schedulePresence()
         }
         if let library = flowCalls?.library { scheduleFlowReload(library) }
         records?.start()

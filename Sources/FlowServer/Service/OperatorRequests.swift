@@ -16,6 +16,8 @@ final class OperatorRequests {
     /// Checks a work code and password off the loop (nil: wrong code or password).
     var authenticate: ((_ code: String, _ password: String, _ done: @escaping (Result<Operator?, Error>) -> Void) -> Void)?
     private var operators: [ObjectIdentifier: Operator] = [:]
+    /// An agent logged in or out (agent_presence is written at once).
+    var changed: (() -> Void)?
     /// Failed logins per connection: the connection is closed after 5.
     private var failures: [ObjectIdentifier: Int] = [:]
 
@@ -86,6 +88,7 @@ final class OperatorRequests {
                 }
                 self.operators[id] = op
                 self.failures[id] = nil
+                self.changed?()
                 self.logger.info("operator \(op.workCode) logged in (\(op.roles.sorted().joined(separator: ","))) from \(conn.remoteAddress)")
                 conn.respond(to: frame, with: OperatorSession(workCode: op.workCode, name: op.name, roles: op.roles.sorted(), state: state))
             }
@@ -144,6 +147,7 @@ final class OperatorRequests {
             case "logout":
                 try d.logout(a)
                 operators.removeValue(forKey: ObjectIdentifier(conn))
+                changed?()
                 text = "logged out"
             case "answer": try d.answer(a); text = "answering: your phone answers by itself"
             case "reject": try d.reject(a); text = "rejected: the call goes to the next agent"

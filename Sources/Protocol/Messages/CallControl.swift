@@ -8,6 +8,7 @@ extension MessageCatalogue {
     public static let originate = MessageType(rawValue: 0x1013)
     public static let redirectChannel = MessageType(rawValue: 0x1014)
     public static let transferChannel = MessageType(rawValue: 0x1015)
+    public static let handOverChannel = MessageType(rawValue: 0x1016)
 }
 
 /// What happened to a channel (CT → Flow, event).
@@ -34,6 +35,10 @@ public struct ChannelEvent: WireMessage {
         case transferred = 9
         /// A blind transfer was refused or failed; the channel stays connected.
         case transferFailed = 10
+        /// This Flow-Server now owns a channel that was another's: its Flow-Server's link was
+        /// lost, or it handed the call over (HandOverChannel). `bridgedWith` names the channel it
+        /// is bridged to, `createdMs` when it began, `data` what the previous owner passed on.
+        case adopted = 11
 
         public var description: String {
             switch self {
@@ -47,6 +52,7 @@ public struct ChannelEvent: WireMessage {
             case .digits: return "DigitsReceived"
             case .transferred: return "Transferred"
             case .transferFailed: return "TransferFailed"
+            case .adopted: return "Adopted"
             }
         }
     }
@@ -66,6 +72,11 @@ public struct ChannelEvent: WireMessage {
     public var digits: String
     /// The line the call came in on or went out through: a trunk's name, or "sip" (phones).
     public var line: String
+    /// Adopted: the channel this one is bridged to ("" if none), when it began, and the data
+    /// the previous owner handed over.
+    public var bridgedWith: String = ""
+    public var createdMs: UInt64 = 0
+    public var data: [String: String] = [:]
 
     public init(channelID: String, kind: Kind, direction: Direction, caller: String, called: String, sipCode: UInt16 = 0,
                 cause: String = "", timestampMs: UInt64, digits: String = "", line: String = "") {
@@ -95,6 +106,9 @@ public struct ChannelEvent: WireMessage {
         timestampMs = try f.uint64(8) ?? 0
         digits = try f.string(9) ?? ""
         line = try f.string(10) ?? ""
+        bridgedWith = try f.string(11) ?? ""
+        createdMs = try f.uint64(12) ?? 0
+        data = try f.map(13)
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -108,6 +122,9 @@ public struct ChannelEvent: WireMessage {
         w.write(8, timestampMs)
         if !digits.isEmpty { w.write(9, digits) }
         if !line.isEmpty { w.write(10, line) }
+        if !bridgedWith.isEmpty { w.write(11, bridgedWith) }
+        if createdMs != 0 { w.write(12, createdMs) }
+        if !data.isEmpty { w.writeMap(13, data) }
     }
 }
 
@@ -238,6 +255,31 @@ public struct TransferChannel: WireMessage {
     public func encode(into w: inout TLVWriter) {
         w.write(FieldTag(1, mandatory: true), channelID)
         w.write(FieldTag(2, mandatory: true), target)
+    }
+}
+
+/// Hand a channel (and the channel bridged to it) over to another attached Flow-Server
+/// (Flow → CT, request): it becomes the owner and gets an Adopted event carrying `data` —
+/// e.g. a call that waits for a queue whose agents are logged in on that Flow-Server.
+public struct HandOverChannel: WireMessage {
+    public static let messageType = MessageCatalogue.handOverChannel
+    public var channelID: String
+    public var flowServer: String
+    public var data: [String: String]
+    public init(channelID: String, flowServer: String, data: [String: String]) {
+        self.channelID = channelID
+        self.flowServer = flowServer
+        self.data = data
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        flowServer = try TLVFields.required(f.string(FieldTag(2, mandatory: true)), "flow-server")
+        data = try f.map(3)
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.write(FieldTag(2, mandatory: true), flowServer)
+        w.writeMap(3, data)
     }
 }
 
