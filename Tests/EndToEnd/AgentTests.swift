@@ -296,7 +296,9 @@ extension AgentTests {
         let callers = try (0..<2).map { _ in try c.caller(audio: try Self.tone(c.dir, 440)) }
         defer { callers.forEach { _ = $0.stop() } }
         for (i, caller) in callers.enumerated() {
-            #expect(caller.wait(seconds: 40) == 0, "caller \(i): \(caller.outputText.suffix(800))\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
+            let status = caller.wait(seconds: 40)
+            if status != 0 { try? (c.ct.outputText + "\n=====\n" + c.flows.map(\.outputText).joined(separator: "\n=====\n") + "\n=====\n" + a.outputText + caller.outputText).write(toFile: "/tmp/two-flows.log", atomically: true, encoding: .utf8) }
+            #expect(status == 0, "caller \(i): \(caller.outputText.suffix(800))\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
         }
         #expect(c.flows[0].outputText.contains("handing over to flow-acd2"), "\(c.flows[0].outputText.suffix(2000))")
         #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where disposition = 'answered' and agent = '1001'")) == "2" },

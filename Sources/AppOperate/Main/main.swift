@@ -350,6 +350,7 @@ struct AgentCLI: ParsableCommand {
     @Flag(help: "Print JSON.") var json = false
     @Flag(help: "watch: go ready after login and after each call.") var autoReady = false
     @Option(help: "watch: hang up each call this many seconds after it connects.") var hangupAfter: Double?
+    @Option(help: "watch: answer each offered call after this many seconds (console mode: the phone answers by itself).") var answerAfter: Double?
     @Option(help: "watch: transfer the first call to this target after --transfer-after seconds.") var transferTo: String?
     @Option(help: "watch: seconds after connecting to transfer.") var transferAfter: Double = 3
 
@@ -413,6 +414,10 @@ struct AgentCLI: ParsableCommand {
             print(Self.jsonText(["kind": e.kind, "state": e.state, "fields": e.fields] as [String: Any]))
             fflush(stdout)
             work.async {
+                if e.kind == "offered", let after = answerAfter {
+                    Thread.sleep(forTimeInterval: after)
+                    send("answer")
+                }
                 if e.kind == "connected" {
                     if let to = transferTo, !transferred {
                         transferred = true

@@ -120,18 +120,21 @@ final class CallDistributor {
 
     // MARK: agents on other Flow-Servers
 
-    /// Queue → Flow-Servers with agents logged in for it (from agent_presence).
+    /// Queue → Flow-Servers with agents logged in for it, and those with a ready one (from agent_presence).
     var remoteQueues: [String: [String]] = [:]
+    var remoteReady: [String: [String]] = [:]
 
     /// Whether an agent logged in here serves `queue` (or it is a local agent's personal queue).
     func hasLocalAgents(for queue: String) -> Bool {
         agents.values.contains { $0.machine.state != .loggedOut && $0.queues.contains(queue) }
     }
 
-    /// Another Flow-Server with agents for `queue`, when none is here.
+    /// Another Flow-Server to send a call for `queue` to: one with agents for it when none is
+    /// logged in here, or one with a ready agent when none is ready here and calls already wait.
     func remoteServer(for queue: String) -> String? {
-        guard !hasLocalAgents(for: queue) else { return nil }
-        return remoteQueues[queue]?.first
+        if !hasLocalAgents(for: queue) { return remoteReady[queue]?.first ?? remoteQueues[queue]?.first }
+        if engine.readyAgents(in: queue) == 0, let ready = remoteReady[queue]?.first { return ready }
+        return nil
     }
 
     /// This server's agents for agent_presence: (code, queues, state).

@@ -292,7 +292,7 @@ public final class FlowService: RunnableService {
         let me = name
         queries.async { [weak self] in
             guard let self else { return }
-            let r = self.withQueryConnection(url) { db -> [String: [String]] in
+            let r = self.withQueryConnection(url) { db -> ([String: [String]], [String: [String]]) in
                 try db.transaction {
                     try db.execute("DELETE FROM agent_presence WHERE flow_server = $1 AND NOT (agent = ANY($2::text[]))",
                                    [me, "{" + mine.map { "\"\($0.0)\"" }.joined(separator: ",") + "}"])
@@ -304,19 +304,23 @@ public final class FlowService: RunnableService {
                     }
                 }
                 let rows = try db.execute("""
-                    SELECT flow_server, q FROM agent_presence, unnest(queues) AS q
+                    SELECT flow_server, q, state FROM agent_presence, unnest(queues) AS q
                     WHERE flow_server <> $1 AND state <> 'logged-out' AND updated_at > now() - interval '15 seconds'
                     ORDER BY agent
                     """, [me])
-                var byQueue: [String: [String]] = [:]
+                var byQueue: [String: [String]] = [:], ready: [String: [String]] = [:]
                 for i in 0..<rows.count {
                     guard let s = rows.value(i, "flow_server"), let q = rows.value(i, "q") else { continue }
                     if !(byQueue[q]?.contains(s) ?? false) { byQueue[q, default: []].append(s) }
+                    if rows.value(i, "state") == "ready", !(ready[q]?.contains(s) ?? false) { ready[q, default: []].append(s) }
                 }
-                return byQueue
+                return (byQueue, ready)
             }
             self.loop.execute {
-                if case .success(let byQueue) = r { self.distributor.remoteQueues = byQueue }
+                if case .success(let (byQueue, ready)) = r {
+                    self.distributor.remoteQueues = byQueue
+                    self.distributor.remoteReady = ready
+                }
             }
         }
     }
@@ -367,6 +371,7 @@ public final class FlowService: RunnableService {
         if databaseURL != nil {
             operators.authenticate = { [weak self] code, password, done in self?.authenticate(code: code, password: password, done: done) }
             operators.changed = { [weak self] in self?.syncPresence() }
+            operators.callsInFlows = { [weak self] in self?.flowCalls?.calls.count ?? 0 }
             syncPresence()
             schedulePresence()
         }

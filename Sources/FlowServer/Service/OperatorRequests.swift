@@ -18,6 +18,8 @@ final class OperatorRequests {
     private var operators: [ObjectIdentifier: Operator] = [:]
     /// An agent logged in or out (agent_presence is written at once).
     var changed: (() -> Void)?
+    /// Calls running flows on this server (for the board).
+    var callsInFlows: (() -> Int)?
     /// Failed logins per connection: the connection is closed after 5.
     private var failures: [ObjectIdentifier: Int] = [:]
 
@@ -102,7 +104,8 @@ final class OperatorRequests {
             guard require(["supervisor", "admin"], conn, frame, what: m.action) else { return }
             switch m.action {
             case "board":
-                let b = d.board()
+                var b = d.board()
+                b.fields["in_flows"] = String(callsInFlows?() ?? 0)
                 conn.respond(to: frame, with: AgentReply(state: "", text: "\(b.rows.count) agents, \(b.fields["waiting"] ?? "0") waiting", fields: b.fields, rows: b.rows))
             default:
                 guard let code = args["agent"], let a = d.agents[code] else {
