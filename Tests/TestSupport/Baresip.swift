@@ -29,8 +29,8 @@ public final class Baresip {
         call_local_timeout\t120
         call_max_calls\t\t4
         audio_source\t\taufile,\(audioSource)
-        audio_player\t\talsa,null
-        audio_alert\t\talsa,null
+        audio_player\t\taubridge,play-\(controlPort)
+        audio_alert\t\taubridge,alert-\(controlPort)
         audio_level\t\tno
         ausrc_format\t\ts16
         auplay_format\t\ts16
@@ -40,7 +40,7 @@ public final class Baresip {
         module_path\t\t/usr/lib/baresip/modules
         module\t\t\tg711.so
         module\t\t\taufile.so
-        module\t\t\talsa.so
+        module\t\t\taubridge.so
         module\t\t\tsndfile.so
         module_tmp\t\tuuid.so
         module_tmp\t\taccount.so

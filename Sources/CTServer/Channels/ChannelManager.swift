@@ -43,6 +43,8 @@ public final class SIPChannel {
     var authAttempts = 0
     /// The line: the trunk the call came in on or goes out through, or "sip" for phones.
     public var line = "sip"
+    /// The owner's safe point (ChannelData), handed to whoever adopts the channel.
+    public var ownerData: [String: String] = [:]
     /// Outbound: the Request-URI dialled.
     var target: SIPURI?
     var wasHeld = false

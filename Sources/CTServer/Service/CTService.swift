@@ -159,7 +159,7 @@ public final class CTService: RunnableService {
                 var e = event(ch, .adopted, 0, "flow-server \(lost.peer?.name ?? "?") lost")
                 e.bridgedWith = partner?.id ?? ""
                 e.createdMs = wallMs(ch.createdAt)
-                e.data = ["from": lost.peer?.name ?? "?", "state": ch.state.rawValue]
+                e.data = ch.ownerData.merging(["from": lost.peer?.name ?? "?", "state": ch.state.rawValue]) { _, n in n }
                 conn.sendEvent(e)
             }
         }
@@ -181,7 +181,7 @@ public final class CTService: RunnableService {
             return
         }
         let partner = channels.bridgePartner(of: ch)
-        for c in [ch] + (partner.map { [$0] } ?? []) { c.owner = target.id }
+        for c in [ch] + (partner.map { [$0] } ?? []) { c.owner = target.id; c.ownerData = [:] }
         var e = event(ch, .adopted, 0, "handed over by \(conn.peer?.name ?? "?")")
         e.bridgedWith = partner?.id ?? ""
         e.createdMs = wallMs(ch.createdAt)
@@ -269,6 +269,15 @@ public final class CTService: RunnableService {
             command(RedirectChannel.self, conn, frame) { sipCore.channels.redirect($0.channelID, target: $0.target, code: Int($0.sipCode)) }
         case TransferChannel.messageType:
             command(TransferChannel.self, conn, frame) { sipCore.channels.transfer($0.channelID, target: $0.target) }
+        case ChannelData.messageType:
+            guard let m = decode(ChannelData.self, frame, conn) else { return }
+            guard let ch = sipCore.channels.channel(id: m.channelID) else { conn.respond(to: frame, error: ProtocolError(.badMessage, "no channel \(m.channelID)")); return }
+            guard m.data.count <= 256, m.data.reduce(0, { $0 + $1.key.utf8.count + $1.value.utf8.count }) <= 65_536 else {
+                conn.respond(to: frame, error: ProtocolError(.badMessage, "channel data is limited to 256 entries and 64 KiB"))
+                return
+            }
+            ch.ownerData = m.data
+            conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
         case HandOverChannel.messageType:
             guard let m = decode(HandOverChannel.self, frame, conn) else { return }
             handOver(m, conn, frame)

@@ -64,6 +64,8 @@ final class CallDistributor {
         /// Back to the flow (timeout, no agents, returned by the agent, transferred to a flow).
         var onOutcome: ((FlowRun.QueueOutcome) -> Void)?
         var onFlow: ((String) -> Void)?
+        /// Sends the call to another Flow-Server (it waits there instead); nil for callbacks.
+        var onHandOver: ((String) -> Void)?
         var ended = false
         init(id: String, callerChannel: String?, conn: Connection, caller: String, called: String, queue: String, priority: Int,
              skills: [String: Int], variables: [String: String], enqueuedAt: Double, music: [String], announce: [String], announceEvery: Int,
@@ -137,6 +139,22 @@ final class CallDistributor {
         return nil
     }
 
+    /// Calls that have waited here 5 s or more with no ready agent here, while another Flow-Server
+    /// has a ready agent for their queue, go there (oldest first, one per ready server and queue).
+    func rebalance() {
+        var sent: Set<String> = []
+        for call in calls.values.sorted(by: { $0.enqueuedAt < $1.enqueuedAt }) where call.waiting && !call.ended {
+            guard let handOver = call.onHandOver, now - call.enqueuedAt >= 5, engine.readyAgents(in: call.queue) == 0,
+                  let server = remoteReady[call.queue]?.first(where: { !sent.contains("\(call.queue)@\($0)") }) else { continue }
+            sent.insert("\(call.queue)@\(server)")
+            engine.remove(call: call.id)
+            finish(call)
+            queueEvent(call, "handed-over", ["to": server])
+            logger.info("acd: \(call.id) waited \(Int(now - call.enqueuedAt)) s with no ready agent here; to \(server), which has one")
+            handOver(server)
+        }
+    }
+
     /// This server's agents for agent_presence: (code, queues, state).
     var presence: [(String, [String], String)] {
         agents.values.map { ($0.code, $0.queues.sorted(), $0.machine.state.name) }
@@ -153,12 +171,13 @@ final class CallDistributor {
     /// A flow's queue node: the call waits for an agent. Returns false when it cannot be queued
     /// (the caller's channel is gone).
     func enqueue(channelID: String, conn: Connection, caller: String, called: String, node q: FlowNode.Queue, variables: [String: String],
-                 onOutcome: @escaping (FlowRun.QueueOutcome) -> Void, onFlow: @escaping (String) -> Void) {
+                 onOutcome: @escaping (FlowRun.QueueOutcome) -> Void, onFlow: @escaping (String) -> Void, onHandOver: ((String) -> Void)? = nil) {
         let call = QueuedCall(id: channelID, callerChannel: channelID, conn: conn, caller: caller, called: called, queue: q.queue, priority: q.priority,
                               skills: q.skills, variables: variables, enqueuedAt: now, music: q.music, announce: q.announce,
                               announceEvery: q.announceEverySeconds, noAgentsBranch: q.noAgents != nil)
         call.onOutcome = onOutcome
         call.onFlow = onFlow
+        call.onHandOver = onHandOver
         calls[call.id] = call
         let maxWait = q.maxWaitSeconds ?? settings.queues[q.queue]?.maxWaitSeconds
         if let maxWait {

@@ -112,7 +112,7 @@ public final class FlowLibrary: @unchecked Sendable {
         var problems: [String] = []
         var snapshot: [String: String] = [:]
         if let directory {
-            for f in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where f.hasSuffix(".yaml") {
+            for f in (try? FileManager.default.contentsOfDirectory(atPath: directory.path)) ?? [] where f.hasSuffix(".yaml") && f != "queues.yaml" {   // queues.yaml: ACD settings (QueueSettings)
                 snapshot[f] = (try? String(contentsOf: directory.appendingPathComponent(f), encoding: .utf8)) ?? ""
             }
         }

@@ -114,13 +114,40 @@ final class FlowCalls {
         }
     }
 
+    /// The call waits in this server's ACD. Its safe point (the queue node and its variables) is
+    /// kept at the CT-Server, so that if this Flow-Server dies the one that adopts the call puts
+    /// it straight back in the queue; it is cleared when the call leaves the queue for the flow.
+    private func enqueueHere(_ call: Call, _ q: FlowNode.Queue, variables: [String: String]) {
+        guard let distributor else { return }
+        let id = call.channelID
+        let env = call.run.environment
+        request(call, ChannelData(channelID: id, data: safePoint(call, queue: q.queue, variables: variables))) {}
+        func clear() { request(call, ChannelData(channelID: id, data: [:])) {} }
+        distributor.enqueue(channelID: id, conn: call.conn, caller: env.caller, called: env.called, node: q, variables: variables,
+                            onOutcome: { [weak self] outcome in
+                                guard let self, self.calls[id] === call else { return }
+                                clear()
+                                self.perform(call, call.run.handle(.queueOutcome(outcome)))
+                            },
+                            onFlow: { [weak self] name in
+                                clear()
+                                self?.restart(call, flow: name)
+                            },
+                            onHandOver: { [weak self] server in self?.handOver(call, to: server, queue: q.queue, variables: variables) })
+    }
+
+    private func safePoint(_ call: Call, queue: String, variables: [String: String]) -> [String: String] {
+        var data: [String: String] = ["handover": "queue", "flow": call.run.flowName, "version": String(call.run.flowVersion),
+                                      "node": call.run.current, "queue": queue, "queued_ms": String(Int(Date().timeIntervalSince1970 * 1000))]
+        for (k, v) in variables { data["var.\(k)"] = v }
+        return data
+    }
+
     /// The queue's agents are logged in on another Flow-Server: the call goes there, to resume
     /// at this queue node (its variables travel with it). If the hand-over fails, it queues here.
     private func handOver(_ call: Call, to server: String, queue: String, variables: [String: String]) {
         let id = call.channelID
-        var data: [String: String] = ["handover": "queue", "flow": call.run.flowName, "version": String(call.run.flowVersion),
-                                      "node": call.run.current, "queue": queue, "queued_ms": String(Int(Date().timeIntervalSince1970 * 1000))]
-        for (k, v) in variables { data["var.\(k)"] = v }
+        let data = safePoint(call, queue: queue, variables: variables)
         logger.info("channel \(id): no agent here for \(queue); handing over to \(server)")
         call.conn.request(HandOverChannel(channelID: id, flowServer: server, data: data), expecting: ChannelCommandResult.self) { [weak self] r in
             guard let self, self.calls[id] === call else { return }
@@ -131,14 +158,8 @@ final class FlowCalls {
                 self.calls.removeValue(forKey: id)
             case .failure(let e):
                 self.logger.warning("channel \(id): hand-over to \(server) failed (\(e.reason)); queueing here")
-                guard let distributor = self.distributor, case .queue(let q)? = self.library.flow(named: call.run.flowName)?.0.nodes[call.run.current]?.kind else { return }
-                let env = call.run.environment
-                distributor.enqueue(channelID: id, conn: call.conn, caller: env.caller, called: env.called, node: q, variables: variables,
-                                    onOutcome: { [weak self] outcome in
-                                        guard let self, self.calls[id] === call else { return }
-                                        self.perform(call, call.run.handle(.queueOutcome(outcome)))
-                                    },
-                                    onFlow: { [weak self] name in self?.restart(call, flow: name) })
+                guard case .queue(let q)? = self.library.flow(named: call.run.flowName)?.0.nodes[call.run.current]?.kind else { return }
+                enqueueHere(call, q, variables: variables)
             }
         }
     }
@@ -149,6 +170,11 @@ final class FlowCalls {
     /// ringing for a lost server) is hung up.
     func adopted(_ e: ChannelEvent, conn: Connection) {
         let env = FlowRun.Environment(caller: e.caller, called: e.called, holidays: library.mapping.holidays)
+        if !e.bridgedWith.isEmpty {
+            distributor?.pairAdopted(e.channelID, e.bridgedWith, conn: conn)
+            logger.notice("channel \(e.channelID): adopted, bridged with \(e.bridgedWith); it talks on")
+            return
+        }
         if e.data["handover"] == "queue", let name = e.data["flow"], let node = e.data["node"], let (def, version) = library.flow(named: name) {
             var vars: [String: String] = [:]
             for (k, v) in e.data where k.hasPrefix("var.") { vars[String(k.dropFirst(4))] = v }
@@ -157,11 +183,6 @@ final class FlowCalls {
             calls[e.channelID] = call
             logger.info("channel \(e.channelID): adopted from \(e.data["from"] ?? "?") into \(name)/\(node)")
             perform(call, call.run.resume(at: node))
-            return
-        }
-        if !e.bridgedWith.isEmpty {
-            distributor?.pairAdopted(e.channelID, e.bridgedWith, conn: conn)
-            logger.notice("channel \(e.channelID): adopted, bridged with \(e.bridgedWith); it talks on")
             return
         }
         if e.direction == .inbound, e.data["state"] != "offered",
@@ -240,13 +261,7 @@ final class FlowCalls {
                     handOver(call, to: server, queue: q.queue, variables: variables)
                     continue
                 }
-                let env = call.run.environment
-                distributor.enqueue(channelID: id, conn: call.conn, caller: env.caller, called: env.called, node: q, variables: variables,
-                                    onOutcome: { [weak self] outcome in
-                                        guard let self, self.calls[id] === call else { return }
-                                        self.perform(call, call.run.handle(.queueOutcome(outcome)))
-                                    },
-                                    onFlow: { [weak self] name in self?.restart(call, flow: name) })
+                self.enqueueHere(call, q, variables: variables)
             case .callback(let queue, let number, let priority, let variables):
                 let ok = distributor?.registerCallback(conn: call.conn, queue: queue, number: number, called: call.run.environment.called,
                                                        priority: priority, variables: variables) ?? false

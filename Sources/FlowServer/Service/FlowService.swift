@@ -320,6 +320,7 @@ public final class FlowService: RunnableService {
                 if case .success(let (byQueue, ready)) = r {
                     self.distributor.remoteQueues = byQueue
                     self.distributor.remoteReady = ready
+                    self.distributor.rebalance()
                 }
             }
         }

@@ -9,6 +9,7 @@ extension MessageCatalogue {
     public static let redirectChannel = MessageType(rawValue: 0x1014)
     public static let transferChannel = MessageType(rawValue: 0x1015)
     public static let handOverChannel = MessageType(rawValue: 0x1016)
+    public static let channelData = MessageType(rawValue: 0x1017)
 }
 
 /// What happened to a channel (CT → Flow, event).
@@ -280,6 +281,28 @@ public struct HandOverChannel: WireMessage {
         w.write(FieldTag(1, mandatory: true), channelID)
         w.write(FieldTag(2, mandatory: true), flowServer)
         w.writeMap(3, data)
+    }
+}
+
+/// Data the owner keeps with a channel at the CT-Server (Flow → CT, request): its last safe
+/// point (e.g. the queue it waits in, the flow node to resume at, the call's variables). When
+/// the owner's link is lost, the Flow-Server that adopts the channel gets it in the Adopted
+/// event. An empty map clears it.
+public struct ChannelData: WireMessage, Sendable {
+    public static let messageType = MessageCatalogue.channelData
+    public var channelID: String
+    public var data: [String: String]
+    public init(channelID: String, data: [String: String]) {
+        self.channelID = channelID
+        self.data = data
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id")
+        data = try f.map(2)
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), channelID)
+        w.writeMap(2, data)
     }
 }
 
