@@ -320,6 +320,8 @@ extension AgentTests {
         phone.command("hangup")
         #expect(caller.wait(seconds: 15) == 0, "the caller got the BYE after the agent hung up: \(caller.outputText.suffix(800))")
         #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "3" }, "\(c.flows[0].outputText.suffix(2000))")
-        #expect(try c.pg.query("select disposition||' '||flow_server from calls order by arrived_at desc limit 1") == "answered flow-acd")
+        let last = try c.pg.query("select disposition||' '||flow_server||' '||coalesce((select string_agg(kind, ',' order by seq) from call_events e where e.call_id = calls.call_id), '') from calls order by arrived_at desc limit 1")
+        #expect(last.hasPrefix("answered flow-acd ") && last.contains("adopted"), "\(last)")
+        #expect(try c.pg.query("select agent from calls order by arrived_at desc limit 1") == "1001", "the adopter's record names the agent")
     }
 }

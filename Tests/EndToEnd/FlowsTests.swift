@@ -176,8 +176,9 @@ extension FlowsTests {
         defer { flow.stop() }
         let line = try #require(flow.waitForLine(containing: "app_link="))
         let app = String(try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count))
+        let admin = env.merging(try pg.addOperator("3001", roles: ["admin"])) { $1 }
         func op(_ args: [String]) throws -> (Int32, String) {
-            let r = try ChildProcess.run("app-operate", args + ["--connect", app], environment: env, seconds: 30)
+            let r = try ChildProcess.run("app-operate", args + ["--connect", app], environment: admin, seconds: 30)
             return (r.status, r.output)
         }
         func file(_ name: String, _ text: String) throws -> String {

@@ -112,7 +112,7 @@ import Glibc
             (gen_random_uuid(), 'c3', 'f', 'inbound', '3', '4000', '2026-11-20 09:20:00+00', 'sales', '2026-11-20 09:20:00+00', null,
              null, '2026-11-20 09:20:50+00', 'abandoned', 0);
             """)
-        let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
+        let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"].merging(try pg.addOperator("3001", roles: ["admin", "supervisor"])) { $1 }
         let args = ["report", "--connect", String(app), "--from", "2026-11-20", "--to", "2026-11-21", "--utc", "--interval", "day", "--by", "queue"]
         let json = try ChildProcess.run("app-operate", args + ["--format", "json"], environment: env, seconds: 30)
         #expect(json.status == 0, "\(json.output)")
@@ -144,7 +144,7 @@ import Glibc
         let line = try #require(flow.outputLines.first { $0.contains("app_link=") })
         let app = String(try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count))
         #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "2" })
-        let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
+        let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"].merging(try pg.addOperator("3001", roles: ["admin", "supervisor"])) { $1 }
         func op(_ args: [String]) throws -> (Int32, String) {
             let r = try ChildProcess.run("app-operate", ["customer"] + args + ["--connect", app], environment: env, seconds: 30)
             return (r.status, r.output)

@@ -210,3 +210,17 @@ public final class PrivatePostgres {
         try? FileManager.default.removeItem(at: directory)
     }
 }
+
+extension PrivatePostgres {
+    /// Creates an operator with `flow-server operator add` and returns the environment that
+    /// logs `app-operate` in as it (HOTLINE_OPERATOR_CODE / HOTLINE_OPERATOR_PASSWORD).
+    public func addOperator(_ code: String, roles: [String], password: String = "operator-secret-1") throws -> [String: String] {
+        let file = TestSupport.temporaryDirectory("operator").appendingPathComponent("pw")
+        try password.write(to: file, atomically: true, encoding: .utf8)
+        defer { try? FileManager.default.removeItem(at: file.deletingLastPathComponent()) }
+        let r = try ChildProcess.run("flow-server", ["operator", "add", code, "--database-url", url, "--password-file", file.path, "--if-missing"]
+                                     + roles.flatMap { ["--role", $0] }, seconds: 60)
+        guard r.status == 0 else { throw POSIXError(.EINVAL) }
+        return ["HOTLINE_OPERATOR_CODE": code, "HOTLINE_OPERATOR_PASSWORD": password]
+    }
+}

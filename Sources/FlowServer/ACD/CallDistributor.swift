@@ -583,6 +583,10 @@ final class CallDistributor {
             command(call.conn, StopMedia(channelID: cc, what: .all))
             command(call.conn, BridgeChannels(channelID: cc, otherChannelID: channel))
             recorder.agentAnswered(cc, agent: code, channelID: channel, at: now)
+            // The safe point is now the bridge: whoever adopts the call records who answered it.
+            command(call.conn, ChannelData(channelID: cc, data: ["agent": code, "queue": call.queue,
+                                                                  "queued_ms": String(Int(call.enqueuedAt * 1000)),
+                                                                  "agent_answered_ms": String(Int(now * 1000))]))
         } else if let number = call.callbackNumber {
             // Callback: the agent is on the line; now dial the customer.
             calls.removeValue(forKey: call.id)

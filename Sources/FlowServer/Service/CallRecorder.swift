@@ -156,7 +156,13 @@ final class CallRecorder {
             if let q = d["queue"] {
                 c.queue = q
                 c.queuedAt = d["queued_ms"].flatMap(Double.init).map { $0 / 1000 } ?? t
-                c.disposition = "abandoned"
+                if e.bridgedWith.isEmpty { c.disposition = "abandoned" }   // back in the queue; answered if an agent takes it
+            }
+            if let agent = d["agent"], !e.bridgedWith.isEmpty {
+                c.agent = agent
+                c.agentAnsweredAt = d["agent_answered_ms"].flatMap(Double.init).map { $0 / 1000 }
+                c.legs.append(.init(leg: 2, channelID: e.bridgedWith, party: agent, role: "agent", startedAt: c.agentAnsweredAt ?? t,
+                                    answeredAt: c.agentAnsweredAt))
             }
             c.events.append(.init(at: arrived, kind: "arrived", detail: ["caller": e.caller, "called": e.called]))
             c.events.append(.init(at: t, kind: "adopted", detail: ["from": d["from"] ?? "a lost flow-server", "bridged_with": e.bridgedWith]))

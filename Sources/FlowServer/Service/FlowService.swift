@@ -279,6 +279,23 @@ public final class FlowService: RunnableService {
             let s = try QueueSettings.parse(try String(contentsOf: f, encoding: .utf8))
             distributor.apply(settings: s)
             logger.notice("queues: \(s.queues.keys.sorted().joined(separator: ", ")) (ring timeout \(s.ringTimeoutMs) ms, wrap-up \(Int(s.wrapUpSeconds)) s)")
+            // The queues table carries what reports need (service level, strategy, maximum wait).
+            if let url = databaseURL {
+                let queues = Array(s.queues.values)
+                queries.async { [weak self] in
+                    guard let self else { return }
+                    let r = self.withQueryConnection(url) { db in
+                        for q in queues {
+                            try db.execute("""
+                                INSERT INTO queues (name, strategy, service_level_seconds, max_wait_seconds) VALUES ($1, $2, $3::integer, $4::integer)
+                                ON CONFLICT (name) DO UPDATE SET strategy = EXCLUDED.strategy, service_level_seconds = EXCLUDED.service_level_seconds,
+                                    max_wait_seconds = EXCLUDED.max_wait_seconds
+                                """, [q.name, q.strategy.rawValue, String(q.serviceLevelSeconds), q.maxWaitSeconds.map(String.init)])
+                        }
+                    }
+                    if case .failure(let e) = r { self.logger.warning("queues not written to the database: \(e)") }
+                }
+            }
         } catch {
             logger.error("queues.yaml refused, settings unchanged: \(error)")
         }
