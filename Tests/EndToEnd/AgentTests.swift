@@ -293,7 +293,8 @@ extension AgentTests {
         let a = try c.watcher("1001", ["--hangup-after", "3"], server: 1)
         #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select flow_server from agent_presence where agent = '1001'")) == "flow-acd2" })
         Thread.sleep(forTimeInterval: 4)   // the first Flow-Server reads the presence (every 3 s)
-        let callers = try (0..<2).map { _ in try c.caller(audio: try Self.tone(c.dir, 440)) }
+        let tone = try Self.tone(c.dir, 440)   // one file: SIPp reads it while the second caller starts
+        let callers = try (0..<2).map { _ in try c.caller(audio: tone) }
         defer { callers.forEach { _ = $0.stop() } }
         for (i, caller) in callers.enumerated() {
             let status = caller.wait(seconds: 40)
@@ -309,7 +310,7 @@ extension AgentTests {
 
         // The agent's call is owned by flow-acd2; kill it while the call is bridged.
         let a2 = try c.watcher("1001", [], server: 1)
-        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        let caller = try c.caller(audio: tone)
         defer { _ = caller.stop() }
         #expect(a2.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a2.outputText)")
         Thread.sleep(forTimeInterval: 1)
