@@ -326,3 +326,38 @@ extension AgentTests {
         #expect(try c.pg.query("select agent from calls order by arrived_at desc limit 1") == "1001", "the adopter's record names the agent")
     }
 }
+
+extension AgentTests {
+    /// A supervisor listens to an agent's call from App-Operate: the supervisor's phone (1003)
+    /// is rung with auto-answer and tapped into the bridge; it hears the caller's tone; when the
+    /// agent hangs up, the supervisor's leg is hung up too. An agent cannot monitor.
+    @Test func supervisorListensToAnAgentsCall() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales: {}\nwrap_up_seconds: 1\n")
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let sup = try c.phone("1003", answers: true, audio: try Self.toneWAV(c.dir, 900))
+        let a = try c.watcher("1001", [])
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a.outputText)")
+        let denied = try c.appOperate("1001", ["agent", "monitor", "agent=1001"])
+        #expect(denied.status != 0 && denied.output.contains("permission denied"), "\(denied.output)")
+        let listen = try c.appOperate("2001", ["agent", "monitor", "agent=1001", "mode=listen", "extension=1003"])
+        #expect(listen.status == 0 && listen.output.contains("ringing your phone 1003"), "\(listen.output)")
+        #expect(sup.wait(for: "CALL_ESTABLISHED", seconds: 10) != nil, "\(sup.events)\n\(c.flow.outputText.suffix(1500))")
+        Thread.sleep(forTimeInterval: 4)
+        let hang = try c.appOperate("1001", ["agent", "hangup"])
+        #expect(hang.status == 0, "\(hang.output)")
+        #expect(sup.wait(for: "CALL_CLOSED", seconds: 10) != nil, "the supervisor's leg ends with the call: \(sup.events)")
+        #expect(caller.wait(seconds: 15) == 0, "\(caller.outputText.suffix(800))")
+        sup.stop()
+        let files = (try? FileManager.default.contentsOfDirectory(at: sup.recordings, includingPropertiesForKeys: nil)) ?? []
+        let dec = try #require(files.first { $0.lastPathComponent.hasSuffix("-dec.wav") }, "no recording: \(files)")
+        let heard = try WAV.samples(dec)
+        // Both sides of the call: the caller's 440 Hz and the agent's 600 Hz (not its own 900 Hz).
+        let mid = heard.count > 16000 ? Array(heard[(heard.count / 2 - 8000)..<(heard.count / 2 + 8000)]) : heard
+        let caller440 = ToneAnalysis.level(mid, frequency: 440), agent600 = ToneAnalysis.level(mid, frequency: 600)
+        let own900 = ToneAnalysis.level(mid, frequency: 900)
+        #expect(caller440 > 2000 && agent600 > 1000 && own900 < 500, "supervisor heard 440 Hz \(caller440), 600 Hz \(agent600), 900 Hz \(own900)")
+    }
+}

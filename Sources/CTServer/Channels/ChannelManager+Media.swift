@@ -170,6 +170,7 @@ extension ChannelManager {
                 case .whisper: role = .whisper(to: target.id)
                 case .barge: role = .barge
                 }
+                sup.monitoring = true
                 if sup.mixID == mix {
                     media.submit(.setRole(id: sup.id, role: role))
                 } else {

@@ -46,7 +46,7 @@ extension ChannelManager {
     /// The other party of a two-party bridge.
     func bridgePartner(of ch: SIPChannel) -> SIPChannel? {
         guard let mix = ch.mixID, mix.hasPrefix("bridge-") else { return nil }
-        return activeChannelList.first { $0 !== ch && $0.mixID == mix }
+        return activeChannelList.first { $0 !== ch && $0.mixID == mix && !$0.monitoring }
     }
 
     /// A phone blind-transfers its bridged call: REFER → 202, NOTIFY 100 Trying; the CT-Server

@@ -29,6 +29,8 @@ public final class SIPChannel {
     var ringTimer: TimerID?
     /// Originated with a request that the phone answer by itself.
     var autoAnswer = false
+    /// A supervisor's tap (listen, whisper, barge) in another channel's bridge: not a party to it.
+    var monitoring = false
     var rtpPacketsIn = 0
     /// The channel loop's figures, read when the media is released.
     var mediaStats: MediaChannelStats?

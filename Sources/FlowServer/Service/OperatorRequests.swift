@@ -9,7 +9,7 @@ final class OperatorRequests {
     /// The roles that may send each request (by message type, and for agent commands by action).
     static let agentActions: Set<String> = ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult",
                                             "complete", "cancel", "conference", "call", "return", "status", "queue"]
-    static let supervisorActions: Set<String> = ["board", "force-logout", "force-not-ready"]
+    static let supervisorActions: Set<String> = ["board", "force-logout", "force-not-ready", "monitor", "stop-monitor"]
 
     let distributor: CallDistributor
     let logger: Logger
@@ -107,6 +107,25 @@ final class OperatorRequests {
                 var b = d.board()
                 b.fields["in_flows"] = String(callsInFlows?() ?? 0)
                 conn.respond(to: frame, with: AgentReply(state: "", text: "\(b.rows.count) agents, \(b.fields["waiting"] ?? "0") waiting", fields: b.fields, rows: b.rows))
+            case "monitor", "stop-monitor":
+                guard let op = loggedIn(conn) else { return }
+                do {
+                    if m.action == "stop-monitor" {
+                        try d.stopMonitor(supervisor: op.workCode)
+                        conn.respond(to: frame, with: AgentReply(state: "", text: "monitoring stopped"))
+                        return
+                    }
+                    let modes: [String: MonitorChannel.Mode] = ["listen": .listen, "whisper": .whisper, "barge": .barge]
+                    guard let code = args["agent"], let mode = modes[args["mode"] ?? "listen"] else {
+                        throw CallDistributor.CommandError(message: "monitor needs agent=CODE and mode=listen|whisper|barge")
+                    }
+                    let text = try d.monitor(supervisor: op.workCode, sipExtension: args["extension"] ?? op.sipExtension ?? "", agent: code, mode: mode)
+                    conn.respond(to: frame, with: AgentReply(state: "", text: text))
+                } catch let e as CallDistributor.CommandError {
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
+                } catch {
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
+                }
             default:
                 guard let code = args["agent"], let a = d.agents[code] else {
                     conn.respond(to: frame, error: ProtocolError(.badMessage, "agent \(args["agent"] ?? "?") is not logged in"))
