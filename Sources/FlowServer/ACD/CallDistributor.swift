@@ -2,6 +2,18 @@ import Foundation
 import Logging
 import Protocol
 
+/// The CT-Server link as the ACD uses it: channel commands answered with ChannelCommandResult
+/// (a protocol, so that tests can drive the distributor with a scripted CT-Server).
+protocol ChannelLink: AnyObject {
+    func command<M: WireMessage>(_ m: M, completion: @escaping (Result<ChannelCommandResult, ProtocolError>) -> Void)
+}
+
+extension Connection: ChannelLink {
+    func command<M: WireMessage>(_ m: M, completion: @escaping (Result<ChannelCommandResult, ProtocolError>) -> Void) {
+        request(m, expecting: ChannelCommandResult.self, completion: completion)
+    }
+}
+
 /// The ACD at work: calls that flows put in queues, agents logged in through App-Operate, and
 /// the offers between them. The decisions are ACDEngine's and each agent's state is an
 /// AgentStateMachine; this class carries out their actions — rings agents' phones through the
@@ -38,7 +50,7 @@ final class CallDistributor {
         let id: String
         /// The caller's channel (for a callback: the customer's, once dialled).
         var callerChannel: String?
-        let conn: Connection
+        let conn: ChannelLink
         let caller: String
         let called: String
         var queue: String
@@ -67,7 +79,7 @@ final class CallDistributor {
         /// Sends the call to another Flow-Server (it waits there instead); nil for callbacks.
         var onHandOver: ((String) -> Void)?
         var ended = false
-        init(id: String, callerChannel: String?, conn: Connection, caller: String, called: String, queue: String, priority: Int,
+        init(id: String, callerChannel: String?, conn: ChannelLink, caller: String, called: String, queue: String, priority: Int,
              skills: [String: Int], variables: [String: String], enqueuedAt: Double, music: [String], announce: [String], announceEvery: Int,
              noAgentsBranch: Bool) {
             self.id = id
@@ -161,7 +173,7 @@ final class CallDistributor {
     }
 
     /// Two channels another Flow-Server had bridged (it was lost): when one ends, the other is hung up.
-    func pairAdopted(_ a: String, _ b: String, conn: Connection) {
+    func pairAdopted(_ a: String, _ b: String, conn: ChannelLink) {
         externalPairs[a] = (b, conn)
         externalPairs[b] = (a, conn)
     }
@@ -170,7 +182,7 @@ final class CallDistributor {
 
     /// A flow's queue node: the call waits for an agent. Returns false when it cannot be queued
     /// (the caller's channel is gone).
-    func enqueue(channelID: String, conn: Connection, caller: String, called: String, node q: FlowNode.Queue, variables: [String: String],
+    func enqueue(channelID: String, conn: ChannelLink, caller: String, called: String, node q: FlowNode.Queue, variables: [String: String],
                  onOutcome: @escaping (FlowRun.QueueOutcome) -> Void, onFlow: @escaping (String) -> Void, onHandOver: ((String) -> Void)? = nil) {
         let call = QueuedCall(id: channelID, callerChannel: channelID, conn: conn, caller: caller, called: called, queue: q.queue, priority: q.priority,
                               skills: q.skills, variables: variables, enqueuedAt: now, music: q.music, announce: q.announce,
@@ -193,7 +205,7 @@ final class CallDistributor {
 
     /// A callback request (the flow's callback node): waits in the queue like a call; the agent
     /// who takes it is connected to the number by an outbound call.
-    func registerCallback(conn: Connection, queue: String, number: String, called: String, priority: Int, variables: [String: String]) -> Bool {
+    func registerCallback(conn: ChannelLink, queue: String, number: String, called: String, priority: Int, variables: [String: String]) -> Bool {
         let digits = number.filter { $0.isNumber || $0 == "+" }
         guard !digits.isEmpty, digits.count == number.count else { return false }
         let call = QueuedCall(id: "callback-\(nextCallback)-\(Int(now))", callerChannel: nil, conn: conn, caller: number, called: called, queue: queue,
@@ -312,8 +324,7 @@ final class CallDistributor {
     /// Rings the agent's phone for the call.
     private func dial(_ a: Agent, _ call: QueuedCall, autoAnswer: Bool) {
         let code = a.code
-        call.conn.request(Originate(destination: a.sipExtension, callerID: call.caller, timeoutMs: UInt32(settings.ringTimeoutMs + 5000), autoAnswer: autoAnswer),
-                          expecting: ChannelCommandResult.self) { [weak self] r in
+        call.conn.command(Originate(destination: a.sipExtension, callerID: call.caller, timeoutMs: UInt32(settings.ringTimeoutMs + 5000), autoAnswer: autoAnswer)) { [weak self] r in
             guard let self else { return }
             switch r {
             case .success(let res):
@@ -592,7 +603,7 @@ final class CallDistributor {
             // Callback: the agent is on the line; now dial the customer.
             calls.removeValue(forKey: call.id)
             command(call.conn, PlayMedia(channelID: channel, items: ["tone:ringback"], loop: true))
-            call.conn.request(Originate(destination: number, callerID: call.called, timeoutMs: 45_000), expecting: ChannelCommandResult.self) { [weak self] r in
+            call.conn.command(Originate(destination: number, callerID: call.called, timeoutMs: 45_000)) { [weak self] r in
                 guard let self else { return }
                 switch r {
                 case .success(let res): self.legs[res.channelID] = (call, .external)
@@ -713,7 +724,7 @@ final class CallDistributor {
             finish(call)
             call.onFlow?(f)
         case .number(let n):
-            call.conn.request(Originate(destination: n, callerID: call.caller, timeoutMs: 45_000), expecting: ChannelCommandResult.self) { [weak self] r in
+            call.conn.command(Originate(destination: n, callerID: call.caller, timeoutMs: 45_000)) { [weak self] r in
                 guard let self else { return }
                 if case .success(let res) = r {
                     self.legs[res.channelID] = (call, .consult)
@@ -768,8 +779,7 @@ final class CallDistributor {
         if !call.held { hold(a, call) }
         call.consult = (nil, target, targetAgent, false)
         let auto = targetAgent.flatMap { agents[$0] }?.mode == .console
-        call.conn.request(Originate(destination: destination, callerID: a.sipExtension, timeoutMs: UInt32(settings.ringTimeoutMs), autoAnswer: auto),
-                          expecting: ChannelCommandResult.self) { [weak self] r in
+        call.conn.command(Originate(destination: destination, callerID: a.sipExtension, timeoutMs: UInt32(settings.ringTimeoutMs), autoAnswer: auto)) { [weak self] r in
             guard let self else { return }
             switch r {
             case .success(let res):
@@ -819,7 +829,7 @@ final class CallDistributor {
         }
     }
     /// Caller ↔ outside party after a transfer out: when one hangs up, the other is hung up.
-    private var externalPairs: [String: (String, Connection)] = [:]
+    private var externalPairs: [String: (String, ChannelLink)] = [:]
 
     func cancelConsult(_ a: Agent) throws {
         let call = try currentCall(a)
@@ -857,7 +867,7 @@ final class CallDistributor {
     }
 
     /// An internal call (to another agent) or an external call from the agent's phone.
-    func placeCall(_ a: Agent, to target: String, conn: Connection) throws {
+    func placeCall(_ a: Agent, to target: String, conn: ChannelLink) throws {
         let t = try Target(target)
         let destination: String
         switch t {
@@ -884,6 +894,24 @@ final class CallDistributor {
         dial(a, call, autoAnswer: true)
     }
 
+    // MARK: where a call is (for the board and the invariant tests)
+
+    /// Where the ACD holds a caller's channel: waiting, offered, with an agent, or bridged to
+    /// an outside party after a transfer; nil when the ACD does not hold it.
+    func whereIs(_ channel: String) -> String? {
+        if engine.call(channel) != nil { return "waiting" }
+        if let c = calls[channel], !c.ended {
+            if !c.offers.isEmpty { return "offered" }
+            if c.agent != nil { return "connected" }
+        }
+        if let c = connected[channel], c.agent != nil || c.consult != nil { return "connected" }
+        if externalPairs[channel] != nil || pendingBlind.values.contains(where: { $0.callerChannel == channel }) { return "external" }
+        return nil
+    }
+
+    /// The call object for an id (waiting, offered or connected).
+    func liveCall(_ id: String) -> QueuedCall? { calls[id] ?? connected[id] }
+
     // MARK: supervision
 
     struct MonitorLeg {
@@ -892,7 +920,7 @@ final class CallDistributor {
         var target: String
         var mode: MonitorChannel.Mode
         var established: Bool
-        let conn: Connection
+        let conn: ChannelLink
     }
     /// Supervisors' phone legs (listen, whisper, barge) by channel.
     private(set) var monitorLegs: [String: MonitorLeg] = [:]
@@ -911,8 +939,7 @@ final class CallDistributor {
             return "\(Self.modeName(mode)) on \(code)"
         }
         guard !sipExtension.isEmpty else { throw CommandError(message: "give extension=… (your phone) or set one for your work code") }
-        call.conn.request(Originate(destination: sipExtension, callerID: "monitor-\(code)", timeoutMs: 20_000, autoAnswer: true),
-                          expecting: ChannelCommandResult.self) { [weak self] r in
+        call.conn.command(Originate(destination: sipExtension, callerID: "monitor-\(code)", timeoutMs: 20_000, autoAnswer: true)) { [weak self] r in
             guard let self else { return }
             switch r {
             case .success(let res):
@@ -960,12 +987,13 @@ final class CallDistributor {
 
     // MARK: sessions
 
-    func login(_ op: Operator, sipExtension: String, mode: Mode, conn: Connection, attach: Bool) throws -> Agent {
+    /// `conn` nil: a session with no App-Operate connection yet (tests drive it directly).
+    func login(_ op: Operator, sipExtension: String, mode: Mode, conn: Connection?, attach: Bool) throws -> Agent {
         if let a = agents[op.workCode] {
             guard attach || a.connections.isEmpty || a.machine.disconnected else {
                 throw CommandError(message: "\(op.workCode) is already logged in elsewhere (attach to join that session)")
             }
-            a.connections[ObjectIdentifier(conn)] = conn
+            if let conn { a.connections[ObjectIdentifier(conn)] = conn }
             a.op = op
             if a.machine.disconnected { handle(a, .connectionRestored) }
             if let t = a.timer { loop.cancel(t) }
@@ -976,7 +1004,7 @@ final class CallDistributor {
         }
         guard !sipExtension.isEmpty else { throw CommandError(message: "\(op.workCode) has no SIP extension: give one at login") }
         let a = Agent(op: op, sipExtension: sipExtension, mode: mode, wrapUpSeconds: settings.wrapUpSeconds, now: now)
-        a.connections[ObjectIdentifier(conn)] = conn
+        if let conn { a.connections[ObjectIdentifier(conn)] = conn }
         agents[op.workCode] = a
         handle(a, .login)
         submit(.agentState(AgentStateRecord(agent: a.code, state: "logged-in", reason: "\(mode.rawValue) \(sipExtension)", startedAt: now, endedAt: now)))
@@ -1054,8 +1082,8 @@ final class CallDistributor {
 
     // MARK: helpers
 
-    private func command<M: WireMessage>(_ conn: Connection, _ m: M) {
-        conn.request(m, expecting: ChannelCommandResult.self) { [weak self] r in
+    private func command<M: WireMessage>(_ conn: ChannelLink, _ m: M) {
+        conn.command(m) { [weak self] r in
             if case .failure(let e) = r { self?.logger.debug("acd: \(M.self) failed: \(e.reason)") }
         }
     }

@@ -1,0 +1,189 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import FlowServerKit
+@testable import Protocol
+
+/// The CallDistributor — the ACD engine, the agents' state machines and the glue that rings
+/// phones, bridges and transfers — driven by thousands of random steps against a scripted
+/// CT-Server whose responses and events arrive late and in any order: callers arrive and hang
+/// up, phones answer, decline or fail, agents go ready and not ready, reject, hang up, hold,
+/// transfer (blind and consultative), return callers to the flow, log out; ring and wrap-up
+/// timers fire. After every step: no agent reserved or ringing without a live offer, no call
+/// offered to two agents, no caller the ACD holds that is neither waiting, offered nor with
+/// someone, and no caller waiting while an agent who could take it is ready.
+@Suite(.serialized) struct DistributorRandomizedTests {
+    /// A CT-Server that answers commands later (the test decides when) and reports the
+    /// consequences: a hung-up channel is cleared, an originated one can be answered or fail.
+    final class ScriptedCT: ChannelLink {
+        var pending: [() -> Void] = []
+        var live: Set<String> = []
+        var destination: [String: String] = [:]
+        var clears: [String] = []
+        var next = 1
+        func command<M: WireMessage>(_ m: M, completion: @escaping (Result<ChannelCommandResult, ProtocolError>) -> Void) {
+            switch m {
+            case let o as Originate:
+                if o.destination == "9999" {   // an extension that is not registered
+                    pending.append { completion(.failure(ProtocolError(.unavailable, "9999 is not registered"))) }
+                    return
+                }
+                let id = "out-\(next)"
+                next += 1
+                live.insert(id)
+                destination[id] = o.destination
+                pending.append { completion(.success(ChannelCommandResult(channelID: id))) }
+            case let h as HangupChannel:
+                if live.remove(h.channelID) != nil { clears.append(h.channelID) }
+                pending.append { completion(.success(ChannelCommandResult(channelID: h.channelID))) }
+            default:
+                pending.append { completion(.success(ChannelCommandResult(channelID: ""))) }
+            }
+        }
+    }
+
+    enum CallerState { case acd, flow, gone }
+
+    @Test(arguments: [1, 2, 3, 4, 5])
+    func randomStepsKeepTheInvariants(seed: Int) throws {
+        let lt = try LoopThread("distributor-random")
+        defer { lt.stop() }
+        var rng = SeededGenerator(seed: UInt64(seed))
+        let ct = ScriptedCT()
+        let recorder = CallRecorder(flowServer: "t") { _ in }
+        let d = try lt.sync { () -> CallDistributor in
+            let d = CallDistributor(loop: lt.loop, recorder: recorder, submit: { _ in }, logger: TestSupport.logger)
+            var s = QueueSettings()
+            s.queues["q"] = .init(name: "q", strategy: ACDEngine.Strategy.allCases.filter { $0 != .ringAll }[seed % 4])
+            s.ringTimeoutMs = 30
+            s.wrapUpSeconds = 0.02
+            s.disconnectGraceSeconds = 0.05
+            d.apply(settings: s)
+            return d
+        }
+        let codes = ["a1", "a2", "a3", "a4"]
+        var callers: [String: CallerState] = [:]
+        var nextCaller = 1
+        let node = FlowNode.Queue(queue: "q", priority: 0, skills: [:], maxWaitSeconds: nil, music: ["tone:ringback"], announce: [],
+                                  announceEverySeconds: 0, timeout: nil, noAgents: nil, returned: "back")
+        var stepsDone = 0, answered = 0, offered = 0
+
+        for step in 0..<3000 {
+            let r = Int.random(in: 0..<100, using: &rng)
+            try lt.sync {
+                func anyAgent() -> CallDistributor.Agent? { d.agents.values.sorted { $0.code < $1.code }.randomElement(using: &rng) }
+                switch r {
+                case 0..<8:   // an agent logs in (phone or console mode; a4's phone is not registered)
+                    let code = codes.randomElement(using: &rng)!
+                    if d.agents[code] == nil {
+                        let op = Operator(workCode: code, name: code, roles: ["agent"], queues: ["q"], sipExtension: code == "a4" ? "9999" : "ext-\(code)",
+                                          mayCallExternal: true)
+                        _ = try? d.login(op, sipExtension: op.sipExtension!, mode: Bool.random(using: &rng) ? .phone : .console, conn: nil, attach: false)
+                    }
+                case 8..<20:  // ready / not ready
+                    if let a = anyAgent() {
+                        if Bool.random(using: &rng) { d.handle(a, .ready(password: nil)) } else { d.handle(a, .notReady(reason: "break", lockPassword: nil)) }
+                    }
+                case 20..<30: // a caller reaches the queue
+                    let ch = "in-\(nextCaller)"
+                    nextCaller += 1
+                    ct.live.insert(ch)
+                    callers[ch] = .acd
+                    d.enqueue(channelID: ch, conn: ct, caller: "c\(nextCaller)", called: "4000", node: node, variables: ["topic": "x"],
+                              onOutcome: { _ in callers[ch] = .flow }, onFlow: { _ in callers[ch] = .flow })
+                case 30..<37: // a caller hangs up
+                    if let ch = callers.filter({ $0.value != .gone && ct.live.contains($0.key) }).keys.sorted().randomElement(using: &rng) {
+                        ct.live.remove(ch)
+                        callers[ch] = .gone
+                        d.channelEvent(ChannelEvent(channelID: ch, kind: .cleared, direction: .inbound, caller: "", called: "4000", cause: "caller hung up", timestampMs: 0))
+                    }
+                case 37..<60: // the CT-Server answers a command
+                    if !ct.pending.isEmpty { ct.pending.remove(at: Int.random(in: 0..<ct.pending.count, using: &rng))() }
+                case 60..<66: // a hung-up channel's ConnectionCleared arrives
+                    if !ct.clears.isEmpty {
+                        let ch = ct.clears.remove(at: Int.random(in: 0..<ct.clears.count, using: &rng))
+                        if ch.hasPrefix("in-") { callers[ch] = .gone }
+                        d.channelEvent(ChannelEvent(channelID: ch, kind: .cleared, direction: ch.hasPrefix("in-") ? .inbound : .outbound, caller: "", called: "",
+                                                    cause: "hung up", timestampMs: 0))
+                    }
+                case 66..<76: // a ringing phone answers, declines or fails
+                    if let ch = ct.live.filter({ $0.hasPrefix("out-") }).sorted().randomElement(using: &rng) {
+                        let k = Int.random(in: 0..<10, using: &rng)
+                        if k < 7 {
+                            d.channelEvent(ChannelEvent(channelID: ch, kind: .established, direction: .outbound, caller: "", called: ct.destination[ch] ?? "", timestampMs: 0))
+                        } else {
+                            ct.live.remove(ch)
+                            d.channelEvent(ChannelEvent(channelID: ch, kind: .failed, direction: .outbound, caller: "", called: ct.destination[ch] ?? "",
+                                                        sipCode: k == 7 ? 486 : 480, cause: k == 7 ? "busy" : "unavailable", timestampMs: 0))
+                        }
+                    }
+                case 76..<80: // an agent's phone hangs up
+                    if let a = anyAgent(), let ch = a.call?.agentChannel, ct.live.remove(ch) != nil {
+                        d.channelEvent(ChannelEvent(channelID: ch, kind: .cleared, direction: .outbound, caller: "", called: "", cause: "agent hung up", timestampMs: 0))
+                    }
+                default:      // an agent operation from App-Operate
+                    guard let a = anyAgent() else { return }
+                    let others = codes.filter { $0 != a.code }
+                    switch Int.random(in: 0..<12, using: &rng) {
+                    case 0: try? d.answer(a)
+                    case 1: try? d.reject(a)
+                    case 2: try? d.hangup(a)
+                    case 3: if let c = try? d.currentCall(a) { c.held ? d.retrieve(a, c) : d.hold(a, c) }
+                    case 4: try? d.transfer(a, to: "queue:q")
+                    case 5: try? d.transfer(a, to: "agent:\(others.randomElement(using: &rng)!)")
+                    case 6: try? d.consult(a, to: "agent:\(others.randomElement(using: &rng)!)")
+                    case 7: try? d.complete(a)
+                    case 8: try? d.cancelConsult(a)
+                    case 9: try? d.returnToFlow(a, node: nil, variables: ["resolved": "yes"])
+                    case 10: try? d.logout(a)
+                    default: try? d.conference(a)
+                    }
+                }
+            }
+            if step % 25 == 0 { Thread.sleep(forTimeInterval: 0.04) }   // ring and wrap-up timers fire
+            // Invariants, on the loop.
+            let problems = try lt.sync { () -> [String] in
+                var p: [String] = []
+                for a in d.agents.values {
+                    switch a.machine.state {
+                    case .reserved(let id), .ringing(let id):
+                        let c = d.liveCall(id)
+                        if c == nil || c!.ended || (c!.offers[a.code] == nil && c!.consult?.agent != a.code && c!.agent != a.code) {
+                            p.append("\(a.code) \(a.machine.state.name) for \(id) with no live offer")
+                        }
+                    default: break
+                    }
+                }
+                for (id, c) in d.calls where c.offers.count > 1 { p.append("\(id) offered to \(c.offers.keys.sorted())") }
+                for (ch, state) in callers where state == .acd && ct.live.contains(ch) {
+                    if d.whereIs(ch) == nil { p.append("caller \(ch) lost: the ACD neither queues it nor has it with anyone") }
+                }
+                for w in d.engine.waitingCalls(in: "q") {
+                    let ready = d.engine.agents.keys.filter { !w.excluded.contains($0) }
+                    if !ready.isEmpty { p.append("\(w.id) waits while \(ready.sorted()) are ready") }
+                }
+                return p
+            }
+            #expect(problems.isEmpty, "seed \(seed) step \(step): \(problems)")
+            if !problems.isEmpty { return }
+            stepsDone += 1
+            offered = try lt.sync { d.counters.offered }
+            answered = try lt.sync { d.counters.answered }
+        }
+        #expect(stepsDone == 3000)
+        #expect(offered > 50 && answered > 10, "the random walk exercised offers (\(offered)) and answers (\(answered))")
+    }
+}
+
+/// SplitMix64: reproducible random steps for a seed.
+struct SeededGenerator: RandomNumberGenerator {
+    var state: UInt64
+    init(seed: UInt64) { state = seed &* 0x9E3779B97F4A7C15 }
+    mutating func next() -> UInt64 {
+        state &+= 0x9E3779B97F4A7C15
+        var z = state
+        z = (z ^ (z >> 30)) &* 0xBF58476D1CE4E5B9
+        z = (z ^ (z >> 27)) &* 0x94D049BB133111EB
+        return z ^ (z >> 31)
+    }
+}
