@@ -361,3 +361,29 @@ extension AgentTests {
         #expect(caller440 > 2000 && agent600 > 1000 && own900 < 500, "supervisor heard 440 Hz \(caller440), 600 Hz \(agent600), 900 Hz \(own900)")
     }
 }
+
+extension AgentTests {
+    /// The agent's App-Operate dies (SIGKILL) during a call: the Flow-Server notices, the call
+    /// goes on; a one-shot command joins the session (still talking) and hangs up; with no
+    /// App-Operate connected, the agent is logged out after the grace period.
+    @Test func droppedAppOperateKeepsTheCallThenLogsOut() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales: {}\nwrap_up_seconds: 1\ndisconnect_grace_seconds: 3\n")
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let a = try c.watcher("1001", [])
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a.outputText)")
+        a.signal(SIGKILL)
+        #expect(c.flow.waitForLine(containing: "agent 1001: App-Operate connection lost") != nil, "\(c.flow.outputText.suffix(1000))")
+        Thread.sleep(forTimeInterval: 4)   // longer than the grace: a call in progress is never cut
+        #expect(caller.isRunning, "the call goes on without App-Operate")
+        let status = try c.appOperate("1001", ["agent", "status", "--json"])
+        #expect(status.status == 0 && status.output.contains("\"state\":\"talking\""), "\(status.output)")
+        let hang = try c.appOperate("1001", ["agent", "hangup"])
+        #expect(hang.status == 0, "\(hang.output)")
+        #expect(caller.wait(seconds: 15) == 0, "\(caller.outputText.suffix(800))")
+        #expect(c.flow.waitForLine(containing: "agent 1001: not-ready → logged-out", seconds: 15) != nil, "\(c.flow.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select count(*) from agent_presence where agent = '1001'")) == "0" })
+    }
+}
