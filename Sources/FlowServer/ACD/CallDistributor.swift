@@ -228,6 +228,10 @@ final class CallDistributor {
     /// Puts (or puts back) a call into its queue: music, announcements, then a routing pass.
     private func intoQueue(_ call: QueuedCall) {
         ensureQueue(call.queue)
+        if let q = settings.queues[call.queue], !q.isOpen(at: Date()), call.callerChannel != nil {
+            leaveQueue(call, kind: "closed", outcome: .noAgents)
+            return
+        }
         if call.noAgentsBranch, !agents.values.contains(where: { $0.machine.state != .loggedOut && $0.queues.contains(call.queue) }) {
             leaveQueue(call, kind: "no-agents", outcome: .noAgents)
             return

@@ -12,6 +12,8 @@ import Yams
 ///         escalation_step: 2
 ///         service_level_seconds: 20
 ///         max_wait_seconds: 600         # a flow's queue node may set a shorter one
+///         hours: "08:00-20:00"          # opening hours (local time) and days; outside them
+///         weekdays: [mon, tue, wed, thu, fri]   # calls take the node's no_agents branch
 ///     ring_timeout_ms: 15000            # ring no answer after this
 ///     wrap_up_seconds: 5
 ///     disconnect_grace_seconds: 60      # an agent whose App-Operate link drops is logged out after this
@@ -25,6 +27,15 @@ public struct QueueSettings: Sendable, Equatable {
         public var escalationStep = 2
         public var serviceLevelSeconds = 20
         public var maxWaitSeconds: Int?
+        /// Opening hours ("HH:MM-HH:MM", local time) and days (mon … sun): outside them a call
+        /// does not wait — it takes the queue node's `no_agents` branch (or its flow ends).
+        public var hours: String?
+        public var weekdays: [String]?
+
+        /// Whether the queue takes calls at `date` (in `timeZone`).
+        public func isOpen(at date: Date, timeZone: TimeZone = .current) -> Bool {
+            Condition(time: hours, weekdays: weekdays).holds(variables: [:], environment: .init(caller: "", called: "", now: { date }, timeZone: timeZone))
+        }
 
         public var engineQueue: ACDEngine.Queue {
             ACDEngine.Queue(name: name, strategy: strategy, skills: skills, escalateAfterSeconds: escalateAfterSeconds, escalationStep: escalationStep)
@@ -81,6 +92,16 @@ public struct QueueSettings: Sendable, Equatable {
                             case "escalation_step": q.escalationStep = fv.int ?? 2
                             case "service_level_seconds": q.serviceLevelSeconds = fv.int ?? 20
                             case "max_wait_seconds": q.maxWaitSeconds = fv.int
+                            case "hours":
+                                guard let h = fv.string, Condition.minutes(h) != nil else { throw fail(fv, "queue \(name): hours is HH:MM-HH:MM") }
+                                q.hours = h
+                            case "weekdays":
+                                guard case .sequence(let days) = fv else { throw fail(fv, "queue \(name): weekdays is a list (mon … sun)") }
+                                let names = days.compactMap { $0.string?.lowercased() }
+                                guard names.count == days.count, names.allSatisfy(FlowParser.weekdayNames.contains) else {
+                                    throw fail(fv, "queue \(name): weekdays are mon, tue, wed, thu, fri, sat, sun")
+                                }
+                                q.weekdays = names
                             case let other: throw fail(fk, "queue \(name): unknown setting \(other)")
                             }
                         }

@@ -153,6 +153,11 @@ public struct Condition: Sendable, Equatable {
     public var weekdays: [String]?
     /// true: today is in the holiday calendar; false: it is not.
     public var holiday: Bool?
+
+    public init(time: String? = nil, weekdays: [String]? = nil) {
+        self.time = time
+        self.weekdays = weekdays
+    }
 }
 
 extension Condition {

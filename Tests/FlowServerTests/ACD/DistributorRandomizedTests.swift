@@ -175,6 +175,39 @@ import TestSupport
     }
 }
 
+extension DistributorRandomizedTests {
+    /// A queue outside its opening hours takes no calls: the call goes back to its flow at once
+    /// (the node's no_agents branch) even with an agent ready; inside its hours it is offered.
+    @Test func closedQueueSendsCallsBackToTheFlow() throws {
+        let lt = try LoopThread("distributor-hours")
+        defer { lt.stop() }
+        let ct = ScriptedCT()
+        let outcomes = Box<[FlowRun.QueueOutcome]>([])
+        try lt.sync {
+            let d = CallDistributor(loop: lt.loop, recorder: CallRecorder(flowServer: "t") { _ in }, submit: { _ in }, logger: TestSupport.logger)
+            var s = QueueSettings()
+            // Closed all day every day but one minute that is never now, and open all week.
+            let now = Calendar.current.dateComponents([.hour, .minute], from: Date())
+            let m = ((now.hour ?? 0) * 60 + (now.minute ?? 0) + 120) % 1440
+            let closedHours = String(format: "%02d:%02d-%02d:%02d", m / 60, m % 60, (m + 1) / 60 % 24, (m + 1) % 60)
+            s.queues["night"] = .init(name: "night", hours: closedHours)
+            s.queues["open"] = .init(name: "open")
+            d.apply(settings: s)
+            let op = Operator(workCode: "a1", name: "a1", roles: ["agent"], queues: ["night", "open"], sipExtension: "ext-a1")
+            let a = try d.login(op, sipExtension: "ext-a1", mode: .phone, conn: nil, attach: false)
+            d.handle(a, .ready(password: nil))
+            for q in ["night", "open"] {
+                let node = FlowNode.Queue(queue: q, priority: 0, skills: [:], maxWaitSeconds: nil, music: [], announce: [], announceEverySeconds: 0,
+                                          timeout: nil, noAgents: "closed", returned: nil)
+                d.enqueue(channelID: "in-\(q)", conn: ct, caller: "c", called: "4000", node: node, variables: [:],
+                          onOutcome: { o in outcomes.mutate { $0.append(o) } }, onFlow: { _ in })
+            }
+            #expect(outcomes.value == [.noAgents], "the closed queue sent its call back to the flow")
+            #expect(d.whereIs("in-night") == nil && d.whereIs("in-open") == "offered")
+        }
+    }
+}
+
 /// SplitMix64: reproducible random steps for a seed.
 struct SeededGenerator: RandomNumberGenerator {
     var state: UInt64

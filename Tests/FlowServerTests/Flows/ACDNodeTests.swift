@@ -174,5 +174,14 @@ import Testing
         #expect(throws: QueueSettings.ParseError.self) { try QueueSettings.parse("queues:\n  a:\n    strategy: random\n") }
         #expect(throws: QueueSettings.ParseError.self) { try QueueSettings.parse("queues:\n  a:\n    colour: red\n") }
         #expect(throws: QueueSettings.ParseError.self) { try QueueSettings.parse("ring_timeout: 5\n") }
+        // Opening hours: 2026-11-20 is a Friday; 09:00 UTC open, 21:00 closed, Saturday closed.
+        let h = try QueueSettings.parse("queues:\n  day:\n    hours: \"08:00-20:00\"\n    weekdays: [mon, tue, wed, thu, fri]\n")
+        let utc = TimeZone(identifier: "UTC")!
+        let day = try #require(h.queues["day"])
+        #expect(day.isOpen(at: Date(timeIntervalSince1970: 1_795_165_200), timeZone: utc))
+        #expect(!day.isOpen(at: Date(timeIntervalSince1970: 1_795_165_200 + 12 * 3600), timeZone: utc))
+        #expect(!day.isOpen(at: Date(timeIntervalSince1970: 1_795_165_200 + 24 * 3600), timeZone: utc))
+        #expect(throws: QueueSettings.ParseError.self) { try QueueSettings.parse("queues:\n  a:\n    hours: \"8 to 5\"\n") }
+        #expect(throws: QueueSettings.ParseError.self) { try QueueSettings.parse("queues:\n  a:\n    weekdays: [funday]\n") }
     }
 }
