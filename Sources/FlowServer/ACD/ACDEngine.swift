@@ -140,6 +140,11 @@ public struct ACDEngine: Sendable {
             // Drop calls that left; then scan in order for the first this agent can take.
             while let top = heap.min, calls[top.id] == nil { _ = heap.removeMin() }
             waiting[qn] = heap
+            // Usually the head of the queue is the one (sorting is only needed when it is not).
+            if let top = heap.min, let c = calls[top.id] {
+                if let b = best, !(top < b.0) { continue }
+                if !c.excluded.contains(id), Self.eligible(a, required(c, now: now)) { best = (top, c); continue }
+            }
             for w in heap.unordered.sorted().prefix(64) {
                 guard let c = calls[w.id] else { continue }
                 if let b = best, !(w < b.0) { break }
