@@ -28,7 +28,13 @@ final class CallDistributor {
         var sipExtension: String
         var mode: Mode
         var connections: [ObjectIdentifier: Connection] = [:]
+        /// The ring or wrap-up timer.
         var timer: TimerID?
+        /// The logout timer after the App-Operate connection was lost (it runs beside a ring or
+        /// wrap-up timer, never instead of it).
+        var graceTimer: TimerID?
+        /// Counts the agent's dials (Originate to its phone): only the latest one's answer counts.
+        var dialAttempt = 0
         var call: QueuedCall?
         let loginAt: Double
         var talkSeconds: Double = 0
@@ -326,13 +332,19 @@ final class CallDistributor {
     }
 
     /// Rings the agent's phone for the call.
+    /// The answer to an Originate may come after the offer it was for was taken back (the agent's
+    /// connection dropped, the caller left) and a new one made: only the latest dial of the agent
+    /// session that made it may change the offer.
     private func dial(_ a: Agent, _ call: QueuedCall, autoAnswer: Bool) {
         let code = a.code
+        a.dialAttempt += 1
+        let attempt = a.dialAttempt
         call.conn.command(Originate(destination: a.sipExtension, callerID: call.caller, timeoutMs: UInt32(settings.ringTimeoutMs + 5000), autoAnswer: autoAnswer)) { [weak self] r in
             guard let self else { return }
+            let current = self.agents[code] === a && a.dialAttempt == attempt
             switch r {
             case .success(let res):
-                guard !call.ended, call.offers[code] != nil, a.machine.state.call == call.id else {
+                guard current, !call.ended, call.offers[code] != nil, a.machine.state.call == call.id else {
                     self.command(call.conn, HangupChannel(channelID: res.channelID, cause: "offer withdrawn"))
                     return
                 }
@@ -340,6 +352,7 @@ final class CallDistributor {
                 self.legs[res.channelID] = (call, .agent(code))
                 if case .reserved = a.machine.state { self.handle(a, .ringing(call: call.id)) }
             case .failure(let e):
+                guard current else { return }
                 self.logger.warning("acd: cannot ring \(code) at \(a.sipExtension): \(e.reason)")
                 self.push(a, "notice", ["text": "your phone \(a.sipExtension) cannot be reached: \(e.reason)"])
                 call.offers.removeValue(forKey: code)
@@ -378,8 +391,8 @@ final class CallDistributor {
                     self.handle(a, .wrapUpEnded)
                 }
             case .startGraceTimer:
-                if let t = a.timer { loop.cancel(t) }
-                a.timer = loop.schedule(afterMilliseconds: Int(settings.disconnectGraceSeconds * 1000)) { [weak self, weak a] in
+                if let t = a.graceTimer { loop.cancel(t) }
+                a.graceTimer = loop.schedule(afterMilliseconds: Int(settings.disconnectGraceSeconds * 1000)) { [weak self, weak a] in
                     guard let self, let a else { return }
                     self.handle(a, .graceExpired)
                     if a.machine.state == .loggedOut { self.agents.removeValue(forKey: a.code) }
@@ -1000,10 +1013,7 @@ final class CallDistributor {
             if let conn { a.connections[ObjectIdentifier(conn)] = conn }
             a.op = op
             if a.machine.disconnected { handle(a, .connectionRestored) }
-            if let t = a.timer { loop.cancel(t) }
-            if case .notReady = a.machine.state {} else if a.machine.state.call != nil {
-                // a call in progress keeps its timer state; nothing to restart
-            }
+            if let t = a.graceTimer { loop.cancel(t); a.graceTimer = nil }
             return a
         }
         guard !sipExtension.isEmpty else { throw CommandError(message: "\(op.workCode) has no SIP extension: give one at login") }
@@ -1017,7 +1027,7 @@ final class CallDistributor {
 
     func logout(_ a: Agent) throws {
         if let why = handle(a, .logout) { throw CommandError(message: why) }
-        if let t = a.timer { loop.cancel(t) }
+        for t in [a.timer, a.graceTimer].compactMap({ $0 }) { loop.cancel(t) }
         agents.removeValue(forKey: a.code)
         engine.agentUnavailable(a.code)
     }

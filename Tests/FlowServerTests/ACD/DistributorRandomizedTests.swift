@@ -67,15 +67,22 @@ import TestSupport
         let node = FlowNode.Queue(queue: "q", priority: 0, skills: [:], maxWaitSeconds: nil, music: ["tone:ringback"], announce: [],
                                   announceEverySeconds: 0, timeout: nil, noAgents: nil, returned: "back")
         var stepsDone = 0, answered = 0, offered = 0
+        var trace: [String] = []   // the last steps, shown when an invariant breaks
 
         for step in 0..<3000 {
             let r = Int.random(in: 0..<100, using: &rng)
+            let agentsBefore = try lt.sync { d.agents.values.sorted { $0.code < $1.code }.map { "\($0.code):\($0.machine.state)" }.joined(separator: " ") }
+            trace.append("step \(step) r=\(r) agents before: \(agentsBefore)")
+            if trace.count > 40 { trace.removeFirst() }
             try lt.sync {
                 func anyAgent() -> CallDistributor.Agent? { d.agents.values.sorted { $0.code < $1.code }.randomElement(using: &rng) }
                 switch r {
-                case 0..<8:   // an agent logs in (phone or console mode; a4's phone is not registered)
+                case 0..<8:   // an agent logs in (phone or console mode; a4's phone is not registered), or
+                              // its App-Operate connection drops, or a script joins its session
                     let code = codes.randomElement(using: &rng)!
-                    if d.agents[code] == nil {
+                    if let a = d.agents[code] {
+                        if Bool.random(using: &rng) { d.handle(a, .connectionLost) } else { _ = try? d.login(a.op, sipExtension: a.sipExtension, mode: a.mode, conn: nil, attach: true) }
+                    } else {
                         let op = Operator(workCode: code, name: code, roles: ["agent"], queues: ["q"], sipExtension: code == "a4" ? "9999" : "ext-\(code)",
                                           mayCallExternal: true)
                         _ = try? d.login(op, sipExtension: op.sipExtension!, mode: Bool.random(using: &rng) ? .phone : .console, conn: nil, attach: false)
@@ -149,8 +156,15 @@ import TestSupport
                     case .reserved(let id), .ringing(let id):
                         let c = d.liveCall(id)
                         if c == nil || c!.ended || (c!.offers[a.code] == nil && c!.consult?.agent != a.code && c!.agent != a.code) {
-                            p.append("\(a.code) \(a.machine.state.name) for \(id) with no live offer")
+                            p.append("\(a.code) \(a.machine.state.name) for \(id) with no live offer (call: \(c.map { "ended=\($0.ended) offers=\($0.offers) agent=\($0.agent ?? "-")" } ?? "none"))")
                         }
+                    default: break
+                    }
+                }
+                // Timer-driven states end: ringing by answer or ring timeout, wrap-up by its timer.
+                for a in d.agents.values where Date().timeIntervalSince1970 - a.machine.since > 2 {
+                    switch a.machine.state {
+                    case .ringing, .wrapUp: p.append("\(a.code) stuck \(a.machine.state.name) for \(Int(Date().timeIntervalSince1970 - a.machine.since)) s")
                     default: break
                     }
                 }
@@ -164,7 +178,7 @@ import TestSupport
                 }
                 return p
             }
-            #expect(problems.isEmpty, "seed \(seed) step \(step): \(problems)")
+            #expect(problems.isEmpty, "seed \(seed) step \(step): \(problems)\n\(trace.joined(separator: "\n"))")
             if !problems.isEmpty { return }
             stepsDone += 1
             offered = try lt.sync { d.counters.offered }
@@ -205,6 +219,50 @@ extension DistributorRandomizedTests {
             #expect(outcomes.value == [.noAgents], "the closed queue sent its call back to the flow")
             #expect(d.whereIs("in-night") == nil && d.whereIs("in-open") == "offered")
         }
+    }
+}
+
+extension DistributorRandomizedTests {
+    /// A script joining the session (or the connection dropping) while the phone rings or the
+    /// agent is in wrap-up leaves the ring and wrap-up timers running: ring no answer still
+    /// happens, and wrap-up still ends.
+    @Test func timersSurviveReconnects() throws {
+        let lt = try LoopThread("distributor-timers")
+        defer { lt.stop() }
+        let ct = ScriptedCT()
+        let d = try lt.sync { () -> CallDistributor in
+            let d = CallDistributor(loop: lt.loop, recorder: CallRecorder(flowServer: "t") { _ in }, submit: { _ in }, logger: TestSupport.logger)
+            var s = QueueSettings()
+            s.ringTimeoutMs = 100
+            s.wrapUpSeconds = 0.1
+            s.disconnectGraceSeconds = 5
+            d.apply(settings: s)
+            let op = Operator(workCode: "a1", name: "a1", roles: ["agent"], queues: ["q"], sipExtension: "ext-a1")
+            let a = try d.login(op, sipExtension: "ext-a1", mode: .console, conn: nil, attach: false)
+            d.handle(a, .ready(password: nil))
+            let node = FlowNode.Queue(queue: "q", priority: 0, skills: [:], maxWaitSeconds: nil, music: [], announce: [], announceEverySeconds: 0,
+                                      timeout: nil, noAgents: nil, returned: nil)
+            d.enqueue(channelID: "in-1", conn: ct, caller: "c", called: "4000", node: node, variables: [:], onOutcome: { _ in }, onFlow: { _ in })
+            #expect(a.machine.state == .ringing(call: "in-1"))
+            d.handle(a, .connectionLost)                                            // the console drops …
+            _ = try d.login(op, sipExtension: "ext-a1", mode: .console, conn: nil, attach: true)   // … and a script joins
+            return d
+        }
+        #expect(TestSupport.waitUntil(2) { (try? lt.sync { d.agents["a1"]?.machine.state.name }) == "not-ready" }, "ring no answer after a reconnect")
+        try lt.sync {
+            let a = d.agents["a1"]!
+            d.handle(a, .ready(password: nil))
+            // Now answer (console: the phone is rung with auto-answer), talk, hang up → wrap-up.
+            #expect(a.machine.state == .ringing(call: "in-1"))
+            try d.answer(a)
+            while !ct.pending.isEmpty { ct.pending.removeFirst()() }
+            let leg = try #require(ct.live.first { $0.hasPrefix("out-") })
+            d.channelEvent(ChannelEvent(channelID: leg, kind: .established, direction: .outbound, caller: "", called: "ext-a1", timestampMs: 0))
+            d.channelEvent(ChannelEvent(channelID: leg, kind: .cleared, direction: .outbound, caller: "", called: "ext-a1", cause: "agent hung up", timestampMs: 0))
+            #expect(a.machine.state.name == "wrap-up")
+            _ = try d.login(a.op, sipExtension: "ext-a1", mode: .console, conn: nil, attach: true)
+        }
+        #expect(TestSupport.waitUntil(2) { (try? lt.sync { d.agents["a1"]?.machine.state.name }) == "ready" }, "wrap-up ends after a reconnect")
     }
 }
 
