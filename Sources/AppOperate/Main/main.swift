@@ -26,27 +26,23 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Connects, and logs in when a work code is given.
-    func open(login: OperatorLogin? = nil) throws -> FlowClient {
+    func open() throws -> FlowClient { try openSession().client }
+
+    /// Connects and logs in when a work code is given (`login` carries the agent's extension,
+    /// mode and attach); the session is nil without a work code.
+    func openSession(login: OperatorLogin? = nil) throws -> (client: FlowClient, session: OperatorSession?) {
         let client = try dial()
-        guard let code = workCode else { return client }
+        guard let code = workCode else { return (client, nil) }
         var m = login ?? OperatorLogin(workCode: code, password: "")
         m.workCode = code
         m.password = try password()
         do {
-            session = try client.request(m, expecting: OperatorSession.self, timeoutMs: 15_000)
+            return (client, try client.request(m, expecting: OperatorSession.self, timeoutMs: 15_000))
         } catch let e as ProtocolError {
             FileHandle.standardError.write(Data("app-operate: login refused: \(e.reason)\n".utf8))
             client.close()
             throw ExitCode(5)
         }
-        return client
-    }
-
-    /// The session of the last login (set by `open`).
-    nonisolated(unsafe) static var lastSession: OperatorSession?
-    var session: OperatorSession? {
-        get { Self.lastSession }
-        nonmutating set { Self.lastSession = newValue }
     }
 
     var address: String {
@@ -367,9 +363,9 @@ struct AgentCLI: ParsableCommand {
             args[String(a[..<eq])] = String(a[a.index(after: eq)...])
         }
         let oneShot = action != nil && action != "watch"
-        let client = try connection.open(login: OperatorLogin(workCode: "", password: "", sipExtension: sipExtension ?? "", mode: mode, attach: oneShot))
+        let (client, opened) = try connection.openSession(login: OperatorLogin(workCode: "", password: "", sipExtension: sipExtension ?? "", mode: mode, attach: oneShot))
         defer { client.close() }
-        guard let session = connection.session else { throw ExitCode(5) }
+        guard let session = opened else { throw ExitCode(5) }
         switch action {
         case nil:
             guard Terminal().isTTY else { throw ValidationError("the console needs a terminal; use an action for scripts") }

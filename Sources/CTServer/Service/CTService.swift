@@ -156,14 +156,20 @@ public final class CTService: RunnableService {
             if ch.state == .offered, ch.purpose == .flow {
                 conn.sendEvent(event(ch, .offered, 0, ""))
             } else {
-                var e = event(ch, .adopted, 0, "flow-server \(lost.peer?.name ?? "?") lost")
-                e.bridgedWith = partner?.id ?? ""
-                e.createdMs = wallMs(ch.createdAt)
-                e.data = ch.ownerData.merging(["from": lost.peer?.name ?? "?", "state": ch.state.rawValue]) { _, n in n }
-                conn.sendEvent(e)
+                conn.sendEvent(adoptedEvent(ch, partner: partner, cause: "flow-server \(lost.peer?.name ?? "?") lost", from: lost, data: ch.ownerData))
             }
         }
         logger.notice("flow-server \(lost.peer?.name ?? "?") lost: \(orphans.count) channels adopted by \(Set(assigned.values.compactMap { $0.peer?.name }).sorted().joined(separator: ", "))")
+    }
+
+    /// The Adopted event for a channel's new owner: what it is bridged to, when it began, and the
+    /// data the previous owner kept or passed on (plus who that was and the channel's state).
+    private func adoptedEvent(_ ch: SIPChannel, partner: SIPChannel?, cause: String, from: Connection, data: [String: String]) -> ChannelEvent {
+        var e = event(ch, .adopted, 0, cause)
+        e.bridgedWith = partner?.id ?? ""
+        e.createdMs = wallMs(ch.createdAt)
+        e.data = data.merging(["from": from.peer?.name ?? "?", "state": ch.state.rawValue]) { _, n in n }
+        return e
     }
 
     /// Wall-clock milliseconds of a loop (monotonic) time.
@@ -182,11 +188,7 @@ public final class CTService: RunnableService {
         }
         let partner = channels.bridgePartner(of: ch)
         for c in [ch] + (partner.map { [$0] } ?? []) { c.owner = target.id; c.ownerData = [:] }
-        var e = event(ch, .adopted, 0, "handed over by \(conn.peer?.name ?? "?")")
-        e.bridgedWith = partner?.id ?? ""
-        e.createdMs = wallMs(ch.createdAt)
-        e.data = m.data.merging(["from": conn.peer?.name ?? "?", "state": ch.state.rawValue]) { a, _ in a }
-        guard target.sendEvent(e) else {
+        guard target.sendEvent(adoptedEvent(ch, partner: partner, cause: "handed over by \(conn.peer?.name ?? "?")", from: conn, data: m.data)) else {
             for c in [ch] + (partner.map { [$0] } ?? []) { c.owner = conn.id }
             conn.respond(to: frame, error: ProtocolError(.unavailable, "flow-server \(m.flowServer) is not reading"))
             return

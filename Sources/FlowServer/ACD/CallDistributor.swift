@@ -128,6 +128,17 @@ final class CallDistributor {
         self.recorder = recorder
         self.submit = submit
         self.logger = logger
+        scheduleEscalationPass()
+    }
+
+    /// Skill requirements relax with waiting time (escalation): while calls wait and agents are
+    /// ready, a routing pass every 2 s lets a call that has waited long enough reach them.
+    private func scheduleEscalationPass() {
+        _ = loop.schedule(afterMilliseconds: 2000) { [weak self] in
+            guard let self else { return }
+            if self.engine.waitingCount > 0 && self.engine.readyCount > 0 { self.route() }
+            self.scheduleEscalationPass()
+        }
     }
 
     var now: Double { Date().timeIntervalSince1970 }
@@ -145,9 +156,7 @@ final class CallDistributor {
     var remoteReady: [String: [String]] = [:]
 
     /// Whether an agent logged in here serves `queue` (or it is a local agent's personal queue).
-    func hasLocalAgents(for queue: String) -> Bool {
-        agents.values.contains { $0.machine.state != .loggedOut && $0.queues.contains(queue) }
-    }
+    func hasLocalAgents(for queue: String) -> Bool { staffed(queue) > 0 }
 
     /// Another Flow-Server to send a call for `queue` to: one with agents for it when none is
     /// logged in here, or one with a ready agent when none is ready here and calls already wait.
@@ -238,7 +247,7 @@ final class CallDistributor {
             leaveQueue(call, kind: "closed", outcome: .noAgents)
             return
         }
-        if call.noAgentsBranch, !agents.values.contains(where: { $0.machine.state != .loggedOut && $0.queues.contains(call.queue) }) {
+        if call.noAgentsBranch, !hasLocalAgents(for: call.queue) {
             leaveQueue(call, kind: "no-agents", outcome: .noAgents)
             return
         }
@@ -246,11 +255,16 @@ final class CallDistributor {
             command(call.conn, PlayMedia(channelID: ch, items: call.music, loop: true, tag: 0))
         }
         if call.announceEvery > 0, !call.announce.isEmpty { scheduleAnnouncement(call) }
+        engine.enqueue(engineCall(call))
+        route()
+    }
+
+    /// The call as the routing engine sees it (its place kept by its first enqueue time).
+    private func engineCall(_ call: QueuedCall) -> ACDEngine.Call {
         var c = ACDEngine.Call(id: call.id, queue: call.queue, priority: call.priority, enqueuedAt: call.enqueuedAt, skills: call.skills,
                                stickyAgent: lastAgent[call.caller].flatMap { now - $0.1 < settings.stickyWindowSeconds ? $0.0 : nil })
         c.excluded = call.excluded
-        engine.enqueue(c)
-        route()
+        return c
     }
 
     private func scheduleAnnouncement(_ call: QueuedCall) {
@@ -369,6 +383,7 @@ final class CallDistributor {
         let before = a.machine.state
         let actions = a.machine.handle(e, now: now)
         var refused: String?
+        var routeDue = false
         for action in actions {
             switch action {
             case .refuse(let why): refused = why
@@ -404,9 +419,8 @@ final class CallDistributor {
                 if reason.contains("rejected") { call.excluded.insert(a.code); counters.rejected += 1 }
                 queueEvent(call, "requeued", ["agent": a.code, "reason": reason])
                 if call.offers.isEmpty {
-                    var c = ACDEngine.Call(id: call.id, queue: call.queue, priority: call.priority, enqueuedAt: call.enqueuedAt, skills: call.skills)
-                    c.excluded = call.excluded
-                    engine.enqueue(c)
+                    engine.enqueue(engineCall(call))
+                    routeDue = true
                 }
             }
         }
@@ -426,7 +440,9 @@ final class CallDistributor {
             push(a, "state", ["from": before.name, "reason": { if case .notReady(let r, _) = after { return r }; return "" }()])
             logger.info("agent \(a.code): \(before.name) → \(after.name)")
         }
-        route()
+        // Only an agent becoming ready or a call back in the queue can make a new pair.
+        if case .ready = after, before != after { routeDue = true }
+        if routeDue { route() }
         return refused
     }
 
@@ -457,7 +473,7 @@ final class CallDistributor {
             legEvent(call, role, e)
             return
         }
-        guard let call = calls[e.channelID] ?? callByCaller(e.channelID) else { return }
+        guard let call = liveCall(e.channelID) else { return }
         switch e.kind {
         case .cleared, .failed:
             callerGone(call, cause: e.cause)
@@ -466,9 +482,6 @@ final class CallDistributor {
         }
     }
 
-    private func callByCaller(_ ch: String) -> QueuedCall? {
-        connected[ch]
-    }
     /// Calls connected to an agent, by caller channel (they left `calls`' waiting set).
     private var connected: [String: QueuedCall] = [:]
 
@@ -638,7 +651,11 @@ final class CallDistributor {
 
     // MARK: agent operations
 
-    struct CommandError: Error { var message: String }
+    /// Why an agent or supervisor command was refused (shown to the operator as is).
+    struct CommandError: Error, CustomStringConvertible {
+        var message: String
+        var description: String { message }
+    }
 
     func hold(_ a: Agent, _ call: QueuedCall) {
         guard let cc = call.callerChannel else { return }
@@ -681,7 +698,6 @@ final class CallDistributor {
             throw CommandError(message: "no call is offered to you")
         }
         withdraw(a, callID: callID, cause: "rejected by the agent")
-        if let ch = call.offers[a.code] ?? nil { legs.removeValue(forKey: ch) }
         handle(a, .rejected(call: callID))
     }
 
@@ -1067,11 +1083,12 @@ final class CallDistributor {
 
     func queueRows(_ queues: Set<String>) -> [[String: String]] {
         var rows: [[String: String]] = []
+        let iso = ISO8601DateFormatter()
         for q in queues.sorted() {
             for (i, c) in engine.waitingCalls(in: q).enumerated() {
                 guard let call = calls[c.id] else { continue }
                 rows.append(["queue": q, "position": String(i + 1), "caller": call.caller, "priority": String(call.priority),
-                             "arrived": ISO8601DateFormatter().string(from: Date(timeIntervalSince1970: call.enqueuedAt)),
+                             "arrived": iso.string(from: Date(timeIntervalSince1970: call.enqueuedAt)),
                              "waited_seconds": String(Int(now - call.enqueuedAt))])
             }
         }

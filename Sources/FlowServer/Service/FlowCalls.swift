@@ -39,11 +39,22 @@ final class FlowCalls {
         self.logger = logger
     }
 
+    /// What a call's conditions see: its numbers, the clock and the holiday calendar.
+    private func environment(caller: String, called: String) -> FlowRun.Environment {
+        FlowRun.Environment(caller: caller, called: called, holidays: library.mapping.holidays)
+    }
+
+    /// The flow the mapping table gives a call, with its current version.
+    private func mappedFlow(_ e: ChannelEvent, _ env: FlowRun.Environment) -> (name: String, def: FlowDefinition, version: Int)? {
+        guard let name = library.mapping.flow(caller: e.caller, called: e.called, line: e.line.isEmpty ? "sip" : e.line, environment: env),
+              let (def, version) = library.flow(named: name) else { return nil }
+        return (name, def, version)
+    }
+
     /// An offered call: answer it into its flow, or return false when no flow maps it.
     func offered(_ e: ChannelEvent, conn: Connection) -> Bool {
-        let env = FlowRun.Environment(caller: e.caller, called: e.called, holidays: library.mapping.holidays)
-        guard let name = library.mapping.flow(caller: e.caller, called: e.called, line: e.line.isEmpty ? "sip" : e.line, environment: env),
-              let (def, version) = library.flow(named: name) else { return false }
+        let env = environment(caller: e.caller, called: e.called)
+        guard let (name, def, version) = mappedFlow(e, env) else { return false }
         calls[e.channelID] = Call(channelID: e.channelID, run: FlowRun(flow: def, version: version, environment: env), conn: conn)
         recorder.flowStarted(e.channelID, flow: name, version: version)
         conn.request(AnswerChannel(channelID: e.channelID), expecting: ChannelCommandResult.self) { [weak self] r in
@@ -169,7 +180,7 @@ final class FlowCalls {
     /// an inbound call in IVR starts its flow again; anything else (an agent's phone still
     /// ringing for a lost server) is hung up.
     func adopted(_ e: ChannelEvent, conn: Connection) {
-        let env = FlowRun.Environment(caller: e.caller, called: e.called, holidays: library.mapping.holidays)
+        let env = environment(caller: e.caller, called: e.called)
         if !e.bridgedWith.isEmpty {
             distributor?.pairAdopted(e.channelID, e.bridgedWith, conn: conn)
             logger.notice("channel \(e.channelID): adopted, bridged with \(e.bridgedWith); it talks on")
@@ -185,9 +196,7 @@ final class FlowCalls {
             perform(call, call.run.resume(at: node))
             return
         }
-        if e.direction == .inbound, e.data["state"] != "offered",
-           let name = library.mapping.flow(caller: e.caller, called: e.called, line: e.line.isEmpty ? "sip" : e.line, environment: env),
-           let (def, version) = library.flow(named: name) {
+        if e.direction == .inbound, e.data["state"] != "offered", let (name, def, version) = mappedFlow(e, env) {
             let call = Call(channelID: e.channelID, run: FlowRun(flow: def, version: version, environment: env), conn: conn)
             calls[e.channelID] = call
             recorder.flowStarted(e.channelID, flow: name, version: version)
@@ -277,7 +286,7 @@ final class FlowCalls {
                             self.bridgedOut[res.channelID] = call
                         } else {
                             if let f = o.flow, let (def, version) = self.library.flow(named: f) {
-                                let env = FlowRun.Environment(caller: callerID, called: to, holidays: self.library.mapping.holidays)
+                                let env = self.environment(caller: callerID, called: to)
                                 self.calls[res.channelID] = Call(channelID: res.channelID, run: FlowRun(flow: def, version: version, environment: env,
                                                                                                        carried: call.run.variables), conn: call.conn)
                             }

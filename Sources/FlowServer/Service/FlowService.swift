@@ -312,12 +312,12 @@ public final class FlowService: RunnableService {
             let r = self.withQueryConnection(url) { db -> ([String: [String]], [String: [String]]) in
                 try db.transaction {
                     try db.execute("DELETE FROM agent_presence WHERE flow_server = $1 AND NOT (agent = ANY($2::text[]))",
-                                   [me, "{" + mine.map { "\"\($0.0)\"" }.joined(separator: ",") + "}"])
+                                   [me, Self.textArray(mine.map(\.0))])
                     for (agent, queues, state) in mine {
                         try db.execute("""
                             INSERT INTO agent_presence (agent, flow_server, queues, state, updated_at) VALUES ($1, $2, $3::text[], $4, now())
                             ON CONFLICT (agent) DO UPDATE SET flow_server = EXCLUDED.flow_server, queues = EXCLUDED.queues, state = EXCLUDED.state, updated_at = now()
-                            """, [agent, me, "{" + queues.map { "\"\($0)\"" }.joined(separator: ",") + "}", state])
+                            """, [agent, me, Self.textArray(queues), state])
                     }
                 }
                 let rows = try db.execute("""
@@ -341,6 +341,11 @@ public final class FlowService: RunnableService {
                 }
             }
         }
+    }
+
+    /// A PostgreSQL text[] literal (passed as a parameter, never spliced into SQL).
+    static func textArray(_ items: [String]) -> String {
+        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
     }
 
     private func schedulePresence() {

@@ -80,9 +80,6 @@ final class OperatorRequests {
                         let ext = m.sipExtension.isEmpty ? (op.sipExtension ?? "") : m.sipExtension
                         let a = try self.distributor.login(op, sipExtension: ext, mode: mode, conn: conn, attach: m.attach)
                         state = a.machine.state.name
-                    } catch let e as CallDistributor.CommandError {
-                        conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
-                        return
                     } catch {
                         conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
                         return
@@ -121,8 +118,6 @@ final class OperatorRequests {
                     }
                     let text = try d.monitor(supervisor: op.workCode, sipExtension: args["extension"] ?? op.sipExtension ?? "", agent: code, mode: mode)
                     conn.respond(to: frame, with: AgentReply(state: "", text: text))
-                } catch let e as CallDistributor.CommandError {
-                    conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
                 } catch {
                     conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
                 }
@@ -214,9 +209,6 @@ final class OperatorRequests {
             default:
                 break
             }
-        } catch let e as CallDistributor.CommandError {
-            conn.respond(to: frame, error: ProtocolError(.badMessage, e.message))
-            return
         } catch {
             conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
             return
