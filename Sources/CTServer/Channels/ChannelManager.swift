@@ -27,6 +27,8 @@ public final class SIPChannel {
     var mixID: String?
     var answerTimer: TimerID?
     var ringTimer: TimerID?
+    /// The Q.850 cause to report when it is not the SIP status's (our ring timer ran out).
+    var clearCause: ChannelEvent.Cause?
     /// Originated with a request that the phone answer by itself.
     var autoAnswer = false
     /// A supervisor's tap (listen, whisper, barge) in another channel's bridge: not a party to it.
@@ -525,6 +527,7 @@ public final class ChannelManager {
         sendInvite(ch, target: target)
         ch.ringTimer = loop.schedule(afterMilliseconds: max(1000, timeoutMs)) { [weak self, weak ch] in
             guard let self, let ch, ch.state == .offered || ch.state == .ringing else { return }
+            ch.clearCause = .noAnswer
             self.cancelOutbound(ch, cause: "no answer")
         }
         logger.info("channel \(id): originating to \(destination) via \(peer)")

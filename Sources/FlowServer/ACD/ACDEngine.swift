@@ -109,11 +109,20 @@ public struct ACDEngine: Sendable {
     public mutating func enqueue(_ c: Call) {
         calls[c.id] = c
         seq += 1
+        entrySeq[c.id] = seq
         waiting[c.queue, default: Heap()].insert(Waiting(key: c.enqueuedAt - Double(c.priority) * priorityWeightSeconds, seq: seq, id: c.id))
     }
 
     /// The caller hung up, or the call was routed: it leaves the queue (lazily from the heap).
-    public mutating func remove(call id: String) { calls.removeValue(forKey: id) }
+    public mutating func remove(call id: String) {
+        calls.removeValue(forKey: id)
+        entrySeq.removeValue(forKey: id)
+    }
+
+    /// A call's latest heap entry (a call put back, or moved to another queue, leaves its older
+    /// entries behind in the heaps; they are skipped and dropped lazily).
+    private var entrySeq: [String: UInt64] = [:]
+    private func live(_ w: Waiting) -> Call? { entrySeq[w.id] == w.seq ? calls[w.id] : nil }
 
     /// The skill levels a call needs at `now` (the queue's, escalated by waiting time, plus its own).
     func required(_ c: Call, now: Double) -> [String: Int] {
@@ -138,21 +147,21 @@ public struct ACDEngine: Sendable {
         for qn in a.queues {
             guard var heap = waiting[qn] else { continue }
             // Drop calls that left; then scan in order for the first this agent can take.
-            while let top = heap.min, calls[top.id] == nil { _ = heap.removeMin() }
+            while let top = heap.min, live(top) == nil { _ = heap.removeMin() }
             waiting[qn] = heap
             // Usually the head of the queue is the one (sorting is only needed when it is not).
-            if let top = heap.min, let c = calls[top.id] {
+            if let top = heap.min, let c = live(top) {
                 if let b = best, !(top < b.0) { continue }
                 if !c.excluded.contains(id), Self.eligible(a, required(c, now: now)) { best = (top, c); continue }
             }
             for w in heap.unordered.sorted().prefix(64) {
-                guard let c = calls[w.id] else { continue }
+                guard let c = live(w) else { continue }
                 if let b = best, !(w < b.0) { break }
                 if !c.excluded.contains(id), Self.eligible(a, required(c, now: now)) { best = (w, c); break }
             }
         }
         guard let (_, c) = best else { return nil }
-        calls.removeValue(forKey: c.id)
+        remove(call: c.id)
         agentUnavailable(id)
         return c
     }
@@ -184,7 +193,7 @@ public struct ACDEngine: Sendable {
             case .ringAll: chosen = ready.sorted { $0.id < $1.id }
             }
         }
-        calls.removeValue(forKey: id)
+        remove(call: id)
         for a in chosen { agentUnavailable(a.id) }
         return chosen.map(\.id)
     }
@@ -194,17 +203,17 @@ public struct ACDEngine: Sendable {
     public mutating func route(now: Double) -> [(call: Call, agents: [String])] {
         var offers: [(Call, [String])] = []
         var order: [Waiting] = []
-        for (_, heap) in waiting { order += heap.unordered.filter { calls[$0.id] != nil } }
+        for (_, heap) in waiting { order += heap.unordered.filter { live($0) != nil } }
         order.sort()
         for w in order {
             guard agents.count > 0 else { break }
-            guard let c = calls[w.id] else { continue }
+            guard let c = live(w) else { continue }
             let chosen = agentsFor(call: c.id, now: now)
             if !chosen.isEmpty { offers.append((c, chosen)) }
         }
         for qn in Array(waiting.keys) {
             guard var heap = waiting[qn] else { continue }
-            while let top = heap.min, calls[top.id] == nil { _ = heap.removeMin() }
+            while let top = heap.min, live(top) == nil { _ = heap.removeMin() }
             waiting[qn] = heap.isEmpty ? nil : heap
         }
         return offers
@@ -212,6 +221,6 @@ public struct ACDEngine: Sendable {
 
     /// The queue view: waiting callers in order.
     public func waitingCalls(in queue: String) -> [Call] {
-        (waiting[queue]?.unordered ?? []).sorted().compactMap { calls[$0.id] }
+        (waiting[queue]?.unordered ?? []).sorted().compactMap { live($0) }
     }
 }

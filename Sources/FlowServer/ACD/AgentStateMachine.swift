@@ -68,9 +68,23 @@ public struct AgentStateMachine: Sendable, Equatable {
         case graceExpired
     }
 
+    /// Why an offered call goes back to its queue.
+    public enum RequeueReason: Sendable, Equatable {
+        case rejected, ringNoAnswer, agentDisconnected
+
+        /// For records and agents' screens.
+        public var text: String {
+            switch self {
+            case .rejected: return "rejected by the agent"
+            case .ringNoAnswer: return "ring no answer"
+            case .agentDisconnected: return "agent disconnected"
+            }
+        }
+    }
+
     public enum Action: Sendable, Equatable {
         /// The call goes back to its queue (reject, RONA, reservation undone).
-        case requeue(call: String, reason: String)
+        case requeue(call: String, reason: RequeueReason)
         case startRingTimer(call: String)
         case startWrapUpTimer(seconds: Double)
         case startGraceTimer
@@ -135,10 +149,10 @@ public struct AgentStateMachine: Sendable, Equatable {
             callsHandled += 1
             return go(.talking(call: call), at: now)
         case (.reserved(let c), .rejected(let call)) where c == call, (.ringing(let c), .rejected(let call)) where c == call:
-            return go(.ready(since: now), at: now) + [.requeue(call: call, reason: "rejected by the agent")]
+            return go(.ready(since: now), at: now) + [.requeue(call: call, reason: .rejected)]
         case (.ringing(let c), .ringTimeout(let call)) where c == call, (.reserved(let c), .ringTimeout(let call)) where c == call:
             // RONA: the agent is away; not ready, and the call goes to the next agent.
-            return go(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: "ring no answer")]
+            return go(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: .ringNoAnswer)]
         case (.reserved(let c), .callEnded(let call)) where c == call, (.ringing(let c), .callEnded(let call)) where c == call:
             // The caller left before the agent answered.
             return go(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)
@@ -158,7 +172,7 @@ public struct AgentStateMachine: Sendable, Equatable {
             switch state {
             case .reserved(let call):
                 // Not yet ringing: give the call to someone else at once.
-                return go(.notReady(reason: "disconnected", locked: false), at: now) + [.requeue(call: call, reason: "agent disconnected"), .startGraceTimer]
+                return go(.notReady(reason: "disconnected", locked: false), at: now) + [.requeue(call: call, reason: .agentDisconnected), .startGraceTimer]
             case .talking, .held, .ringing:
                 return [.startGraceTimer]   // the call goes on; ringing ends by answer, reject or timeout
             default:

@@ -18,6 +18,7 @@ import Yams
 ///     wrap_up_seconds: 5
 ///     disconnect_grace_seconds: 60      # an agent whose App-Operate link drops is logged out after this
 ///     sticky_window_seconds: 3600       # prefer the agent who last served the caller, within this
+///     outbound: {routes: […], default: TRUNK}   # the outbound route table (OutboundRoutes)
 public struct QueueSettings: Sendable, Equatable {
     public struct Queue: Sendable, Equatable {
         public var name: String
@@ -47,6 +48,8 @@ public struct QueueSettings: Sendable, Equatable {
     public var wrapUpSeconds: Double = 5
     public var disconnectGraceSeconds: Double = 60
     public var stickyWindowSeconds: Double = 3600
+    /// The outbound route table (the `outbound` section).
+    public var routes = OutboundRoutes()
 
     public init() {}
 
@@ -111,6 +114,7 @@ public struct QueueSettings: Sendable, Equatable {
             case "ring_timeout_ms": s.ringTimeoutMs = max(2000, v.int ?? 15_000)
             case "wrap_up_seconds": s.wrapUpSeconds = v.float ?? v.int.map(Double.init) ?? 5
             case "disconnect_grace_seconds": s.disconnectGraceSeconds = v.float ?? v.int.map(Double.init) ?? 60
+            case "outbound": s.routes = try OutboundRoutes.parse(v, fail: fail)
             case "sticky_window_seconds": s.stickyWindowSeconds = v.float ?? v.int.map(Double.init) ?? 3600
             case let other: throw fail(k, "unknown setting \(other)")
             }

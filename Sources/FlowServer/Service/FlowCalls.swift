@@ -134,7 +134,7 @@ final class FlowCalls {
         let env = call.run.environment
         request(call, ChannelData(channelID: id, data: safePoint(call, queue: q.queue, variables: variables))) {}
         func clear() { request(call, ChannelData(channelID: id, data: [:])) {} }
-        distributor.enqueue(channelID: id, conn: call.conn, caller: env.caller, called: env.called, node: q, variables: variables,
+        distributor.enqueue(channelID: id, conn: CTLink(call.conn), caller: env.caller, called: env.called, node: q, variables: variables,
                             onOutcome: { [weak self] outcome in
                                 guard let self, self.calls[id] === call else { return }
                                 clear()
@@ -182,7 +182,7 @@ final class FlowCalls {
     func adopted(_ e: ChannelEvent, conn: Connection) {
         let env = environment(caller: e.caller, called: e.called)
         if !e.bridgedWith.isEmpty {
-            distributor?.pairAdopted(e.channelID, e.bridgedWith, conn: conn)
+            distributor?.pairAdopted(e.channelID, e.bridgedWith, conn: CTLink(conn))
             logger.notice("channel \(e.channelID): adopted, bridged with \(e.bridgedWith); it talks on")
             return
         }
@@ -272,12 +272,23 @@ final class FlowCalls {
                 }
                 self.enqueueHere(call, q, variables: variables)
             case .callback(let queue, let number, let priority, let variables):
-                let ok = distributor?.registerCallback(conn: call.conn, queue: queue, number: number, called: call.run.environment.called,
+                let ok = distributor?.registerCallback(conn: CTLink(call.conn), queue: queue, number: number, called: call.run.environment.called,
                                                        priority: priority, variables: variables) ?? false
                 recorder.event(id, kind: "callback-requested", detail: ["queue": queue, "number": number, "ok": ok ? "yes" : "no"], at: Date().timeIntervalSince1970)
                 perform(call, call.run.handle(.callbackRegistered(ok: ok)))
             case .originate(let o, let to, let callerID):
-                call.conn.request(Originate(destination: to, callerID: callerID, timeoutMs: UInt32(o.timeoutMs), trunk: o.trunk ?? ""),
+                // A node naming its trunk dials through it; otherwise the outbound route table decides.
+                var dial = OutboundRoutes.Resolved(number: to, trunk: o.trunk ?? "", callerID: callerID, route: "")
+                if o.trunk == nil, let routes = distributor?.settings.routes {
+                    switch routes.resolve(to, callerID: callerID) {
+                    case .success(let r): dial = r
+                    case .failure(let why):
+                        logger.info("channel \(id): originate to \(to) refused: \(why)")
+                        perform(call, call.run.handle(.originated(ok: false)))
+                        continue
+                    }
+                }
+                call.conn.request(Originate(destination: dial.number, callerID: dial.callerID, timeoutMs: UInt32(o.timeoutMs), trunk: dial.trunk),
                                   expecting: ChannelCommandResult.self) { [weak self] r in
                     guard let self, self.calls[id] === call else { return }
                     switch r {

@@ -60,6 +60,10 @@ public final class FlowService: RunnableService {
                         configuration: try ct.linkConfiguration(secretEnvironmentVariable: FlowServerConfig.ctSecretEnvironmentVariable),
                         identity: identity, expectedPeerRoles: [.ctServer], tls: try ct.clientTLS(), backoff: ct.backoff,
                         logger: logger)
+        distributor.ctLink = { [weak self] in
+            guard let c = self?.ctLink.connection, c.isEstablished else { return nil }
+            return CTLink(c)
+        }
         ctLink.onEstablished = { [weak self] c in self?.logger.notice("attached to ct-server \(c.peer?.name ?? "?") at \(c.remoteAddress)") }
         ctLink.onConnection = { [weak self] c in
             c.onEvent = { conn, frame in self?.handleCTEvent(conn, frame) }
@@ -103,7 +107,7 @@ public final class FlowService: RunnableService {
         recorder.event(e)
         if e.kind == .adopted {
             if let flowCalls { flowCalls.adopted(e, conn: conn) }
-            else if !e.bridgedWith.isEmpty { distributor.pairAdopted(e.channelID, e.bridgedWith, conn: conn) }
+            else if !e.bridgedWith.isEmpty { distributor.pairAdopted(e.channelID, e.bridgedWith, conn: CTLink(conn)) }
             return
         }
         if e.kind != .offered && e.kind != .cleared && e.kind != .failed { flowCalls?.channelEvent(e) }

@@ -170,14 +170,10 @@ final class OperatorRequests {
             case "reject": try d.reject(a); text = "rejected: the call goes to the next agent"
             case "hangup": try d.hangup(a); text = "hung up"
             case "hold":
-                let call = try d.currentCall(a)
-                guard !call.held else { throw CallDistributor.CommandError(message: "the caller is already held") }
-                d.hold(a, call)
+                try d.hold(a)
                 text = "caller on hold"
             case "retrieve":
-                let call = try d.currentCall(a)
-                guard call.held else { throw CallDistributor.CommandError(message: "the caller is not held") }
-                d.retrieve(a, call)
+                try d.retrieve(a)
                 text = "caller back"
             case "transfer":
                 guard let to = args["to"] else { throw CallDistributor.CommandError(message: "transfer needs to") }
@@ -192,7 +188,7 @@ final class OperatorRequests {
             case "conference": try d.conference(a); text = "three-way call"
             case "call":
                 guard let to = args["to"] else { throw CallDistributor.CommandError(message: "call needs to") }
-                try d.placeCall(a, to: to, conn: conn)
+                try d.placeCall(a, to: to)
                 text = "calling \(to): your phone answers by itself, then \(to) rings"
             case "return":
                 var vars: [String: String] = [:]

@@ -78,9 +78,13 @@ public struct ChannelEvent: WireMessage {
     public var bridgedWith: String = ""
     public var createdMs: UInt64 = 0
     public var data: [String: String] = [:]
+    /// Why a channel was cleared or failed, as a code (ITU-T Q.850 cause values). `cause` is
+    /// the text for people; programs look at this.
+    public var causeCode: Cause = .unspecified
 
     public init(channelID: String, kind: Kind, direction: Direction, caller: String, called: String, sipCode: UInt16 = 0,
-                cause: String = "", timestampMs: UInt64, digits: String = "", line: String = "") {
+                cause: String = "", timestampMs: UInt64, digits: String = "", line: String = "", causeCode: Cause? = nil) {
+        self.causeCode = causeCode ?? Cause(kind: kind, sipCode: sipCode)
         self.digits = digits
         self.line = line
         self.channelID = channelID
@@ -110,6 +114,7 @@ public struct ChannelEvent: WireMessage {
         bridgedWith = try f.string(11) ?? ""
         createdMs = try f.uint64(12) ?? 0
         data = try f.map(13)
+        causeCode = Cause(rawValue: try f.uint16(14) ?? 0)
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -126,6 +131,7 @@ public struct ChannelEvent: WireMessage {
         if !bridgedWith.isEmpty { w.write(11, bridgedWith) }
         if createdMs != 0 { w.write(12, createdMs) }
         if !data.isEmpty { w.writeMap(13, data) }
+        if causeCode != .unspecified { w.write(14, causeCode.rawValue) }
     }
 }
 

@@ -33,9 +33,9 @@ import Testing
         _ = a.handle(.login, now: 0); _ = a.handle(.ready(password: nil), now: 0)
         _ = a.handle(.reserve(call: "c"), now: 1); _ = a.handle(.ringing(call: "c"), now: 1)
         let rona = a.handle(.ringTimeout(call: "c"), now: 16)
-        #expect(rona.contains(.requeue(call: "c", reason: "ring no answer")) && a.state == .notReady(reason: "ring no answer", locked: false))
+        #expect(rona.contains(.requeue(call: "c", reason: .ringNoAnswer)) && a.state == .notReady(reason: "ring no answer", locked: false))
         _ = a.handle(.ready(password: nil), now: 20); _ = a.handle(.reserve(call: "d"), now: 21)
-        #expect(a.handle(.rejected(call: "d"), now: 22).contains(.requeue(call: "d", reason: "rejected by the agent")))
+        #expect(a.handle(.rejected(call: "d"), now: 22).contains(.requeue(call: "d", reason: .rejected)))
         #expect(a.state == .ready(since: 22))
         // Events for another call are refused, never applied.
         _ = a.handle(.reserve(call: "e"), now: 23)
@@ -57,7 +57,7 @@ import Testing
         // Reserved (not yet ringing) when the connection drops: the call goes elsewhere at once.
         var b = AgentStateMachine()
         _ = b.handle(.login, now: 0); _ = b.handle(.ready(password: nil), now: 0); _ = b.handle(.reserve(call: "x"), now: 1)
-        #expect(b.handle(.connectionLost, now: 2).contains(.requeue(call: "x", reason: "agent disconnected")))
+        #expect(b.handle(.connectionLost, now: 2).contains(.requeue(call: "x", reason: .agentDisconnected)))
     }
 }
 

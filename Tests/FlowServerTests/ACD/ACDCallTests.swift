@@ -1,0 +1,225 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import FlowServerKit
+@testable import Protocol
+
+/// The call machine in scenarios, driven through its runner against the scripted CT-Server on
+/// virtual time: every phase and the events that matter in it, including late ones.
+@Suite struct ACDCallTests {
+    typealias CT = DistributorRandomizedTests.ScriptedCT
+
+    /// A distributor with agents a1, a2 (phones ext-a1, ext-a2) logged in and ready, routes for numbers.
+    final class Rig {
+        let ct = CT()
+        let clock = VirtualClock()
+        var records: [StoredRecord] = []
+        var outcomes: [FlowRun.QueueOutcome] = []
+        lazy var d: CallDistributor = {
+            let d = CallDistributor(clock: clock, recorder: CallRecorder(flowServer: "t") { _ in }, submit: { [unowned self] in self.records.append($0) },
+                                    logger: TestSupport.logger)
+            d.ctLink = { [unowned self] in self.ct }
+            var s = QueueSettings()
+            s.ringTimeoutMs = 10_000
+            s.wrapUpSeconds = 1
+            s.routes = OutboundRoutes(routes: [.init(name: "mobile", patterns: ["1[3-9]XXXXXXXXX"], trunk: "mobile", callerID: "4000")], defaultTrunk: nil)
+            d.apply(settings: s)
+            return d
+        }()
+        func login(_ code: String, mode: CallDistributor.Mode = .phone, ready: Bool = true) throws -> CallDistributor.Agent {
+            let op = Operator(workCode: code, name: code, roles: ["agent"], queues: ["q"], sipExtension: "ext-\(code)", mayCallExternal: true)
+            let a = try d.login(op, sipExtension: "ext-\(code)", mode: mode, conn: nil, attach: false)
+            if ready { d.handle(a, .ready(password: nil)) }
+            return a
+        }
+        func caller(_ ch: String = "in-1") {
+            ct.live.insert(ch)
+            let node = FlowNode.Queue(queue: "q", priority: 0, skills: [:], maxWaitSeconds: nil, music: ["tone:ringback"], announce: [],
+                                      announceEverySeconds: 0, timeout: nil, noAgents: nil, returned: "back")
+            d.enqueue(channelID: ch, conn: ct, caller: "5550001", called: "4000", node: node, variables: [:],
+                      onOutcome: { [unowned self] in self.outcomes.append($0) }, onFlow: { _ in })
+        }
+        /// Every CT-Server answer so far, in order.
+        func flush() { while !ct.pending.isEmpty { ct.pending.removeFirst()() } }
+        /// The channel the CT-Server created for the latest Originate to `destination`.
+        func leg(to destination: String) -> String? { ct.destination.filter { $0.value == destination }.keys.max { Int($0.dropFirst(4))! < Int($1.dropFirst(4))! } }
+        func event(_ ch: String, _ kind: ChannelEvent.Kind, sip: UInt16 = 0) {
+            d.channelEvent(ChannelEvent(channelID: ch, kind: kind, direction: .outbound, caller: "", called: "", sipCode: sip, timestampMs: 0))
+        }
+        /// a1 answers the caller in-1.
+        func connect(_ a: CallDistributor.Agent) throws {
+            caller()
+            flush()
+            let phone = try #require(self.leg(to: a.sipExtension))
+            event(phone, .established)
+            #expect(d.liveCall("in-1")?.call.agent == a.code)
+        }
+        var call: ACDCall? { d.liveCall("in-1")?.call }
+    }
+
+    @Test func offerAnswerAndCallerHangsUp() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        r.caller()
+        #expect(r.call?.phase.name == "offered" && a1.machine.state == .reserved(call: "in-1"))
+        r.flush()
+        #expect(a1.machine.state == .ringing(call: "in-1"))
+        r.event(r.leg(to: "ext-a1")!, .established)
+        #expect(r.call?.phase.name == "connected" && a1.machine.state == .talking(call: "in-1"))
+        r.d.channelEvent(ChannelEvent(channelID: "in-1", kind: .cleared, direction: .inbound, caller: "", called: "", timestampMs: 0))
+        #expect(r.call == nil && a1.machine.state.name == "wrap-up")
+        #expect(!r.ct.live.contains(r.leg(to: "ext-a1")!), "the agent's leg was hung up")
+    }
+
+    @Test func busyPhoneIsARejectAndTheNextAgentGetsTheCall() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        r.caller()
+        r.flush()
+        r.event(r.leg(to: "ext-a1")!, .failed, sip: 486)
+        #expect(r.call?.excluded == ["a1"], "a busy phone rejects: never offered to a1 again")
+        #expect(r.call?.phase.name == "waiting" && a1.machine.state.name == "ready")
+        let a2 = try r.login("a2")
+        #expect(a2.machine.state == .reserved(call: "in-1"))
+        r.flush()
+        r.event(r.leg(to: "ext-a2")!, .failed, sip: 480)
+        #expect(a2.machine.state.name == "not-ready" && r.d.counters.rona == 1, "480 is no answer (RONA), not a reject")
+    }
+
+    @Test func lateOriginateAnswerIsHungUp() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        r.caller()
+        // The caller leaves before the CT-Server says which channel rings a1's phone.
+        r.d.channelEvent(ChannelEvent(channelID: "in-1", kind: .cleared, direction: .inbound, caller: "", called: "", timestampMs: 0))
+        #expect(a1.machine.state.name == "ready")
+        r.flush()
+        #expect(r.ct.live.filter { $0.hasPrefix("out-") }.isEmpty, "the late leg was hung up")
+    }
+
+    @Test func ringNoAnswerOnVirtualTime() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        r.caller()
+        r.flush()
+        r.clock.advance(by: 9.9)
+        #expect(a1.machine.state == .ringing(call: "in-1"))
+        r.clock.advance(by: 0.2)
+        #expect(a1.machine.state.name == "not-ready" && r.call?.phase.name == "waiting")
+        #expect(!r.ct.live.contains(r.leg(to: "ext-a1")!))
+    }
+
+    @Test func holdRetrieveAndConsultAnAgentThenComplete() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        try r.connect(a1)
+        let a2 = try r.login("a2")
+        try r.d.hold(a1)
+        #expect(r.call?.phase.name == "held" && a1.machine.state == .held(call: "in-1"))
+        try r.d.retrieve(a1)
+        #expect(r.call?.phase.name == "connected")
+        try r.d.consult(a1, to: "agent:a2")
+        #expect(r.call?.phase.name == "consulting" && a2.machine.state == .reserved(call: "in-1"))
+        r.flush()
+        #expect(a2.machine.state == .ringing(call: "in-1"))
+        let cleg = try #require(r.leg(to: "ext-a2"))
+        r.event(cleg, .established)
+        #expect(r.call?.talk?.consult?.connected == true && a2.machine.state == .talking(call: "in-1"))
+        try r.d.complete(a1)
+        #expect(r.call?.agent == "a2" && r.call?.talk?.leg == cleg && a1.machine.state.name == "wrap-up")
+        #expect(r.d.entry(forChannel: cleg)?.id == "in-1", "the consulted leg is now the agent's leg")
+    }
+
+    @Test func consultANumberThenThreeWayThroughTheTrunk() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        try r.connect(a1)
+        try r.d.consult(a1, to: "13800138000")
+        r.flush()
+        let leg = try #require(r.leg(to: "13800138000"))
+        #expect(r.ct.trunks[leg] == "mobile", "dialled through the route's trunk")
+        r.event(leg, .established)
+        try r.d.conference(a1)
+        #expect(r.call?.phase.name == "conferenced")
+        // The outside party leaves: the caller and the agent talk on in the room.
+        r.event(leg, .cleared)
+        #expect(r.call?.phase.name == "conferenced" && r.call?.talk?.consult == nil && a1.machine.state == .talking(call: "in-1"))
+        #expect(throws: CallDistributor.CommandError.self) { try r.d.consult(a1, to: "13800138000") }
+    }
+
+    @Test func blindTransferToANumberBecomesAnOutsidePair() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        try r.connect(a1)
+        try r.d.transfer(a1, to: "13900139000")
+        #expect(r.call?.phase.name == "transferring" && a1.machine.state.name == "wrap-up")
+        r.flush()
+        let leg = try #require(r.leg(to: "13900139000"))
+        r.event(leg, .established)
+        #expect(r.call?.phase.name == "external" && r.d.whereIs("in-1") == "external")
+        r.event(leg, .cleared)
+        #expect(r.call == nil && !r.ct.live.contains("in-1"), "the caller is hung up when the outside party leaves")
+    }
+
+    @Test func unroutableNumbersAreRefusedUpFront() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        try r.connect(a1)
+        #expect(throws: CallDistributor.CommandError.self) { try r.d.transfer(a1, to: "0044207946000") }
+        #expect(r.call?.phase.name == "connected", "nothing changed")
+    }
+
+    @Test func agentCallsAnotherAgentAndANumber() throws {
+        let r = Rig()
+        let a1 = try r.login("a1", ready: false)
+        let a2 = try r.login("a2")
+        try r.d.placeCall(a1, to: "agent:a2")
+        r.flush()
+        let own = try #require(r.leg(to: "ext-a1"))
+        r.event(own, .established)
+        r.flush()
+        let other = try #require(r.leg(to: "ext-a2"))
+        #expect(r.ct.trunks[other] == "", "an agent's phone is dialled as it is")
+        r.event(other, .established)
+        #expect(a1.machine.state.name == "talking")
+        r.event(own, .cleared)
+        #expect(!r.ct.live.contains(other) && a1.machine.state.name == "wrap-up")
+        _ = a2
+        // An agent on a call cannot be called; a number goes through the trunk.
+        r.clock.advance(by: 2)
+        try r.connect(a2)
+        #expect(throws: CallDistributor.CommandError.self) { try r.d.placeCall(a1, to: "agent:a2") }
+        try r.d.placeCall(a1, to: "13700137000")
+        r.flush()
+        r.event(r.leg(to: "ext-a1")!, .established)
+        r.flush()
+        #expect(r.ct.trunks[r.leg(to: "13700137000")!] == "mobile")
+    }
+
+    @Test func callbackRingsTheAgentThenTheCustomerThroughTheTrunk() throws {
+        let r = Rig()
+        #expect(r.d.registerCallback(conn: r.ct, queue: "q", number: "13600136000", called: "4000", priority: 0, variables: [:]))
+        #expect(!r.d.registerCallback(conn: r.ct, queue: "q", number: "0099", called: "4000", priority: 0, variables: [:]), "no route: refused")
+        let a1 = try r.login("a1")
+        r.flush()
+        r.event(r.leg(to: "ext-a1")!, .established)
+        r.flush()
+        let customer = try #require(r.leg(to: "13600136000"))
+        #expect(r.ct.trunks[customer] == "mobile" && r.ct.callerIDs[customer] == "4000")
+        r.event(customer, .established)
+        let call = try #require(r.d.callOf(a1)?.call)
+        #expect(call.callerChannel == customer && call.phase.name == "connected")
+    }
+
+    @Test func machineRefusesWhatItsPhaseDoesNotExpect() {
+        var c = ACDCall(id: "x", kind: .inbound, callerChannel: "x", caller: "1", called: "2", queue: "q", enqueuedAt: 0)
+        #expect(c.handle(.complete, now: 1).isEmpty && c.phase == .waiting)
+        #expect(c.handle(.hold, now: 1).isEmpty)
+        #expect(c.handle(.agentDialled(agent: "a", leg: "l"), now: 1) == [.hangup("l", cause: "no longer needed")])
+        _ = c.handle(.offer(agent: "a", dial: true, autoAnswer: false), now: 1)
+        #expect(c.handle(.answered(leg: "unknown"), now: 2) == [.hangup("unknown", cause: "taken by another agent")])
+        _ = c.handle(.cleared(leg: "x", cause: .normalClearing, text: "", failed: false), now: 3)
+        #expect(c.isEnded)
+        #expect(c.handle(.consultDialled(leg: "late"), now: 4) == [.hangup("late", cause: "no longer needed")], "a late leg of an ended call is hung up")
+    }
+}
