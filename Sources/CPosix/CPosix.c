@@ -66,6 +66,15 @@ uint64_t CPosix_eventfd_drain(int fd) {
     return n;
 }
 
+void CPosix_block_shutdown_signals(void) {
+    sigset_t set;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, NULL);
+}
+
 int CPosix_signalfd_for_shutdown(void) {
     sigset_t set;
     sigemptyset(&set);

@@ -165,5 +165,85 @@ import Glibc
         let history = try op(["history", "1"])
         #expect(history.1.contains("01012345678 -> 4000  self-service") && history.1.contains("60 s"), "\(history.1)")
         #expect(try op(["find", "--phone", "999"]).1.contains("no customer found"))
+
+        // Hostile input from a logged-in operator: an id beyond bigint, and a flow of 5,000
+        // nested lists — refused with a reason, and the server answers on.
+        for args in [["find", "--id", "9223372036854775808"], ["history", "18446744073709551615"]] {
+            let r = try op(args)
+            #expect(r.0 != 0 && r.1.contains("out of range"), "\(args): \(r.1)")
+        }
+        let nested = dir.appendingPathComponent("nested.yaml")
+        try ("name: deep\nstart: a\nnodes:\n  a: {play: " + String(repeating: "[", count: 5000) + String(repeating: "]", count: 5000) + "}\n")
+            .write(to: nested, atomically: true, encoding: .utf8)
+        let publish = try ChildProcess.run("app-operate", ["flow", "publish", nested.path, "--connect", app], environment: env, seconds: 30)
+        #expect(publish.status != 0 && publish.output.contains("nested") && publish.output.contains("line 4"), "\(publish.output)")
+        #expect(flow.isRunning, "the flow-server is alive: \(flow.outputText.suffix(500))")
+        #expect(try op(["find", "--account", "ACC-7"]).1.contains("platinum"), "and still answers")
+    }
+}
+
+extension RecordsTests {
+    /// Calls are up in a flow when the CT-Server is killed (SIGKILL): the Flow-Server closes
+    /// each of them — exactly one record per call, disposition `lost` with the cause. Then a
+    /// new CT-Server, stopped with SIGTERM, exits 0 after saying Goodbye: the Flow-Server sees
+    /// "peer said goodbye".
+    @Test func callsUpWhenTheCTServerDiesGetOneRecordEach() throws {
+        let pg = try PrivatePostgres()
+        defer { pg.stop() }
+        let (ct, sip, link, dir) = try calls.startCT()
+        defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
+        let flows = dir.appendingPathComponent("flows")
+        try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
+        try """
+            flow: hold
+            start: wait
+            nodes:
+              wait:
+                type: play
+                prompts: ["silence:60000"]
+                next: bye
+              bye:
+                type: hangup
+                cause: done
+            """.write(to: flows.appendingPathComponent("hold.yaml"), atomically: true, encoding: .utf8)
+        try "default: hold\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
+        let flow = try ChildProcess("flow-server", ["--name", "flow-ctdeath", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
+                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
+                                    environment: env)
+        defer { flow.stop() }
+        #expect(ct.waitForLine(containing: "flow-server flow-ctdeath attached") != nil)
+        let silence = dir.appendingPathComponent("silence.ul")
+        try MediaTests.sox(["-n", "-r", "8000", "-c", "1", "-t", "ul", silence.path, "trim", "0", "1"])
+        let scenario = dir.appendingPathComponent("talk.xml")
+        try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_talk_until_bye.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "@AUDIO@", with: silence.path).write(to: scenario, atomically: true, encoding: .utf8)
+        SIPEdgeTests.sippPort += 4
+        let p = Int(SIPEdgeTests.sippPort)
+        let sipp = try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(sip)", "-sf", scenario.path, "-s", "100", "-i", "127.0.0.1", "-mi", "127.0.0.1",
+                                                     "-p", "\(p)", "-mp", "\(p + 2)", "-bind_local", "-nostdin", "-r", "10", "-m", "8", "-l", "8",
+                                                     "-timeout", "40", "-timeout_error"])
+        defer { sipp.stop() }
+        #expect(TestSupport.waitUntil(20) { flow.outputLines.filter { $0.contains("runs flow hold") }.count == 8 }, "\(flow.outputText.suffix(1500))")
+        ct.signal(SIGKILL)
+        #expect(flow.waitForLine(containing: "8 open calls recorded as lost") != nil, "\(flow.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(20) { (try? pg.query("select count(*) from calls")) == "8" }, "\((try? pg.query("select count(*) from calls")) ?? "?")")
+        #expect(try pg.query("select count(distinct call_id), count(*) filter (where disposition = 'lost' and cause like 'ct-server link lost%') from calls") == "8|8")
+        #expect(try pg.query("select count(*) from call_events where kind = 'ended'") == "8")
+        #expect(flow.isRunning, "the flow-server lives on and reconnects")
+
+        // A planned stop: SIGTERM, exit 0, Goodbye seen by the Flow-Server.
+        // (With the shipped configuration: its media threads start before the loop, and once took
+        // SIGTERM's default action — exit 143, no Goodbye.)
+        let config = TestSupport.packageRoot.appendingPathComponent("deploy/config/ct-server.yaml").path
+        let ct2 = try ChildProcess("ct-server", ["--config", config, "--link-listen", "127.0.0.1:\(link)", "--sip-listen", "127.0.0.1:0"], environment: env)
+        defer { ct2.stop() }
+        #expect(ct2.waitForLine(containing: "flow-server flow-ctdeath attached", seconds: 30) != nil, "\(ct2.outputText.suffix(1000))")
+        ct2.signal(SIGTERM)
+        #expect(ct2.wait(seconds: 10) == 0, "exit status \(ct2.terminationStatus): \(ct2.outputText.suffix(800))")
+        #expect(ct2.outputText.contains("signal 15: stopping"), "\(ct2.outputText.suffix(800))")
+        #expect(flow.waitForLine(containing: "peer said goodbye") != nil, "\(flow.outputText.suffix(800))")
+        // And the Flow-Server itself stops cleanly on SIGTERM.
+        flow.signal(SIGTERM)
+        #expect(flow.wait(seconds: 10) == 0, "flow-server exit status \(flow.terminationStatus)")
     }
 }

@@ -43,6 +43,9 @@ uint64_t CPosix_eventfd_drain(int fd);
 /// Blocks SIGINT, SIGTERM, SIGHUP and SIGPIPE in the calling thread (inherited by threads it
 /// creates afterwards) and returns a non-blocking signalfd that reports the first three.
 int CPosix_signalfd_for_shutdown(void);
+/* Blocks SIGINT, SIGTERM and SIGHUP in the calling thread: call before any thread starts, so
+   that every thread inherits the mask and only the loop's signalfd ever sees them. */
+void CPosix_block_shutdown_signals(void);
 /// Reads one signal number from a signalfd, or -1.
 int CPosix_signalfd_read(int fd);
 void CPosix_ignore_sigpipe(void);

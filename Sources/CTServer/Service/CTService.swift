@@ -239,6 +239,7 @@ public final class CTService: RunnableService {
         ChannelEvent(channelID: ch.id, kind: kind, direction: ch.purpose == .outbound ? .outbound : .inbound, caller: ch.caller,
                      called: ch.called, sipCode: UInt16(clamping: code), cause: cause, timestampMs: UInt64(Date().timeIntervalSince1970 * 1000),
                      line: ch.line, causeCode: ch.clearCause)
+            .created(wallMs(ch.createdAt))
     }
 
     private func commandResult(_ conn: Connection, _ frame: Frame, _ id: String, _ r: Result<Void, ChannelManager.CommandError>) {

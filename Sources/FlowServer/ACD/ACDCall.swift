@@ -118,6 +118,8 @@ struct ACDCall: Equatable {
         case consultDialFailed(reason: String)
         case complete, cancelConsult, conference
         case returnToFlow(node: String?, variables: [String: String])
+        /// The CT-Server link is gone: the call ends here (its channels are the CT-Server's now).
+        case linkLost
     }
 
     enum Transfer: Equatable {
@@ -253,6 +255,13 @@ struct ACDCall: Equatable {
         switch (phase, e) {
         case (.ended, _):
             return lateEvent(e)
+        case (_, .linkLost):
+            var a: [Action] = [.dequeue, .stopTimers]
+            for code in agentsInvolved {
+                a += [.notify(code, kind: "ended", fields: ["call": id, "cause": "ct-server link lost"]), .agent(code, .callEnded(call: id))]
+            }
+            phase = .ended(.failed)
+            return a
 
         // Queueing.
         case (.waiting, .enqueue(let open, let staffed)):

@@ -25,6 +25,16 @@ extension CallDistributor {
         }
     }
 
+    /// The CT-Server link is gone: every call ends here (agents are freed: wrap-up), supervisors'
+    /// legs and adopted pairs are forgotten. Their records are closed by the CallRecorder.
+    func linkLost() -> Int {
+        let all = calls.values.sorted { $0.id < $1.id }
+        for entry in all { feed(entry, .linkLost) }
+        monitorLegs = [:]
+        adoptedPairs = [:]
+        return all.count
+    }
+
     /// Two channels another Flow-Server had bridged (it was lost): when one ends, the other is hung up.
     func pairAdopted(_ a: String, _ b: String, conn: ChannelLink) {
         adoptedPairs[a] = (b, conn)

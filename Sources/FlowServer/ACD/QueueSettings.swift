@@ -1,3 +1,4 @@
+import Protocol
 import Foundation
 import Yams
 
@@ -61,6 +62,7 @@ public struct QueueSettings: Sendable, Equatable {
         var s = QueueSettings()
         let root: Node
         do {
+            try YAMLLimits.check(text)
             guard let r = try Yams.compose(yaml: text) else { return s }
             root = r
         } catch {

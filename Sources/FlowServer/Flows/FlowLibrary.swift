@@ -1,3 +1,4 @@
+import Protocol
 import Foundation
 import Logging
 import Yams
@@ -31,6 +32,7 @@ public struct MappingTable: Sendable {
     /// mapping.yaml: `mappings: [{called: [...], caller_prefix: [...], line: [...], time: "HH:MM-HH:MM",
     /// weekdays: [...], holiday: bool, flow: NAME}]`, `default: NAME`, `holidays: [yyyy-MM-dd]`.
     public static func parse(_ text: String) throws -> MappingTable {
+        try YAMLLimits.check(text)
         guard let root = try Yams.compose(yaml: text) else { return MappingTable(entries: [], defaultFlow: nil, holidays: []) }
         func list(_ n: Node?) -> [String]? {
             guard let n else { return nil }

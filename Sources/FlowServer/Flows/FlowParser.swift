@@ -1,3 +1,4 @@
+import Protocol
 import Foundation
 import Yams
 
@@ -51,8 +52,11 @@ public struct FlowParser {
     public func parse(_ text: String) -> Result<FlowDefinition, FlowErrors> {
         let root: Node
         do {
+            try YAMLLimits.check(text)
             guard let n = try Yams.compose(yaml: text) else { return .failure(FlowErrors(errors: [FlowError(line: 1, column: 1, message: "the file is empty")])) }
             root = n
+        } catch let e as YAMLLimits.Violation {
+            return .failure(FlowErrors(errors: [FlowError(line: e.line, column: 1, message: e.message)]))
         } catch let e as YamlError {
             return .failure(FlowErrors(errors: [Self.yamlError(e)]))
         } catch {

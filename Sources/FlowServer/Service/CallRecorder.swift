@@ -109,11 +109,50 @@ final class CallRecorder {
         open[channelID] = c
     }
 
+    /// A call's record id from its CT-Server channel and when the channel began: every
+    /// Flow-Server that owns the call in turn (hand-over, adoption) names it alike, so the call
+    /// has one row in `calls` however many servers saw it. (Random when the CT-Server did not
+    /// say when the channel began.)
+    static func callID(channel: String, createdMs: UInt64) -> UUID {
+        guard createdMs != 0 else { return UUID() }
+        var a: UInt64 = 0xcbf29ce484222325, b: UInt64 = 0x84222325cbf29ce4
+        for byte in "\(channel)@\(createdMs)".utf8 {
+            a = (a ^ UInt64(byte)) &* 0x100000001b3
+            b = (b ^ UInt64(byte)) &* 0x100000001b3 ^ (b >> 29)
+        }
+        var bytes = withUnsafeBytes(of: a.bigEndian, Array.init) + withUnsafeBytes(of: b.bigEndian, Array.init)
+        bytes[6] = (bytes[6] & 0x0F) | 0x80   // version 8 (RFC 9562: custom)
+        bytes[8] = (bytes[8] & 0x3F) | 0x80   // the RFC 4122 variant
+        return UUID(uuid: (bytes[0], bytes[1], bytes[2], bytes[3], bytes[4], bytes[5], bytes[6], bytes[7],
+                           bytes[8], bytes[9], bytes[10], bytes[11], bytes[12], bytes[13], bytes[14], bytes[15]))
+    }
+
+    /// The CT-Server link is gone: every call still open here ends now, with disposition
+    /// `lost` and `cause` — a record each. A Flow-Server that adopts one of them (the CT-Server
+    /// lived on) writes its full record over this one (same call id; RecordWriter).
+    @discardableResult
+    func closeAll(cause: String, at t: Double) -> Int {
+        let calls = open
+        open = [:]
+        holdStarted = [:]
+        for (_, var c) in calls {
+            c.endedAt = t
+            c.disposition = "lost"
+            c.cause = cause
+            c.endedBy = "system"
+            if !c.legs.isEmpty { c.legs[0].endedAt = t; c.legs[0].cause = cause }
+            c.events.append(.init(at: t, kind: "ended", detail: ["cause": cause]))
+            submit(.call(c))
+        }
+        return calls.count
+    }
+
     func event(_ e: ChannelEvent) {
         let t = Double(e.timestampMs) / 1000
         switch e.kind {
         case .offered:
-            var c = CallRecord(channelID: e.channelID, flowServer: flowServer, direction: e.direction == .inbound ? "inbound" : "outbound",
+            var c = CallRecord(callID: Self.callID(channel: e.channelID, createdMs: e.createdMs), channelID: e.channelID, flowServer: flowServer,
+                               direction: e.direction == .inbound ? "inbound" : "outbound",
                                caller: e.caller, called: e.called, arrivedAt: t, endedAt: t, disposition: "abandoned")
             c.events.append(.init(at: t, kind: "arrived", detail: ["caller": e.caller, "called": e.called]))
             c.legs.append(.init(leg: 1, channelID: e.channelID, party: e.caller, role: "caller", startedAt: t))
@@ -148,7 +187,8 @@ final class CallRecorder {
             let d = e.data
             let created = e.createdMs > 0 ? Double(e.createdMs) / 1000 : t
             let arrived = d["arrived_ms"].flatMap(Double.init).map { $0 / 1000 } ?? created
-            var c = CallRecord(channelID: e.channelID, flowServer: flowServer, direction: "inbound", caller: e.caller, called: e.called,
+            var c = CallRecord(callID: Self.callID(channel: e.channelID, createdMs: e.createdMs), channelID: e.channelID, flowServer: flowServer,
+                               direction: "inbound", caller: e.caller, called: e.called,
                                arrivedAt: arrived, endedAt: t, disposition: e.bridgedWith.isEmpty ? "self-service" : "answered")
             c.answeredAt = d["answered_ms"].flatMap(Double.init).map { $0 / 1000 } ?? created
             c.flow = d["flow"]

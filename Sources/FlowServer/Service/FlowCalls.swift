@@ -67,6 +67,14 @@ final class FlowCalls {
         return true
     }
 
+    /// The CT-Server link is gone: the flows stop (their channels are the CT-Server's now).
+    func linkLost() -> Int {
+        let n = calls.count
+        calls = [:]
+        bridgedOut = [:]
+        return n
+    }
+
     func channelEvent(_ e: ChannelEvent) {
         if let caller = bridgedOut[e.channelID] {
             outboundLegEvent(caller, e)

@@ -68,7 +68,7 @@ public final class FlowService: RunnableService {
         ctLink.onConnection = { [weak self] c in
             c.onEvent = { conn, frame in self?.handleCTEvent(conn, frame) }
         }
-        ctLink.onDisconnected = { [weak self] reason in self?.logger.warning("lost ct-server link: \(reason)") }
+        ctLink.onDisconnected = { [weak self] reason in self?.ctLinkLost(reason) }
 
         let app = config.appLink ?? LinkSettings()
         appListener = try Listener(loop: loop, address: try SocketAddress(parsing: app.listen ?? FlowServerConfig.defaultListen),
@@ -121,6 +121,18 @@ public final class FlowService: RunnableService {
         }
     }
 
+    /// The CT-Server link is gone (the CT-Server died, restarted, or the network failed): this
+    /// server owns none of its calls any more — the CT-Server hands them to another Flow-Server
+    /// if it lives on, and has lost them if it died. Every call still open here gets its record
+    /// now (disposition `lost`), the ACD frees its agents, and the flows stop; a Flow-Server that
+    /// adopts a call writes its full record over this one (one row per call either way).
+    private func ctLinkLost(_ reason: ProtocolError) {
+        let acd = distributor.linkLost()
+        let flows = flowCalls?.linkLost() ?? 0
+        let records = recorder.closeAll(cause: "ct-server link lost: \(reason.reason)", at: Date().timeIntervalSince1970)
+        logger.warning("lost ct-server link: \(reason); \(records) open calls recorded as lost (\(flows) in flows, \(acd) in the ACD)")
+    }
+
     /// Database work for App-Operate requests runs here, off the Flow-Server's loop.
     private let queries = DispatchQueue(label: "flow-server.queries")
     private var queryConnection: PostgresConnection?
@@ -160,7 +172,7 @@ public final class FlowService: RunnableService {
             database(conn, frame) { db in
                 let v = try FlowStore.publish(db, name: flowName, source: m.source, by: who, mapping: mapping)
                 DispatchQueue.global().async { library.reload() }
-                return FlowAdminResult(text: "published \(mapping ? "mapping table" : "flow \(flowName)") v\(v)", version: UInt32(v))
+                return FlowAdminResult(text: "published \(mapping ? "mapping table" : "flow \(flowName)") v\(v)", version: UInt32(clamping: v))
             }
         case "rollback":
             guard m.version > 0 else { conn.respond(to: frame, error: ProtocolError(.badMessage, "rollback needs a version")); return }
@@ -182,10 +194,10 @@ public final class FlowService: RunnableService {
                 guard let p = try FlowStore.version(db, name: name, version: m.version == 0 ? nil : Int(m.version), mapping: mapping) else {
                     throw PostgresError(message: "no \(mapping ? "mapping table" : "flow \(name)")\(m.version == 0 ? "" : " v\(m.version)")", sqlState: "P0002")
                 }
-                if mapping { return FlowAdminResult(text: "mapping table v\(p.version)\n\(p.source)", version: UInt32(p.version)) }
+                if mapping { return FlowAdminResult(text: "mapping table v\(p.version)\n\(p.source)", version: UInt32(clamping: p.version)) }
                 let def = try FlowParser().parse(p.source).get()
                 let text = m.format == "dot" ? FlowGraph.dot(def, version: p.version) : m.format == "source" ? p.source : FlowGraph.text(def, version: p.version)
-                return FlowAdminResult(text: text, version: UInt32(p.version))
+                return FlowAdminResult(text: text, version: UInt32(clamping: p.version))
             }
         default:
             conn.respond(to: frame, error: ProtocolError(.badMessage, "action is validate, publish, list, show or rollback"))
@@ -193,7 +205,7 @@ public final class FlowService: RunnableService {
     }
 
     static func message(_ c: Customer) -> CustomerMessage {
-        CustomerMessage(id: UInt64(c.id ?? 0), account: c.account ?? "", name: c.name, phones: c.phones, fields: c.fields)
+        CustomerMessage(id: UInt64(clamping: c.id ?? 0), account: c.account ?? "", name: c.name, phones: c.phones, fields: c.fields)
     }
 
     private func decodeRequest<M: WireMessage>(_ type: M.Type, _ conn: Connection, _ frame: Frame) -> M? {
@@ -251,8 +263,8 @@ public final class FlowService: RunnableService {
             let (calls, periods) = try Statistics.load(db, from: Double(req.fromMs) / 1000, to: Double(req.toMs) / 1000)
             let rows = Statistics.compute(calls: calls, periods: periods, grouping: grouping, interval: interval, utcOffset: Double(req.utcOffsetSeconds))
             return StatisticsReport(rows: rows.map {
-                StatisticsRowMessage(startMs: UInt64(max(0, $0.start * 1000)), key: $0.key, offered: UInt32($0.offered), answered: UInt32($0.answered),
-                                     abandoned: UInt32($0.abandoned), shortAbandoned: UInt32($0.shortAbandoned), abandonRate: $0.abandonRate,
+                StatisticsRowMessage(startMs: UInt64(max(0, $0.start * 1000)), key: $0.key, offered: UInt32(clamping: $0.offered), answered: UInt32(clamping: $0.answered),
+                                     abandoned: UInt32(clamping: $0.abandoned), shortAbandoned: UInt32(clamping: $0.shortAbandoned), abandonRate: $0.abandonRate,
                                      asaSeconds: $0.asaSeconds, serviceLevel: $0.serviceLevel, ahtSeconds: $0.ahtSeconds, talkSeconds: $0.talkSeconds,
                                      longestWaitSeconds: $0.longestWaitSeconds, occupancy: $0.occupancy ?? -1)
             })
@@ -432,9 +444,10 @@ public final class FlowService: RunnableService {
                 conn.respond(to: frame, error: ProtocolError(.badMessage, "give a phone number, an account or an id"))
                 return
             }
+            guard let id = customerID(m.id, conn, frame) else { return }
             database(conn, frame) { db in
                 let found: [Customer]
-                if m.id != 0 { found = try CustomerStore.get(id: Int64(m.id), db).map { [$0] } ?? [] }
+                if id != 0 { found = try CustomerStore.get(id: id, db).map { [$0] } ?? [] }
                 else if !m.account.isEmpty { found = try CustomerStore.find(account: m.account, db).map { [$0] } ?? [] }
                 else { found = try CustomerStore.find(phone: m.phone, db) }
                 return CustomerList(customers: found.map(Self.message))
@@ -446,25 +459,37 @@ public final class FlowService: RunnableService {
                 conn.respond(to: frame, error: ProtocolError(.badMessage, "a customer needs a name, a phone number or an account"))
                 return
             }
+            guard let id = customerID(m.customer.id, conn, frame) else { return }
             database(conn, frame) { db in
                 let c = m.customer
-                let saved = try CustomerStore.save(Customer(id: c.id == 0 ? nil : Int64(c.id), account: c.account.isEmpty ? nil : c.account,
+                let saved = try CustomerStore.save(Customer(id: id == 0 ? nil : id, account: c.account.isEmpty ? nil : c.account,
                                                             name: c.name, phones: c.phones, fields: c.fields), db)
                 return CustomerList(customers: [Self.message(saved)])
             }
         case CustomerHistory.messageType:
             guard operators.require(["agent", "supervisor", "admin"], conn, frame, what: "customer history") else { return }
             guard let m = decodeRequest(CustomerHistory.self, conn, frame) else { return }
+            guard let id = customerID(m.id, conn, frame) else { return }
             database(conn, frame) { db in
-                guard let c = try CustomerStore.get(id: Int64(m.id), db) else { throw PostgresError(message: "no customer \(m.id)", sqlState: "P0002") }
-                return CustomerCalls(calls: try CustomerStore.history(of: c, limit: Int(m.limit), db).map {
-                    CustomerCalls.Call(callID: $0.callID, arrivedMs: UInt64($0.arrivedAt * 1000), caller: $0.caller, called: $0.called,
+                guard let c = try CustomerStore.get(id: id, db) else { throw PostgresError(message: "no customer \(m.id)", sqlState: "P0002") }
+                return CustomerCalls(calls: try CustomerStore.history(of: c, limit: Int(min(m.limit, 10_000)), db).map {
+                    CustomerCalls.Call(callID: $0.callID, arrivedMs: UInt64(max(0, $0.arrivedAt) * 1000), caller: $0.caller, called: $0.called,
                                        disposition: $0.disposition, queue: $0.queue ?? "", agent: $0.agent ?? "", durationMs: UInt64(max(0, $0.durationSeconds) * 1000))
                 })
             }
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "flow-server does not handle \(frame.type)"))
         }
+    }
+
+    /// A customer id from the wire (unsigned 64 bits) as the database's bigint: ids beyond its
+    /// range are refused with a clear error, never converted with a trap.
+    private func customerID(_ raw: UInt64, _ conn: Connection, _ frame: Frame) -> Int64? {
+        guard let id = Int64(exactly: raw) else {
+            conn.respond(to: frame, error: ProtocolError(.badMessage, "customer id \(raw) is out of range (1…\(Int64.max))"))
+            return nil
+        }
+        return id
     }
 
     /// The CT-Server's view (itself and its Flow-Servers) plus this server's own clients.

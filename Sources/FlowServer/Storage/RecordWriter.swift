@@ -170,7 +170,14 @@ public final class RecordWriter: @unchecked Sendable {
         VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::bigint, to_timestamp($8::float8), to_timestamp($9::float8), $10, $11::int, $12,
             to_timestamp($13::float8), to_timestamp($14::float8), $15, to_timestamp($16::float8), to_timestamp($17::float8), $18, $19, $20,
             $21::int, $22::float8, $23::float8, $24::int, $25)
-        ON CONFLICT (call_id) DO NOTHING
+        ON CONFLICT (call_id) DO UPDATE SET flow_server = EXCLUDED.flow_server, customer_id = EXCLUDED.customer_id,
+            answered_at = EXCLUDED.answered_at, flow = EXCLUDED.flow, flow_version = EXCLUDED.flow_version, queue = EXCLUDED.queue,
+            queued_at = EXCLUDED.queued_at, offered_at = EXCLUDED.offered_at, agent = EXCLUDED.agent,
+            agent_answered_at = EXCLUDED.agent_answered_at, ended_at = EXCLUDED.ended_at, disposition = EXCLUDED.disposition,
+            ended_by = EXCLUDED.ended_by, cause = EXCLUDED.cause, sip_code = EXCLUDED.sip_code, hold_seconds = EXCLUDED.hold_seconds,
+            wrapup_seconds = EXCLUDED.wrapup_seconds, transfers = EXCLUDED.transfers, recording = EXCLUDED.recording
+            WHERE calls.disposition = 'lost' AND EXCLUDED.disposition <> 'lost'
+
         """
     static let insertLeg = """
         INSERT INTO call_legs (call_id, leg, channel_id, party, role, started_at, answered_at, ended_at, cause)

@@ -1,4 +1,12 @@
 extension ChannelEvent {
+    /// The event with `createdMs` (when the channel began) set: on every event, so that each
+    /// Flow-Server that sees a call names it alike (its record's call id).
+    public func created(_ ms: UInt64) -> ChannelEvent {
+        var e = self
+        e.createdMs = ms
+        return e
+    }
+
     /// Why a channel was cleared or did not connect: an ITU-T Q.850 cause value on the wire
     /// (ChannelEvent field 14, docs/protocol.md §12). Values that are not named here are kept as
     /// they are (`rawValue`), so a newer peer's code survives a round trip.

@@ -79,6 +79,10 @@ extension ServiceRuntime {
     /// The whole life of a service process: logging, the loop, the service, signals, the ready
     /// line on stdout, then the loop until SIGTERM/SIGINT.
     public static func run<S: RunnableService>(label: String, logLevel: String?, make: (EventLoop, Logger) throws -> S) throws {
+        // Before any thread starts (the service's media and query threads are made in `make`):
+        // threads inherit the blocked mask, so SIGTERM reaches the loop's signalfd — a clean
+        // stop with Goodbye on every link — and never kills the process in another thread.
+        CPosix_block_shutdown_signals()
         bootstrapLogging(level: logLevel)
         let logger = Logger(label: label)
         let loop = try EventLoop()
