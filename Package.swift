@@ -1,7 +1,7 @@
 // swift-tools-version:6.0
 import PackageDescription
 
-// Layout: ../shared/brief/STYLE.md §15 — each service is a library target with all of its
+// Layout (docs/architecture.md): each service is a library target with all of its
 // logic plus a thin executable target (only main.swift) so tests and benchmarks can import it.
 let package = Package(
     name: "Hotline",

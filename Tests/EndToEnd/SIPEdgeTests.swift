@@ -136,7 +136,7 @@ import Glibc
         defer { ct.stop() }
         #expect(ct.waitForLine(containing: " sip=") != nil, "\(ct.outputText)")
         let replay = try ChildProcess.run(ip, ["netns", "exec", ns, "python3", Self.fixtures.appendingPathComponent("rfc4475_replay.py").path,
-                                                TestSupport.sharedDirectory.appendingPathComponent("fixtures/rfc4475").path, "5070"], seconds: 120)
+                                                TestSupport.rfc4475Directory.path, "5070"], seconds: 120)
         #expect(replay.status == 0, "\(replay.output)")
         let json = try #require(replay.output.split(separator: "\n").last { $0.hasPrefix("{") })
         let result = try #require(try JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: Any])

@@ -16,11 +16,27 @@ public enum TestSupport {
         return packageRoot.appendingPathComponent(".build/debug")
     }
 
-    /// `../shared` beside the project (CI has it there too), or $HOTLINE_SHARED_DIR.
-    public static var sharedDirectory: URL {
-        if let d = ProcessInfo.processInfo.environment["HOTLINE_SHARED_DIR"] { return URL(fileURLWithPath: d) }
-        return packageRoot.deletingLastPathComponent().appendingPathComponent("shared")
+    /// The RFC 4475 torture messages, put in place by deploy/lib/rfc4475.py (deploy/test runs
+    /// it): $HOTLINE_RFC4475_DIR, else .build/fixtures/rfc4475. Never silently absent: a test
+    /// that needs a message fails with how to get them.
+    public static var rfc4475Directory: URL {
+        if let d = ProcessInfo.processInfo.environment["HOTLINE_RFC4475_DIR"] { return URL(fileURLWithPath: d) }
+        return packageRoot.appendingPathComponent(".build/fixtures/rfc4475")
     }
+
+    public struct MissingFixture: Error, CustomStringConvertible {
+        public var description: String
+    }
+
+    /// One RFC 4475 message's bytes.
+    public static func rfc4475Message(_ name: String) throws -> [UInt8] {
+        let url = rfc4475Directory.appendingPathComponent("\(name).dat")
+        guard let data = FileManager.default.contents(atPath: url.path) else {
+            throw MissingFixture(description: "RFC 4475 message \(name) not found in \(rfc4475Directory.path): run deploy/lib/rfc4475.py \(rfc4475Directory.path) (deploy/test does)")
+        }
+        return [UInt8](data)
+    }
+
 
     public static let logger: Logger = {
         var l = Logger(label: "test")

@@ -4,9 +4,9 @@ import TestSupport
 @testable import CTServerKit
 
 /// RFC 4475 "SIP Torture Test Messages": one test per message, named as in the RFC, read
-/// byte-exact from ../shared/fixtures/rfc4475 (each file is one UDP datagram).
+/// byte-exact from TestSupport.rfc4475Directory (deploy/lib/rfc4475.py; each file is one UDP datagram).
 @Suite struct RFC4475TortureTests {
-    static let folder = TestSupport.sharedDirectory.appendingPathComponent("fixtures/rfc4475")
+    static let folder = TestSupport.rfc4475Directory
 
     enum Expect: Equatable {
         case accept
@@ -15,8 +15,7 @@ import TestSupport
     }
 
     func run(_ name: String) throws -> (SIPRequestScreen.Verdict, Result<SIPMessage, SIPParseError>) {
-        let url = Self.folder.appendingPathComponent("\(name).dat")
-        let bytes = try [UInt8](Data(contentsOf: url))
+        let bytes = try TestSupport.rfc4475Message(name)
         let parsed = SIPParser().parse(bytes, framing: .datagram)
         return (SIPRequestScreen().screen(parsed), parsed)
     }

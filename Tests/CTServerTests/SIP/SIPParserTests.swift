@@ -67,7 +67,7 @@ import TestSupport
     /// Every RFC 4475 message and a valid INVITE, mutated at random thousands of times:
     /// the parser and the screen never crash or hang, and whatever they answer parses back.
     @Test func mutationFuzz() throws {
-        let folder = TestSupport.sharedDirectory.appendingPathComponent("fixtures/rfc4475")
+        let folder = TestSupport.rfc4475Directory
         var corpus = try FileManager.default.contentsOfDirectory(atPath: folder.path).filter { $0.hasSuffix(".dat") }
             .map { try [UInt8](Data(contentsOf: folder.appendingPathComponent($0))) }
         corpus.append(Array(Self.invite.utf8))
