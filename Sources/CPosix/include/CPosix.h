@@ -1,5 +1,5 @@
 // CPosix: the few Linux calls Swift's Glibc module does not expose well.
-// Symbols are prefixed CPosix_ (STYLE.md §9). epoll_event is packed on x86_64,
+// Symbols are prefixed CPosix_. epoll_event is packed on x86_64,
 // so it is copied into an unpacked struct here rather than imported as is.
 #ifndef CPOSIX_H
 #define CPOSIX_H

@@ -1,4 +1,4 @@
-/// A channel: one SIP leg anchored at the CT-Server (ARCHITECTURE.md §2), as a state machine.
+/// A channel: one SIP leg anchored at the CT-Server (docs/architecture.md), as a state machine.
 ///
 /// offered → ringing → answered (200 sent, waiting for ACK) → connected ⇄ held → hanging-up → gone;
 /// a leg can also go straight to gone (rejected, cancelled, peer hung up).

@@ -446,7 +446,7 @@ public final class ChannelManager {
         for id in Array(channels.keys) { hangup(id, cause: cause) }
     }
 
-    /// Channels a Flow-Server owned, when its link drops: they keep talking (ARCHITECTURE.md §4);
+    /// Channels a Flow-Server owned, when its link drops: they keep talking (docs/architecture.md);
     /// offered ones that nobody will answer now are rejected.
     public func ownerLost(_ owner: UInt64) {
         for ch in channels.values where ch.owner == owner {

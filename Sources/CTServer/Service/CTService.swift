@@ -2,10 +2,11 @@ import Foundation
 import Logging
 import Protocol
 
-/// The CT-Server process: accepts Flow-Server links and answers their requests.
-///
-/// The SIP edge and the channel loop (issues #3 and #4) plug in here; today the service
-/// keeps the table of attached Flow-Servers and reports the topology.
+/// The CT-Server process: the SIP edge (CTSIPCore: transports, transactions, registrar,
+/// dialogs, channels) and the channel loop (MediaEngine, its own real-time thread), and the
+/// Flow-Server links — channel events out, channel and media commands in, ownership of
+/// channels (offers to a Flow-Server, adoption by another when one is lost, hand-over), and
+/// the topology (docs/architecture.md).
 public final class CTService: RunnableService {
     public let loop: EventLoop
     public let name: String
@@ -136,7 +137,7 @@ public final class CTService: RunnableService {
     /// A Flow-Server's link is gone: another attached Flow-Server adopts its calls (bridged ones
     /// go on talking and get their records there; calls in IVR restart their flow there; calls
     /// not yet answered are offered again). With no other Flow-Server, they keep talking
-    /// unowned (ARCHITECTURE.md §4).
+    /// unowned (docs/architecture.md).
     private func ownerLost(_ lost: Connection) {
         let survivors = flowListener.establishedConnections.filter { $0.id != lost.id }
         let channels = sipCore.channels

@@ -1,4 +1,4 @@
-/// An agent's state (seed 人工座席系统, ARCHITECTURE.md §3), as a value type: events in,
+/// An agent's state (seed 人工座席系统), as a value type: events in,
 /// actions out, every transition explicit.
 ///
 /// logged out → not ready ⇄ ready → reserved → ringing → talking ⇄ held → wrap-up → ready;

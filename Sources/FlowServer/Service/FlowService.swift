@@ -3,8 +3,10 @@ import Logging
 import Protocol
 
 /// The Flow-Server process: keeps its link to the CT-Server up and serves App-Operate clients.
-///
-/// Flows, ACD, agents and storage (issues #5–#7) plug in here.
+/// Channel events go to the ACD (CallDistributor), the flows (FlowCalls) and the records
+/// (CallRecorder, RecordWriter to PostgreSQL through a spool); App-Operate requests are
+/// role-checked (OperatorRequests) and answered here, database work off the loop
+/// (docs/architecture.md).
 public final class FlowService: RunnableService {
     public let loop: EventLoop
     public let name: String

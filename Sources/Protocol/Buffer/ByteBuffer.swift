@@ -1,4 +1,4 @@
-/// A growable byte buffer with a reader index, after SwiftNIO's ByteBuffer (STYLE.md §7).
+/// A growable byte buffer with a reader index, after SwiftNIO's ByteBuffer.
 ///
 /// Verbs: `read*` consumes and returns nil when too few bytes are readable; `get*`/`peek*`
 /// look without moving; `write*` appends. Integers are big-endian (network order).

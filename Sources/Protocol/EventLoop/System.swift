@@ -3,7 +3,7 @@ import CPosix
 import Glibc
 #endif
 
-/// A failed system call: errno and the name of the call (STYLE.md §9).
+/// A failed system call: errno and the name of the call.
 public struct SystemError: Error, CustomStringConvertible, Sendable {
     public let errno: Int32
     public let function: String

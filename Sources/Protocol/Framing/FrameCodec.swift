@@ -1,4 +1,4 @@
-/// Encodes frames and decodes them from a byte stream (STYLE.md §6: one framing contract).
+/// Encodes frames and decodes them from a byte stream.
 ///
 /// `decode` returns a frame, or nil when more bytes are needed (reader index untouched);
 /// it throws on a protocol error, and the caller then closes that connection only.

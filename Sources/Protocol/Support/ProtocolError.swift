@@ -1,7 +1,7 @@
 /// Error codes carried in `ErrorMessage` and in `ProtocolError` (docs/protocol.md §6).
 ///
 /// A struct over a raw value rather than an enum so that codes added by newer peers decode
-/// into something printable instead of failing (STYLE.md, postgres-nio §5).
+/// into something printable instead of failing.
 public struct ErrorCode: Hashable, Sendable, CustomStringConvertible {
     public let rawValue: UInt16
     public init(rawValue: UInt16) { self.rawValue = rawValue }

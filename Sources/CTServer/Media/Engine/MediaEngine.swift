@@ -6,7 +6,7 @@ import CPosix
 import Glibc
 #endif
 
-/// The real-time channel loop (ARCHITECTURE.md §2): one thread, woken by a timerfd every
+/// The real-time channel loop (docs/architecture.md): one thread, woken by a timerfd every
 /// 20 ms, that for every channel receives RTP (recvmmsg batches), de-jitters, detects DTMF,
 /// mixes bridges, conferences and monitor taps, plays prompts and tones, feeds recorders and
 /// sends RTP. Commands arrive through an eventfd-signalled queue (a mutex held only to swap

@@ -1,5 +1,5 @@
 /// The first check every incoming message passes: turns parse failures and semantic faults
-/// into the answer RFC 3261 prescribes (and RFC 4475 tests), in one place (STYLE.md §8).
+/// into the answer RFC 3261 prescribes (and RFC 4475 tests), in one place.
 ///
 /// Requests that pass are handed to the transaction layer; responses that pass go to the
 /// client transactions. A request is never answered when it is an ACK, and a response never.

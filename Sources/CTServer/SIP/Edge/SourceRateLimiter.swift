@@ -1,5 +1,5 @@
 /// Per-source token buckets: a flood from one address is throttled while others keep their
-/// service (TESTING.md, hold-to 3). Memory is bounded: idle sources are forgotten.
+/// service. Memory is bounded: idle sources are forgotten.
 public struct SourceRateLimiter: Sendable {
     public var ratePerSecond: Double
     public var burst: Double
