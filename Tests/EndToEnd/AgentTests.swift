@@ -54,9 +54,12 @@ import Glibc
         var watchers: [ChildProcess] = []
         var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
 
-        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1) throws {
+        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil) throws {
             pg = try PrivatePostgres()
-            let users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
+            var users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
+            if let trunkPort {
+                users += "\n  trunks:\n    - name: carrier\n      address: 127.0.0.1:\(trunkPort)\n      options_interval_ms: 0"
+            }
             let (ct, sip, dir) = try edge.startCT(extraSIP: users)
             self.ct = ct
             self.sip = sip
@@ -68,7 +71,7 @@ import Glibc
             try AgentTests.flow.write(to: flows.appendingPathComponent("support.yaml"), atomically: true, encoding: .utf8)
             try "default: support\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
             try queues.write(to: flows.appendingPathComponent("queues.yaml"), atomically: true, encoding: .utf8)
-            for (code, args) in [("1001", ["--role", "agent", "--skill", "sales:5", "--queue", "sales", "--sip-extension", "1001", "--name", "Ann"]),
+            for (code, args) in [("1001", ["--role", "agent", "--skill", "sales:5", "--queue", "sales", "--sip-extension", "1001", "--name", "Ann", "--external"]),
                                  ("1002", ["--role", "agent", "--skill", "sales:3", "--queue", "sales", "--sip-extension", "1002", "--name", "Bo"]),
                                  ("2001", ["--role", "supervisor", "--name", "Sue"]), ("3001", ["--role", "admin", "--name", "Al"])] {
                 let pw = dir.appendingPathComponent("pw-\(code)")
@@ -385,5 +388,90 @@ extension AgentTests {
         #expect(caller.wait(seconds: 15) == 0, "\(caller.outputText.suffix(800))")
         #expect(c.flow.waitForLine(containing: "agent 1001: not-ready → logged-out", seconds: 15) != nil, "\(c.flow.outputText.suffix(1500))")
         #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select count(*) from agent_presence where agent = '1001'")) == "0" })
+    }
+}
+
+extension AgentTests {
+    /// A carrier behind the CT-Server's trunk `carrier` (SIPp answering and echoing media),
+    /// recording the messages it gets.
+    func carrier(_ dir: URL, port: Int, calls: Int) throws -> (ChildProcess, trace: URL) {
+        let trace = dir.appendingPathComponent("carrier-\(port).log")
+        let p = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier.xml").path,
+                                                   "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-mp", "\(port + 2)", "-rtp_echo",
+                                                   "-bind_local", "-nostdin", "-m", "\(calls)", "-timeout", "90", "-timeout_error",
+                                                   "-trace_msg", "-message_file", trace.path])
+        return (p, trace)
+    }
+
+    /// Calls that reach out of the ACD: an agent calls another agent (the second phone rings,
+    /// both hear each other, the record says so), then calls a number — dialled through the
+    /// trunk the route table names, with its caller ID; a number no route takes is refused.
+    @Test func agentCallsAnotherAgentAndANumberThroughTheTrunk() throws {
+        SIPEdgeTests.sippPort += 4
+        let trunkPort = Int(SIPEdgeTests.sippPort)
+        let queues = """
+            queues:
+              sales: {}
+            ring_timeout_ms: 10000
+            wrap_up_seconds: 1
+            outbound:
+              routes:
+                - name: mobile
+                  match: ["1[3-9]XXXXXXXXX"]
+                  trunk: carrier
+                  caller_id: "4000"
+            """
+        let c = try Center(edge: edge, queues: queues, trunkPort: trunkPort)
+        defer { c.stop() }
+        let (carrier, trace) = try carrier(c.dir, port: trunkPort, calls: 1)
+        defer { _ = carrier.stop() }
+        let p1 = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let p2 = try c.phone("1002", answers: true, audio: try Self.toneWAV(c.dir, 900))
+        let a1 = try c.watcher("1001", [])
+        let a2 = try c.watcher("1002", [])
+        let flowLog = { c.flows.map { $0.outputText.suffix(2500) }.joined(separator: "\n----\n") }
+
+        // 1. Internal: 1001 calls agent 1002.
+        let call = try c.appOperate("1001", ["agent", "call", "to=agent:1002"])
+        #expect(call.status == 0, "\(call.output)")
+        #expect(c.ct.waitForLine(containing: "originating to 1002", seconds: 15) != nil, "1002's phone is rung: \(c.ct.outputText.suffix(2000))\n\(flowLog())")
+        Thread.sleep(forTimeInterval: 4)   // they talk
+        #expect(try c.appOperate("1001", ["agent", "hangup"]).status == 0)
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'outbound'")) == "1" }, "\(flowLog())")
+        #expect(try c.pg.query("select caller||'>'||called||' '||agent||' '||disposition from calls where direction = 'outbound'") == "1001>1002 1001 answered")
+        _ = a2
+
+        // 2. External: 1001 calls a mobile number; it goes out through the trunk with the route's caller ID.
+        Thread.sleep(forTimeInterval: 1.5)   // wrap-up
+        let out = try c.appOperate("1001", ["agent", "call", "to=13800138000"])
+        #expect(out.status == 0, "\(out.output)")
+        #expect(c.ct.waitForLine(containing: "originating to 13800138000 via", seconds: 15) != nil, "\(c.ct.outputText.suffix(2000))\n\(flowLog())")
+        #expect(TestSupport.waitUntil(15) { ((try? String(contentsOf: trace, encoding: .utf8)) ?? "").contains("INVITE sip:13800138000@") }, "the carrier got the INVITE")
+        Thread.sleep(forTimeInterval: 2)
+        #expect(try c.appOperate("1001", ["agent", "hangup"]).status == 0)
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'outbound' and called = '13800138000'")) == "1" }, "\(flowLog())")
+        let invite = (try? String(contentsOf: trace, encoding: .utf8)) ?? ""
+        #expect(invite.contains("From: <sip:4000@") || invite.contains("From: \"4000\"") || invite.contains("sip:4000@"), "the route's caller ID: \(invite.prefix(1500))")
+
+        // 3. A number no route takes is refused, with the reason.
+        Thread.sleep(forTimeInterval: 1.5)
+        let refused = try c.appOperate("1001", ["agent", "call", "to=0044207946000"])
+        #expect(refused.status != 0 && refused.output.contains("no outbound route for 0044207946000"), "\(refused.output)")
+        _ = a1
+
+        // Both agents heard each other on the internal call: 1001 the 900 Hz of 1002's phone,
+        // 1002 the 600 Hz of 1001's (the loudest second of each call's recording).
+        for (phone, hz, other) in [(p1, 900, "1002"), (p2, 600, "1001")] {
+            phone.stop()
+            let files = (try? FileManager.default.contentsOfDirectory(at: phone.recordings, includingPropertiesForKeys: nil)) ?? []
+            var best = 0.0
+            for dec in files where dec.lastPathComponent.hasSuffix("-dec.wav") {
+                let s = try WAV.samples(dec)
+                for start in stride(from: 0, to: max(0, s.count - 8000), by: 4000) {
+                    best = max(best, ToneAnalysis.level(s[start..<start + 8000], frequency: Double(hz)))
+                }
+            }
+            #expect(best > 1000, "\(other)'s \(hz) Hz tone heard at level \(best) (\(files.map(\.lastPathComponent)))")
+        }
     }
 }

@@ -4,7 +4,7 @@ import Glibc
 #endif
 
 /// A baresip instance (Debian baresip-core) driven through its ctrl_tcp module: netstring
-/// framed JSON commands and events (PEERS.md §4). Bound to 127.0.0.1 only.
+/// framed JSON commands and events. Bound to 127.0.0.1 only.
 public final class Baresip {
     public let directory: URL
     public let process: ChildProcess

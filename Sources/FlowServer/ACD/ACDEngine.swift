@@ -56,6 +56,8 @@ public struct ACDEngine: Sendable {
         public var stickyAgent: String?
         /// Agents who rejected this call: it is not offered to them again.
         public var excluded: Set<String> = []
+        /// The sequence number of the call's current heap entry (set by `enqueue`).
+        var entry: UInt64 = 0
         public init(id: String, queue: String, priority: Int = 0, enqueuedAt: Double, skills: [String: Int] = [:], stickyAgent: String? = nil) {
             self.id = id
             self.queue = queue
@@ -107,22 +109,22 @@ public struct ACDEngine: Sendable {
     }
 
     public mutating func enqueue(_ c: Call) {
-        calls[c.id] = c
         seq += 1
-        entrySeq[c.id] = seq
+        var c = c
+        c.entry = seq
+        calls[c.id] = c
         waiting[c.queue, default: Heap()].insert(Waiting(key: c.enqueuedAt - Double(c.priority) * priorityWeightSeconds, seq: seq, id: c.id))
     }
 
     /// The caller hung up, or the call was routed: it leaves the queue (lazily from the heap).
-    public mutating func remove(call id: String) {
-        calls.removeValue(forKey: id)
-        entrySeq.removeValue(forKey: id)
-    }
+    public mutating func remove(call id: String) { calls.removeValue(forKey: id) }
 
     /// A call's latest heap entry (a call put back, or moved to another queue, leaves its older
     /// entries behind in the heaps; they are skipped and dropped lazily).
-    private var entrySeq: [String: UInt64] = [:]
-    private func live(_ w: Waiting) -> Call? { entrySeq[w.id] == w.seq ? calls[w.id] : nil }
+    @inline(__always) private func live(_ w: Waiting) -> Call? {
+        guard let c = calls[w.id], c.entry == w.seq else { return nil }
+        return c
+    }
 
     /// The skill levels a call needs at `now` (the queue's, escalated by waiting time, plus its own).
     func required(_ c: Call, now: Double) -> [String: Int] {
