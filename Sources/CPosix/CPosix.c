@@ -76,12 +76,12 @@ void CPosix_block_shutdown_signals(void) {
 }
 
 int CPosix_signalfd_for_shutdown(void) {
+    CPosix_block_shutdown_signals();
     sigset_t set;
     sigemptyset(&set);
     sigaddset(&set, SIGINT);
     sigaddset(&set, SIGTERM);
     sigaddset(&set, SIGHUP);
-    pthread_sigmask(SIG_BLOCK, &set, NULL);
     signal(SIGPIPE, SIG_IGN);
     return signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
 }

@@ -474,4 +474,44 @@ extension AgentTests {
             #expect(best > 1000, "\(other)'s \(hz) Hz tone heard at level \(best) (\(files.map(\.lastPathComponent)))")
         }
     }
+
+    /// Consultation, then completion: a caller reaches 1001; 1001 consults agent 1002 (the
+    /// caller hears music, 1002's phone rings and answers), then completes the transfer; the
+    /// caller talks to 1002, who hangs up; the record names both agents and one transfer.
+    @Test func consultThenComplete() throws {
+        let c = try Center(edge: edge, queues: "queues:\n  sales:\n    strategy: skill-level-first\nring_timeout_ms: 10000\nwrap_up_seconds: 1\n")
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let p2 = try c.phone("1002", answers: true, audio: try Self.toneWAV(c.dir, 900))
+        let a1 = try c.watcher("1001", [])
+        let a2 = try c.watcher("1002", [])
+        let flowLog = { c.flows.map { $0.outputText.suffix(2500) }.joined(separator: "\n----\n") }
+        let caller = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a1.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a1.outputText)\n\(flowLog())")
+        let consult = try c.appOperate("1001", ["agent", "consult", "to=agent:1002"])
+        #expect(consult.status == 0, "\(consult.output)")
+        #expect(a1.waitForLine(containing: "\"state\":\"connected\"", seconds: 15) != nil, "the consultation connects: \(a1.outputText)\n\(flowLog())")
+        let status = try c.appOperate("1001", ["agent", "status", "--json"])
+        #expect(status.output.contains("agent:1002 (connected)"), "\(status.output)")
+        let complete = try c.appOperate("1001", ["agent", "complete"])
+        #expect(complete.status == 0, "\(complete.output)")
+        #expect(a2.waitForLine(containing: "\"transferred_by\":\"1001\"", seconds: 10) != nil, "\(a2.outputText)")
+        Thread.sleep(forTimeInterval: 3)   // the caller talks to 1002
+        #expect(try c.appOperate("1002", ["agent", "hangup"]).status == 0)
+        #expect(caller.wait(seconds: 30) == 0, "the caller got the BYE: \(caller.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "1" }, "\(flowLog())")
+        #expect(try c.pg.query("select disposition||' '||agent||' '||transfers from calls") == "answered 1002 1")
+        #expect(try c.pg.query("select string_agg(party, ',' order by leg) from call_legs where role = 'agent'") == "1001,1002")
+        #expect(try c.pg.query("select count(*) from queue_events where kind = 'transferred' and detail->>'attended' = 'yes'") == "1")
+        // 1002 heard the caller's 440 Hz after the completion.
+        p2.stop()
+        let files = (try? FileManager.default.contentsOfDirectory(at: p2.recordings, includingPropertiesForKeys: nil)) ?? []
+        var best = 0.0
+        for dec in files where dec.lastPathComponent.hasSuffix("-dec.wav") {
+            let s = try WAV.samples(dec)
+            for start in stride(from: 0, to: max(0, s.count - 8000), by: 4000) { best = max(best, ToneAnalysis.level(s[start..<start + 8000], frequency: 440)) }
+        }
+        #expect(best > 1000, "1002 heard the caller at level \(best)")
+    }
 }
