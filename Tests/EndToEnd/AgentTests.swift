@@ -397,7 +397,7 @@ extension AgentTests {
     func carrier(_ dir: URL, port: Int, calls: Int) throws -> (ChildProcess, trace: URL) {
         let trace = dir.appendingPathComponent("carrier-\(port).log")
         let p = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier.xml").path,
-                                                   "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-mp", "\(port + 2)", "-rtp_echo",
+                                                   "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-mp", "\(20000 + (port % 1000) * 8)", "-rtp_echo",
                                                    "-bind_local", "-nostdin", "-m", "\(calls)", "-timeout", "90", "-timeout_error",
                                                    "-trace_msg", "-message_file", trace.path])
         return (p, trace)
@@ -513,5 +513,115 @@ extension AgentTests {
             for start in stride(from: 0, to: max(0, s.count - 8000), by: 4000) { best = max(best, ToneAnalysis.level(s[start..<start + 8000], frequency: 440)) }
         }
         #expect(best > 1000, "1002 heard the caller at level \(best)")
+    }
+
+    /// A carrier that answers one call and hangs up by itself after `talkMs`.
+    func hangingUpCarrier(_ dir: URL, port: Int, talkMs: Int) throws -> (ChildProcess, trace: URL) {
+        let trace = dir.appendingPathComponent("carrier-\(port)-\(UUID().uuidString.prefix(4)).log")
+        let p = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier_hangup.xml").path,
+                                                   "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-mp", "\(20000 + (port % 1000) * 8)", "-rtp_echo",
+                                                   "-bind_local", "-nostdin", "-m", "1", "-d", "\(talkMs)", "-timeout", "60", "-timeout_error",
+                                                   "-trace_msg", "-message_file", trace.path])
+        return (p, trace)
+    }
+
+    /// Numbers reached through the trunk from the ACD: a caller blind-transferred to a number
+    /// talks to it there (the carrier hangs up, the caller gets the BYE); a consultation of a
+    /// number becomes a three-way call, the outside party leaves and the agent and caller talk
+    /// on; a call-back request rings the agent, then the customer through the trunk.
+    @Test func transferThreeWayAndCallbackThroughTheTrunk() throws {
+        SIPEdgeTests.sippPort += 4
+        let trunkPort = Int(SIPEdgeTests.sippPort)
+        let queues = """
+            queues:
+              sales: {}
+            ring_timeout_ms: 10000
+            wrap_up_seconds: 1
+            outbound:
+              routes:
+                - name: mobile
+                  match: ["1[3-9]XXXXXXXXX"]
+                  trunk: carrier
+            """
+        let c = try Center(edge: edge, queues: queues, trunkPort: trunkPort)
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
+        let a1 = try c.watcher("1001", [])
+        let flowLog = { c.flows.map { $0.outputText.suffix(3000) }.joined(separator: "\n----\n") }
+        func trace(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+
+        // 1. Blind transfer to a number.
+        let (carrier1, trace1) = try hangingUpCarrier(c.dir, port: trunkPort, talkMs: 3000)
+        defer { _ = carrier1.stop() }
+        let caller1 = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller1.stop() }
+        #expect(a1.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "\(a1.outputText)\n\(flowLog())")
+        let transfer = try c.appOperate("1001", ["agent", "transfer", "to=13900139000"])
+        #expect(transfer.status == 0, "\(transfer.output)")
+        #expect(TestSupport.waitUntil(15) { trace(trace1).contains("INVITE sip:13900139000@") }, "the carrier got the transferred call: \(flowLog())")
+        #expect(caller1.wait(seconds: 30) == 0, "the caller talked to the number and got its BYE: \(caller1.outputText.suffix(1500))\n\(flowLog())")
+        #expect(carrier1.wait(seconds: 15) == 0, "\(trace(trace1).suffix(3000))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'inbound'")) == "1" }, "\(flowLog())")
+        #expect(try c.pg.query("select agent||' '||transfers from calls where direction = 'inbound'") == "1001 1")
+        #expect(try c.pg.query("select count(*) from queue_events where kind = 'transferred' and detail->>'to' = '13900139000'") == "1")
+
+        // 2. Consult a number, three-way, the outside party leaves, the agent hangs up.
+        Thread.sleep(forTimeInterval: 1.5)   // wrap-up
+        let (carrier2, trace2) = try hangingUpCarrier(c.dir, port: trunkPort, talkMs: 5000)
+        defer { _ = carrier2.stop() }
+        let caller2 = try c.caller(audio: try Self.tone(c.dir, 440))
+        defer { _ = caller2.stop() }
+        #expect(TestSupport.waitUntil(20) { a1.outputLines.filter { $0.contains("\"kind\":\"connected\"") }.count == 2 }, "\(a1.outputText)\n\(flowLog())")
+        let consult = try c.appOperate("1001", ["agent", "consult", "to=13800138000"])
+        #expect(consult.status == 0, "\(consult.output)")
+        #expect(TestSupport.waitUntil(15) { trace(trace2).contains("INVITE sip:13800138000@") }, "\(flowLog())")
+        #expect(TestSupport.waitUntil(10) { c.events(a1).contains { ($0["fields"] as? [String: String])?["state"] == "connected" } }, "\(a1.outputText)")
+        let conf = try c.appOperate("1001", ["agent", "conference"])
+        #expect(conf.status == 0, "\(conf.output)")
+        #expect(carrier2.wait(seconds: 20) == 0, "the outside party hung up: \(carrier2.outputText.suffix(1500))")
+        let status = try c.appOperate("1001", ["agent", "status"])
+        #expect(status.output.contains("talking"), "the agent and the caller talk on: \(status.output)")
+        #expect(try c.appOperate("1001", ["agent", "hangup"]).status == 0)
+        #expect(caller2.wait(seconds: 20) == 0, "\(caller2.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'inbound'")) == "2" }, "\(flowLog())")
+        #expect(try c.pg.query("select count(*) from call_events where kind = 'conferenced'") == "1")
+
+        // 3. A call-back request: the caller leaves a number and hangs up; the agent's phone rings,
+        //    then the customer's number through the trunk; the customer hangs up.
+        Thread.sleep(forTimeInterval: 1.5)
+        try """
+            flow: callback
+            start: note
+            nodes:
+              note:
+                type: set
+                values: {cb: "13700137000"}
+                next: ask
+              ask:
+                type: callback
+                queue: sales
+                number: cb
+                next: thanks
+                failure: thanks
+              thanks:
+                type: play
+                prompts: "tts:en:We will call you back."
+                next: bye
+              bye:
+                type: hangup
+                cause: callback registered
+            """.write(to: c.dir.appendingPathComponent("flows/callback.yaml"), atomically: true, encoding: .utf8)
+        try "mappings:\n  - called: [\"4500\"]\n    flow: callback\ndefault: support\n".write(to: c.dir.appendingPathComponent("flows/mapping.yaml"), atomically: true, encoding: .utf8)
+        #expect(c.flow.waitForLine(containing: "flow callback v1 loaded", seconds: 20) != nil, "\(flowLog())")
+        #expect(c.flow.waitForLine(containing: "mapping table v2 loaded", seconds: 20) != nil, "\(flowLog())")
+        let (carrier3, trace3) = try hangingUpCarrier(c.dir, port: trunkPort, talkMs: 3000)
+        defer { _ = carrier3.stop() }
+        let caller3 = try c.caller(audio: try Self.tone(c.dir, 440), number: "4500")
+        defer { _ = caller3.stop() }
+        #expect(caller3.wait(seconds: 30) == 0, "the caller left the request and got the BYE: \(caller3.outputText.suffix(1500))\n\(flowLog())")
+        #expect(TestSupport.waitUntil(20) { trace(trace3).contains("INVITE sip:13700137000@") }, "the customer was called through the trunk: \(flowLog())")
+        #expect(carrier3.wait(seconds: 20) == 0, "\(carrier3.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'outbound' and called = '13700137000'")) == "1" }, "\(flowLog())")
+        #expect(try c.pg.query("select agent from calls where direction = 'outbound' and called = '13700137000'") == "1001")
     }
 }

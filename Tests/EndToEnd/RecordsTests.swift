@@ -247,3 +247,15 @@ extension RecordsTests {
         #expect(flow.wait(seconds: 10) == 0, "flow-server exit status \(flow.terminationStatus)")
     }
 }
+
+extension RecordsTests {
+    /// The client refuses what it cannot send, with a reason (it used to trap: rc 132).
+    @Test func appOperateRefusesImpossibleArguments() throws {
+        let early = try ChildProcess.run("app-operate", ["report", "--from", "1969-12-31", "--connect", "127.0.0.1:9"], seconds: 30)
+        #expect(early.status != 0 && early.status != 132 && early.output.contains("from 1970-01-01 on"), "\(early.status): \(early.output)")
+        let backwards = try ChildProcess.run("app-operate", ["report", "--from", "2026-12-02", "--to", "2026-12-01", "--connect", "127.0.0.1:9"], seconds: 30)
+        #expect(backwards.status != 0 && backwards.output.contains("--to must come after --from"), "\(backwards.output)")
+        let attempts = try ChildProcess.run("app-operate", ["status", "--attempts", "0", "--connect", "127.0.0.1:9"], seconds: 30)
+        #expect(attempts.status != 0 && attempts.output.contains("--attempts is 1 to 100"), "\(attempts.output)")
+    }
+}

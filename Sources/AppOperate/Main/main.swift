@@ -51,6 +51,7 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     func dial() throws -> FlowClient {
+        guard (1...100).contains(attempts) else { throw ValidationError("--attempts is 1 to 100") }
         let cfg = try loadYAMLConfig(AppOperateConfig.self, path: config) ?? AppOperateConfig()
         ServiceRuntime.bootstrapLogging(level: logLevel ?? cfg.logLevel ?? "warning")
         let link = cfg.flowLink ?? LinkSettings()
@@ -113,6 +114,11 @@ struct Report: ParsableCommand {
         cal.timeZone = zone
         let start = try from.map { try parse($0, zone: zone) } ?? cal.startOfDay(for: Date())
         let end = try to.map { try parse($0, zone: zone) } ?? Date()
+        // Records begin in 1970: an earlier time is refused here, not converted with a trap.
+        guard start.timeIntervalSince1970 >= 0, end.timeIntervalSince1970 >= 0 else {
+            throw ValidationError("--from and --to are from 1970-01-01 on")
+        }
+        guard end > start else { throw ValidationError("--to must come after --from") }
         let offset = zone.secondsFromGMT(for: start)
         let client = try connection.open()
         defer { client.close() }
