@@ -60,12 +60,12 @@ import Glibc
             if let trunkPort {
                 users += "\n  trunks:\n    - name: carrier\n      address: 127.0.0.1:\(trunkPort)\n      options_interval_ms: 0"
             }
-            let (ct, sip, dir) = try edge.startCT(extraSIP: users)
+            let server = try CTServerUnderTest(extraSIP: users)
+            let ct = server.process
             self.ct = ct
-            self.sip = sip
-            self.dir = dir
-            let line = try #require(ct.waitForLine(containing: "flow_link="))
-            let link = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") }?.split(separator: ":").last)
+            self.sip = server.sip
+            self.dir = server.dir
+            let link = server.link
             let flows = dir.appendingPathComponent("flows")
             try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
             try AgentTests.flow.write(to: flows.appendingPathComponent("support.yaml"), atomically: true, encoding: .utf8)
@@ -81,12 +81,10 @@ import Glibc
             }
             for i in 0..<flowServers {
                 let name = i == 0 ? "flow-acd" : "flow-acd\(i + 1)"
-                let f = try ChildProcess("flow-server", ["--name", name, "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
-                                                         "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool-\(i)").path, "--flows", flows.path],
-                                         environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+                let server = try FlowServerUnderTest(name: name, ct: link, database: pg.url, spool: dir.appendingPathComponent("spool-\(i)"), flows: flows)
+                let f = server.process
                 self.flows.append(f)
-                let ready = try #require(f.waitForLine(containing: "listening app_link="), "\(f.outputText)")
-                apps.append(String(try #require(ready.split(separator: " ").first { $0.hasPrefix("app_link=") }?.dropFirst(9))))
+                apps.append(server.app)
                 #expect(ct.waitForLine(containing: "flow-server \(name) attached") != nil)
                 #expect(f.waitForLine(containing: "queues: sales") != nil, "\(f.outputText)")
             }
@@ -123,11 +121,7 @@ import Glibc
                 .replacingOccurrences(of: "@AUDIO@", with: audio.path)
             let scenario = dir.appendingPathComponent("caller-\(UUID().uuidString.prefix(6)).xml")
             try text.write(to: scenario, atomically: true, encoding: .utf8)
-            SIPEdgeTests.sippPort += 4
-            let p = Int(SIPEdgeTests.sippPort)
-            return try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(sip)", "-sf", scenario.path, "-s", number, "-i", "127.0.0.1", "-mi", "127.0.0.1",
-                                                     "-p", "\(p)", "-cp", "\(p + 1)", "-mp", "\(29000 + (p % 300) * 10)", "-bind_local", "-nostdin",
-                                                     "-m", "1", "-d", "100", "-timeout", "60", "-timeout_error"])
+            return try SIPp.start("127.0.0.1:\(sip)", scenario: scenario, ["-s", number, "-m", "1", "-d", "100", "-timeout", "60", "-timeout_error"])
         }
 
         func events(_ p: ChildProcess) -> [[String: Any]] {
@@ -396,10 +390,8 @@ extension AgentTests {
     /// recording the messages it gets.
     func carrier(_ dir: URL, port: Int, calls: Int) throws -> (ChildProcess, trace: URL) {
         let trace = dir.appendingPathComponent("carrier-\(port).log")
-        let p = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier.xml").path,
-                                                   "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-mp", "\(20000 + (port % 1000) * 8)", "-rtp_echo",
-                                                   "-bind_local", "-nostdin", "-m", "\(calls)", "-timeout", "90", "-timeout_error",
-                                                   "-trace_msg", "-message_file", trace.path])
+        let p = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier.xml"), ports: SIPp.Ports(at: port),
+                               ["-rtp_echo", "-m", "\(calls)", "-timeout", "90", "-timeout_error", "-trace_msg", "-message_file", trace.path])
         return (p, trace)
     }
 
@@ -407,8 +399,7 @@ extension AgentTests {
     /// both hear each other, the record says so), then calls a number — dialled through the
     /// trunk the route table names, with its caller ID; a number no route takes is refused.
     @Test func agentCallsAnotherAgentAndANumberThroughTheTrunk() throws {
-        SIPEdgeTests.sippPort += 4
-        let trunkPort = Int(SIPEdgeTests.sippPort)
+        let trunkPort = TestPorts.block(8)
         let queues = """
             queues:
               sales: {}
@@ -518,10 +509,8 @@ extension AgentTests {
     /// A carrier that answers one call and hangs up by itself after `talkMs`.
     func hangingUpCarrier(_ dir: URL, port: Int, talkMs: Int) throws -> (ChildProcess, trace: URL) {
         let trace = dir.appendingPathComponent("carrier-\(port)-\(UUID().uuidString.prefix(4)).log")
-        let p = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier_hangup.xml").path,
-                                                   "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-mp", "\(20000 + (port % 1000) * 8)", "-rtp_echo",
-                                                   "-bind_local", "-nostdin", "-m", "1", "-d", "\(talkMs)", "-timeout", "60", "-timeout_error",
-                                                   "-trace_msg", "-message_file", trace.path])
+        let p = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier_hangup.xml"), ports: SIPp.Ports(at: port),
+                               ["-rtp_echo", "-m", "1", "-d", "\(talkMs)", "-timeout", "60", "-timeout_error", "-trace_msg", "-message_file", trace.path])
         return (p, trace)
     }
 
@@ -530,8 +519,7 @@ extension AgentTests {
     /// number becomes a three-way call, the outside party leaves and the agent and caller talk
     /// on; a call-back request rings the agent, then the customer through the trunk.
     @Test func transferThreeWayAndCallbackThroughTheTrunk() throws {
-        SIPEdgeTests.sippPort += 4
-        let trunkPort = Int(SIPEdgeTests.sippPort)
+        let trunkPort = TestPorts.block(8)
         let queues = """
             queues:
               sales: {}

@@ -13,10 +13,8 @@ import Glibc
 
     /// Starts a ct-server; returns it with its SIP and link ports.
     func startCT() throws -> (ChildProcess, sip: Int, link: Int, dir: URL) {
-        let (ct, sip, dir) = try edge.startCT()
-        let line = try #require(ct.waitForLine(containing: "flow_link="))
-        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") })
-        return (ct, sip, try #require(Int(field.split(separator: ":").last ?? "")), dir)
+        let ct = try CTServerUnderTest()
+        return (ct.process, ct.sip, ct.link, ct.dir)
     }
 
     /// An in-process Flow-Server stand-in on its own loop.
@@ -112,10 +110,9 @@ import Glibc
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
         let flow = try FlowHarness(linkPort: link)
         defer { flow.stop() }
-        SIPEdgeTests.sippPort += 2
-        let uasPort = Int(SIPEdgeTests.sippPort)
-        let uas = try ChildProcess("/usr/bin/sipp", ["-sn", "uas", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(uasPort)",
-                                                      "-cp", "\(uasPort + 1)", "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        let uasPorts = SIPp.Ports()
+        let uasPort = uasPorts.sip
+        let uas = try SIPp.start(nil, builtin: "uas", ports: uasPorts, ["-m", "1", "-timeout", "30"])
         defer { uas.stop() }
         usleep(300_000)
         let result = flow.request(Originate(destination: "sip:agent@127.0.0.1:\(uasPort)", callerID: "4000", timeoutMs: 10_000))
@@ -195,11 +192,9 @@ extension CallControlTests {
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
         let flow = try FlowHarness(linkPort: link)
         defer { flow.stop() }
-        SIPEdgeTests.sippPort += 2
-        let uasPort = Int(SIPEdgeTests.sippPort)
-        let uas = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_refer.xml").path,
-                                                      "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(uasPort)", "-cp", "\(uasPort + 1)",
-                                                      "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        let uasPorts = SIPp.Ports()
+        let uasPort = uasPorts.sip
+        let uas = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_refer.xml"), ports: uasPorts, ["-m", "1", "-timeout", "30"])
         defer { uas.stop() }
         usleep(300_000)
         let id = try #require(try? flow.request(Originate(destination: "sip:far@127.0.0.1:\(uasPort)", callerID: "4000")).get().channelID)
@@ -247,14 +242,12 @@ extension CallControlTests {
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
         let flow = try FlowHarness(linkPort: link)
         defer { flow.stop() }
-        SIPEdgeTests.sippPort += 4
-        let (movedPort, finalPort) = (Int(SIPEdgeTests.sippPort), Int(SIPEdgeTests.sippPort) + 2)
-        let mover = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_302.xml").path, "-key", "target",
-                                                       "127.0.0.1:\(finalPort)", "-i", "127.0.0.1", "-p", "\(movedPort)", "-cp", "\(movedPort + 1)",
-                                                       "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        let (moved, final) = (SIPp.Ports(), SIPp.Ports())
+        let (movedPort, finalPort) = (moved.sip, final.sip)
+        let mover = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_302.xml"), ports: moved,
+                                   ["-key", "target", "127.0.0.1:\(finalPort)", "-m", "1", "-timeout", "30"])
         defer { mover.stop() }
-        let uas = try ChildProcess("/usr/bin/sipp", ["-sn", "uas", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(finalPort)", "-cp", "\(finalPort + 1)",
-                                                     "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        let uas = try SIPp.start(nil, builtin: "uas", ports: final, ["-m", "1", "-timeout", "30"])
         defer { uas.stop() }
         usleep(300_000)
         let id = try #require(try? flow.request(Originate(destination: "sip:agent@127.0.0.1:\(movedPort)", callerID: "4000", timeoutMs: 10_000)).get().channelID)
@@ -271,10 +264,9 @@ extension CallControlTests {
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
         let flow = try FlowHarness(linkPort: link)
         defer { flow.stop() }
-        SIPEdgeTests.sippPort += 4
-        let port = Int(SIPEdgeTests.sippPort)
-        let uas = try ChildProcess("/usr/bin/sipp", ["-sn", "uas", "-t", "t1", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(port)", "-cp", "\(port + 1)",
-                                                     "-bind_local", "-nostdin", "-m", "1", "-timeout", "30"])
+        let uasPorts = SIPp.Ports()
+        let port = uasPorts.sip
+        let uas = try SIPp.start(nil, builtin: "uas", ports: uasPorts, ["-t", "t1", "-m", "1", "-timeout", "30"])
         defer { uas.stop() }
         usleep(300_000)
         let id = try #require(try? flow.request(Originate(destination: "sip:agent@127.0.0.1:\(port);transport=tcp", callerID: "4000", timeoutMs: 10_000)).get().channelID)

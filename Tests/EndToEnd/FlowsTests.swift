@@ -68,9 +68,7 @@ import Glibc
         try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
         try Self.ivr.write(to: flows.appendingPathComponent("ivr.yaml"), atomically: true, encoding: .utf8)
         try "mappings:\n  - called: [\"4000\"]\n    flow: ivr\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
-        let flow = try ChildProcess("flow-server", ["--name", "flow-ivr", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
-                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
-                                    environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+        let flow = try FlowServerUnderTest(name: "flow-ivr", ct: link, database: pg.url, spool: dir.appendingPathComponent("spool"), flows: flows).process
         defer { flow.stop() }
         #expect(flow.waitForLine(containing: "flow ivr v1 loaded") != nil, "\(flow.outputText)")
         #expect(ct.waitForLine(containing: "flow-server flow-ivr attached") != nil)
@@ -127,9 +125,7 @@ extension FlowsTests {
         }
         try version("Version one.", wait: 4000).write(to: flows.appendingPathComponent("greet.yaml"), atomically: true, encoding: .utf8)
         try "default: greet\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
-        let flow = try ChildProcess("flow-server", ["--name", "flow-hot", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
-                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
-                                    environment: ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"])
+        let flow = try FlowServerUnderTest(name: "flow-hot", ct: link, database: pg.url, spool: dir.appendingPathComponent("spool"), flows: flows).process
         defer { flow.stop() }
         #expect(flow.waitForLine(containing: "flow greet v1 loaded") != nil, "\(flow.outputText)")
         #expect(ct.waitForLine(containing: "flow-server flow-hot attached") != nil)
@@ -171,11 +167,10 @@ extension FlowsTests {
         let flows = dir.appendingPathComponent("flows")
         try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
         let env = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
-        let flow = try ChildProcess("flow-server", ["--name", "flow-admin", "--ct", "127.0.0.1:9", "--listen", "127.0.0.1:0", "--database-url", pg.url,
-                                                    "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path], environment: env)
+        let server = try FlowServerUnderTest(name: "flow-admin", ct: 9, database: pg.url, spool: dir.appendingPathComponent("spool"), flows: flows, environment: env)
+        let flow = server.process
         defer { flow.stop() }
-        let line = try #require(flow.waitForLine(containing: "app_link="))
-        let app = String(try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count))
+        let app = server.app
         let admin = env.merging(try pg.addOperator("3001", roles: ["admin"])) { $1 }
         func op(_ args: [String]) throws -> (Int32, String) {
             let r = try ChildProcess.run("app-operate", args + ["--connect", app], environment: admin, seconds: 30)

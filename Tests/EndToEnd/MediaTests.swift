@@ -15,11 +15,9 @@ import Glibc
 
     func startCT() throws -> (ChildProcess, sip: Int, link: Int, dir: URL) {
         let dir = TestSupport.temporaryDirectory("hotline-media")
-        let (ct, sip, cfgDir) = try edge.startCT(extraSIP: "media:\n  recording_directory: \(dir.path)/rec\n  prompt_directory: \(dir.path)/prompts")
-        try? FileManager.default.removeItem(at: cfgDir)
-        let line = try #require(ct.waitForLine(containing: "flow_link="))
-        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") })
-        return (ct, sip, try #require(Int(field.split(separator: ":").last ?? "")), dir)
+        let ct = try CTServerUnderTest(top: "media:\n  recording_directory: \(dir.path)/rec\n  prompt_directory: \(dir.path)/prompts")
+        try? FileManager.default.removeItem(at: ct.dir)
+        return (ct.process, ct.sip, ct.link, dir)
     }
 
     static func sox(_ args: [String]) throws {
@@ -41,11 +39,7 @@ import Glibc
     }
 
     func runSipp(_ scenario: URL, port: Int, service: String, talkMs: Int) throws -> (Int32, String) {
-        SIPEdgeTests.sippPort += 4
-        let p = Int(SIPEdgeTests.sippPort)
-        let r = try ChildProcess.run("/usr/bin/sipp", ["127.0.0.1:\(port)", "-sf", scenario.path, "-s", service, "-i", "127.0.0.1", "-mi", "127.0.0.1",
-                                                        "-p", "\(p)", "-cp", "\(p + 1)", "-mp", "\(29000 + (p % 300) * 10)", "-bind_local", "-nostdin",
-                                                        "-m", "1", "-d", "\(talkMs)", "-timeout", "40", "-timeout_error"], seconds: 50)
+        let r = try SIPp.run("127.0.0.1:\(port)", scenario: scenario, ["-s", service, "-m", "1", "-d", "\(talkMs)", "-timeout", "40", "-timeout_error"], seconds: 50)
         return (r.status, String(r.output.suffix(2000)))
     }
 

@@ -14,20 +14,14 @@ import Glibc
     let env = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret", "HOTLINE_APP_LINK_SECRET": "e2e-app-secret"]
 
     func startFlow(link: Int, pg: PrivatePostgres, spool: URL, name: String = "flow-db") throws -> ChildProcess {
-        let flow = try ChildProcess("flow-server", ["--name", name, "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
-                                                     "--database-url", pg.url, "--spool", spool.path], environment: env)
-        #expect(flow.waitForLine(containing: "listening app_link=") != nil, "\(flow.outputText)")
-        return flow
+        try FlowServerUnderTest(name: name, ct: link, database: pg.url, spool: spool, environment: env).process
     }
 
     /// SIPp places `count` calls at `rate` per second in the background (each rejected 480 by
     /// the flow-server, which has no flows yet: still one call, one record).
     func sippCalls(sip: Int, count: Int, rate: Int) throws -> ChildProcess {
-        SIPEdgeTests.sippPort += 4
-        let p = Int(SIPEdgeTests.sippPort)
-        return try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(sip)", "-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/invite_480.xml").path,
-                                                  "-s", "4321", "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(p)", "-cp", "\(p + 1)", "-bind_local",
-                                                  "-nostdin", "-r", "\(rate)", "-m", "\(count)", "-timeout", "120", "-timeout_error"])
+        try SIPp.start("127.0.0.1:\(sip)", scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/invite_480.xml"),
+                       ["-s", "4321", "-r", "\(rate)", "-m", "\(count)", "-timeout", "120", "-timeout_error"])
     }
 
     /// PostgreSQL stops for 30 s while calls keep coming: afterwards there is exactly one CDR per call.
@@ -207,9 +201,8 @@ extension RecordsTests {
                 cause: done
             """.write(to: flows.appendingPathComponent("hold.yaml"), atomically: true, encoding: .utf8)
         try "default: hold\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
-        let flow = try ChildProcess("flow-server", ["--name", "flow-ctdeath", "--ct", "127.0.0.1:\(link)", "--listen", "127.0.0.1:0",
-                                                    "--database-url", pg.url, "--spool", dir.appendingPathComponent("spool").path, "--flows", flows.path],
-                                    environment: env)
+        let flow = try FlowServerUnderTest(name: "flow-ctdeath", ct: link, database: pg.url, spool: dir.appendingPathComponent("spool"), flows: flows,
+                                           environment: env).process
         defer { flow.stop() }
         #expect(ct.waitForLine(containing: "flow-server flow-ctdeath attached") != nil)
         let silence = dir.appendingPathComponent("silence.ul")
@@ -217,11 +210,7 @@ extension RecordsTests {
         let scenario = dir.appendingPathComponent("talk.xml")
         try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_talk_until_bye.xml"), encoding: .utf8)
             .replacingOccurrences(of: "@AUDIO@", with: silence.path).write(to: scenario, atomically: true, encoding: .utf8)
-        SIPEdgeTests.sippPort += 4
-        let p = Int(SIPEdgeTests.sippPort)
-        let sipp = try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(sip)", "-sf", scenario.path, "-s", "100", "-i", "127.0.0.1", "-mi", "127.0.0.1",
-                                                     "-p", "\(p)", "-mp", "\(p + 2)", "-bind_local", "-nostdin", "-r", "10", "-m", "8", "-l", "8",
-                                                     "-timeout", "40", "-timeout_error"])
+        let sipp = try SIPp.start("127.0.0.1:\(sip)", scenario: scenario, ["-s", "100", "-r", "10", "-m", "8", "-l", "8", "-timeout", "40", "-timeout_error"])
         defer { sipp.stop() }
         #expect(TestSupport.waitUntil(20) { flow.outputLines.filter { $0.contains("runs flow hold") }.count == 8 }, "\(flow.outputText.suffix(1500))")
         ct.signal(SIGKILL)

@@ -34,11 +34,8 @@ import Glibc
     @Test func stalledLoopSheds503ThenRecovers() throws {
         let (ct, port, dir) = try edge.startCT()
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
-        SIPEdgeTests.sippPort += 4
-        let p = Int(SIPEdgeTests.sippPort)
-        let load = try ChildProcess("/usr/bin/sipp", ["127.0.0.1:\(port)", "-sn", "uac", "-s", "9196", "-i", "127.0.0.1", "-mi", "127.0.0.1",
-                                                      "-p", "\(p)", "-cp", "\(p + 1)", "-bind_local", "-nostdin", "-r", "50", "-m", "200",
-                                                      "-timeout", "40", "-timeout_error", "-trace_err", "-error_file", dir.appendingPathComponent("err.log").path])
+        let load = try SIPp.start("127.0.0.1:\(port)", builtin: "uac", ["-s", "9196", "-r", "50", "-m", "200", "-timeout", "40", "-timeout_error",
+                                                                       "-trace_err", "-error_file", dir.appendingPathComponent("err.log").path])
         defer { load.stop() }
         Thread.sleep(forTimeInterval: 1)
         ct.signal(SIGSTOP)
@@ -107,10 +104,7 @@ import Glibc
 extension SIPEdgeTests {
     /// Runs one of SIPp's built-in scenarios (`-sn`), bounded.
     func sippBuiltin(_ name: String, port: Int, _ args: [String], calls: Int, seconds: Double = 60) throws -> (Int32, String) {
-        Self.sippPort += 2
-        let r = try ChildProcess.run("/usr/bin/sipp", ["127.0.0.1:\(port)", "-sn", name, "-i", "127.0.0.1", "-mi", "127.0.0.1",
-                                                        "-p", "\(Self.sippPort)", "-cp", "\(Self.sippPort + 1)", "-bind_local", "-nostdin",
-                                                        "-m", "\(calls)", "-timeout", "\(Int(seconds))", "-timeout_error"] + args, seconds: seconds + 10)
+        let r = try SIPp.run("127.0.0.1:\(port)", builtin: name, ["-m", "\(calls)", "-timeout", "\(Int(seconds))", "-timeout_error"] + args, seconds: seconds + 10)
         return (r.status, String(r.output.suffix(3000)))
     }
 }

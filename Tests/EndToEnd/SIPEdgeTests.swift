@@ -11,43 +11,18 @@ import Glibc
     static let fixtures = TestSupport.packageRoot.appendingPathComponent("Tests/EndToEnd/Fixtures")
     let env = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret"]
 
-    /// Writes a config with SIP user 1001 and starts a ct-server on ephemeral ports.
+    /// A ct-server (TestSupport's CTServerUnderTest) as (process, SIP port, folder).
     func startCT(extraSIP: String = "", digestOrder: String = "[MD5]") throws -> (ChildProcess, sipPort: Int, dir: URL) {
-        let dir = TestSupport.temporaryDirectory("hotline-sip")
-        let cfg = dir.appendingPathComponent("ct.yaml")
-        try """
-        name: ct-sip
-        sip:
-          listen: 127.0.0.1:0
-          digest_algorithms: \(digestOrder)
-          rtp_port_min: \(40000 + Int(getpid() % 100) * 100)
-          rtp_port_max: \(40099 + Int(getpid() % 100) * 100)
-          users:
-            - user: "1001"
-              password: "pw-1001-secret"
-        \(extraSIP)
-        flow_link:
-          listen: 127.0.0.1:0
-        """.write(to: cfg, atomically: true, encoding: .utf8)
-        let ct = try ChildProcess("ct-server", ["--config", cfg.path], environment: env)
-        let line = try #require(ct.waitForLine(containing: " sip="), "ct-server did not start: \(ct.outputText)")
-        let sip = try #require(line.split(separator: " ").first { $0.hasPrefix("sip=") })
-        let port = try #require(Int(sip.split(separator: ":").last ?? ""))
-        return (ct, port, dir)
+        let ct = try CTServerUnderTest(extraSIP: extraSIP, digestOrder: digestOrder)
+        return (ct.process, ct.sip, ct.dir)
     }
-
-    static var sippPort = Int32(26000 + getpid() % 2000)
 
     /// Runs one SIPp scenario (bounded) and returns its exit status and error log.
     func sipp(_ scenario: String, port: Int, _ args: [String] = [], calls: Int = 1) throws -> (Int32, String) {
-        let sipp = "/usr/bin/sipp"
-        #expect(FileManager.default.isExecutableFile(atPath: sipp), "SIPp (Debian sip-tester) must be installed: deploy/test installs it")
-        Self.sippPort += 2
+        #expect(FileManager.default.isExecutableFile(atPath: SIPp.path), "SIPp (Debian sip-tester) must be installed: deploy/test installs it")
         let errors = TestSupport.temporaryDirectory("sipp").appendingPathComponent("err.log")
-        let r = try ChildProcess.run(sipp, ["127.0.0.1:\(port)", "-sf", Self.fixtures.appendingPathComponent("sipp/\(scenario)").path,
-                                            "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(Self.sippPort)", "-cp", "\(Self.sippPort + 1)",
-                                            "-bind_local", "-nostdin", "-m", "\(calls)", "-timeout", "20", "-timeout_error",
-                                            "-trace_err", "-error_file", errors.path] + args, seconds: 30)
+        let r = try SIPp.run("127.0.0.1:\(port)", scenario: Self.fixtures.appendingPathComponent("sipp/\(scenario)"),
+                             ["-m", "\(calls)", "-timeout", "20", "-timeout_error", "-trace_err", "-error_file", errors.path] + args, seconds: 30)
         let err = (try? String(contentsOf: errors, encoding: .utf8)) ?? ""
         return (r.status, err + r.output.suffix(2000))
     }
@@ -194,10 +169,7 @@ extension SIPEdgeTests {
         defer { ct.stop() }
         let line = try #require(ct.waitForLine(containing: " sip="), "\(ct.outputText)")
         let port = try #require(Int(line.split(separator: ":").last ?? ""))
-        Self.sippPort += 2
-        let r = try ChildProcess.run("/usr/bin/sipp", ["[::1]:\(port)", "-sn", "uac", "-s", "9196", "-i", "::1", "-mi", "::1",
-                                                        "-p", "\(Self.sippPort)", "-cp", "\(Self.sippPort + 1)", "-bind_local", "-nostdin",
-                                                        "-m", "3", "-timeout", "20", "-timeout_error"], seconds: 30)
+        let r = try SIPp.run("[::1]:\(port)", builtin: "uac", ipv6: true, ["-s", "9196", "-m", "3", "-timeout", "20", "-timeout_error"], seconds: 30)
         #expect(r.status == 0, "\(r.output.suffix(1500))")
     }
 
@@ -206,7 +178,7 @@ extension SIPEdgeTests {
     @Test func optionsOverTLS() throws {
         let pki = try TestPKI(names: ["sip"])
         defer { pki.remove() }
-        let tlsPort = 26000 + Int(getpid() % 1000) * 2 + 1
+        let tlsPort = TestPorts.block(1)
         let (ct, _, dir) = try startCT(extraSIP: "  tls_listen: 127.0.0.1:\(tlsPort)\n  tls: { certificate: \(pki.cert("sip")), private_key: \(pki.key("sip")) }")
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
         let request = "OPTIONS sip:ping@127.0.0.1:\(tlsPort);transport=tls SIP/2.0\r\nVia: SIP/2.0/TLS 127.0.0.1:5999;branch=z9hG4bKtls1\r\n"

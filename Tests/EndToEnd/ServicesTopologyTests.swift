@@ -12,20 +12,13 @@ import Glibc
 
     /// Starts a ct-server on an ephemeral port and returns it with that port.
     func startCT(linkPort: Int = 0) throws -> (ChildProcess, Int) {
-        let ct = try ChildProcess("ct-server", ["--name", "ct-e2e", "--link-listen", "127.0.0.1:\(linkPort)", "--sip-listen", "127.0.0.1:0"],
-                                  environment: env)
-        let line = try #require(ct.waitForLine(containing: "listening flow_link="), "ct-server did not start: \(ct.outputText)")
-        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") })
-        let port = try #require(Int(field.split(separator: ":").last ?? ""))
-        return (ct, port)
+        let ct = try CTServerUnderTest(name: "ct-e2e", linkPort: linkPort)
+        return (ct.process, ct.link)
     }
 
     func startFlow(_ name: String, ctPort: Int, _ extra: [String] = []) throws -> (ChildProcess, Int) {
-        let flow = try ChildProcess("flow-server", ["--name", name, "--ct", "127.0.0.1:\(ctPort)", "--listen", "127.0.0.1:0"] + extra, environment: env)
-        let line = try #require(flow.waitForLine(containing: "listening app_link="), "flow-server did not start: \(flow.outputText)")
-        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") })
-        let port = try #require(Int(field.split(separator: ":").last ?? ""))
-        return (flow, port)
+        let server = try FlowServerUnderTest(name: name, ct: ctPort, extra, environment: env)
+        return (server.process, server.appPort)
     }
 
     func status(_ port: Int, json: Bool = false) throws -> (Int32, String) {

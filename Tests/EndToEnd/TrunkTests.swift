@@ -13,15 +13,13 @@ import Glibc
     typealias FlowHarness = CallControlTests.FlowHarness
 
     func startCT(trunk: String) throws -> (ChildProcess, sip: Int, link: Int, dir: URL) {
-        let (ct, sip, dir) = try edge.startCT(extraSIP: trunk)
-        let line = try #require(ct.waitForLine(containing: "flow_link="), "\(ct.outputText)")
-        let field = try #require(line.split(separator: " ").first { $0.hasPrefix("flow_link=") })
-        return (ct, sip, try #require(Int(field.split(separator: ":").last ?? "")), dir)
+        let ct = try CTServerUnderTest(extraSIP: trunk)
+        return (ct.process, ct.sip, ct.link, ct.dir)
     }
 
     @Test func originateThroughATrunkAnswersItsChallenge() throws {
-        SIPEdgeTests.sippPort += 4
-        let carrierPort = Int(SIPEdgeTests.sippPort)
+        let carrierPorts = SIPp.Ports()
+        let carrierPort = carrierPorts.sip
         let (ct, sip, link, dir) = try startCT(trunk: """
               trunks:
                 - name: carrier
@@ -31,9 +29,8 @@ import Glibc
                   options_interval_ms: 0
             """)
         defer { ct.stop(); try? FileManager.default.removeItem(at: dir) }
-        let carrier = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_trunk_auth.xml").path,
-                                                         "-i", "127.0.0.1", "-mi", "127.0.0.1", "-p", "\(carrierPort)", "-cp", "\(carrierPort + 1)",
-                                                         "-bind_local", "-nostdin", "-m", "1", "-timeout", "30", "-timeout_error"])
+        let carrier = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_trunk_auth.xml"), ports: carrierPorts,
+                                     ["-m", "1", "-timeout", "30", "-timeout_error"])
         defer { carrier.stop() }
         let flow = try FlowHarness(linkPort: link)
         defer { flow.stop() }
@@ -61,11 +58,10 @@ import Glibc
     }
 
     @Test func keepAlivesMarkATrunkUpAndDown() throws {
-        SIPEdgeTests.sippPort += 4
-        let carrierPort = Int(SIPEdgeTests.sippPort)
-        let carrier = try ChildProcess("/usr/bin/sipp", ["-sf", SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_options.xml").path,
-                                                         "-i", "127.0.0.1", "-p", "\(carrierPort)", "-cp", "\(carrierPort + 1)",
-                                                         "-bind_local", "-nostdin", "-m", "1000", "-timeout", "60"])
+        let carrierPorts = SIPp.Ports()
+        let carrierPort = carrierPorts.sip
+        let carrier = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_options.xml"), ports: carrierPorts,
+                                     ["-m", "1000", "-timeout", "60"])
         let (ct, _, link, dir) = try startCT(trunk: """
               trunks:
                 - name: pstn

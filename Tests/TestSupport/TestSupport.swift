@@ -82,17 +82,9 @@ public final class LoopThread {
 }
 
 extension TestSupport {
-    private static let blocks = Box(0)
-
     /// A block of 40 ports for one SIP peer (baresip: SIP at +0, its TLS at +1, control at +3,
-    /// RTP in +10…+39), below Linux's ephemeral range (32768+) so that no socket another test
-    /// opened with port 0 can already hold it, and clear of the SIPp ports (26000+). Blocks
-    /// rotate through 20 per process.
-    public static func portBlock() -> Int {
-        var n = 0
-        blocks.mutate { n = $0; $0 = ($0 + 1) % 20 }
-        return 20000 + Int(getpid() % 6) * 800 + n * 40
-    }
+    /// RTP in +10…+39), from the one allocator (TestPorts).
+    public static func portBlock() -> Int { TestPorts.block(40) }
 }
 
 /// Baresip's port layout inside a block from TestSupport.portBlock().

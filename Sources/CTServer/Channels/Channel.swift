@@ -1,7 +1,14 @@
+import Protocol
+
 /// A channel: one SIP leg anchored at the CT-Server (docs/architecture.md), as a state machine.
 ///
 /// offered → ringing → answered (200 sent, waiting for ACK) → connected ⇄ held → hanging-up → gone;
 /// a leg can also go straight to gone (rejected, cancelled, peer hung up).
+///
+/// The same machine drives the legs the CT-Server places (UAC): offered (INVITE sent) →
+/// ringing (1xx) → connected (2xx, ACKed) ⇄ held → hanging-up → gone, or gone on a failure or
+/// when we cancel; a challenge is answered and a redirect followed as the runner allows. Each
+/// response is classified first (`OutboundResponse`); every action returned is carried out.
 public struct ChannelStateMachine: Sendable {
     public enum State: String, Sendable {
         case offered, ringing, answered, connected, held, hangingUp = "hanging-up", gone
@@ -17,6 +24,20 @@ public struct ChannelStateMachine: Sendable {
         case sendBye
         case releaseMedia
         case report(State)
+        // UAC legs.
+        /// ACK a 2xx (every one, retransmissions included — RFC 3261 §13.2.2.4).
+        case sendAck
+        /// Use the SDP of the response (the answer, or early media).
+        case applyRemoteSDP
+        case sendCancel
+        /// Send the INVITE again with credentials for the challenge.
+        case answerChallenge(code: Int)
+        /// Send the INVITE to the 3xx's Contact.
+        case followRedirect(code: Int)
+        case reportDelivered(code: Int)
+        case reportEstablished(code: Int)
+        /// The call did not connect: report Failed with the code and cause, and forget the leg.
+        case reportFailed(code: Int, cause: ChannelEvent.Cause, text: String)
     }
 
     public private(set) var state: State = .offered
@@ -109,6 +130,55 @@ public struct ChannelStateMachine: Sendable {
         case .hangingUp, .gone:
             return []
         }
+    }
+
+    // MARK: UAC legs
+
+    /// A response to our INVITE. `canAnswerChallenge`: credentials exist and none were sent
+    /// yet; `canFollowRedirect`: the Contact is reachable and the redirect limit not reached.
+    public mutating func response(_ r: OutboundResponse, canAnswerChallenge: Bool = false, canFollowRedirect: Bool = false) -> [Action] {
+        switch (state, r) {
+        case (_, .trying):
+            return []
+        case (.offered, .progress(let code, let early)), (.ringing, .progress(let code, let early)):
+            var a: [Action] = early ? [.applyRemoteSDP] : []
+            if state == .offered {
+                state = .ringing
+                a.append(.reportDelivered(code: code))
+            }
+            return a
+        case (.offered, .success(let code)), (.ringing, .success(let code)):
+            state = .connected
+            return [.sendAck, .applyRemoteSDP, .reportEstablished(code: code)]
+        case (.answered, .success), (.connected, .success), (.held, .success):
+            return [.sendAck]   // a retransmitted 2xx
+        case (.hangingUp, .success), (.gone, .success):
+            return [.sendAck, .sendBye]   // answered after we gave up: end it at once
+        case (.offered, .challenge(let code)), (.ringing, .challenge(let code)):
+            if canAnswerChallenge { return [.answerChallenge(code: code)] }
+            return failed(code: code, cause: .callRejected, text: "authentication required")
+        case (.offered, .redirect(let code)), (.ringing, .redirect(let code)):
+            if canFollowRedirect { return [.followRedirect(code: code)] }
+            return failed(code: code, cause: ChannelEvent.Cause(sipCode: UInt16(code)), text: "redirected to an unreachable target")
+        case (.offered, .failure(let code, let cause, let text)), (.ringing, .failure(let code, let cause, let text)):
+            return failed(code: code, cause: cause, text: text)
+        default:
+            return []   // a final response to an INVITE we already cancelled or ended
+        }
+    }
+
+    /// We give up on a UAC leg before it is answered (hang-up from the Flow-Server, the ring timer).
+    public mutating func cancel(cause c: String, code: ChannelEvent.Cause) -> [Action] {
+        guard state == .offered || state == .ringing else { return [] }
+        state = .gone
+        cause = c
+        return [.sendCancel, .reportFailed(code: 487, cause: code, text: c)]
+    }
+
+    private mutating func failed(code: Int, cause c: ChannelEvent.Cause, text: String) -> [Action] {
+        state = .gone
+        cause = text
+        return [.reportFailed(code: code, cause: c, text: text)]
     }
 
     /// Our BYE was answered (or timed out).

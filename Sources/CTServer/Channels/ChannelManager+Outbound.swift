@@ -122,7 +122,7 @@ extension ChannelManager {
             self?.outboundResponse(ch, r)
         }, onTimeout: { [weak self, weak ch] in
             guard let self, let ch else { return }
-            self.outboundEnded(ch, kind: .failed, code: 408, cause: "no response")
+            self.applyUAC(ch, ch.machine.response(.failure(code: 408, cause: .recoveryOnTimerExpiry, text: "no response")), nil)
         })
         if let c = ch.sentInvite?.callID { byCallID[c] = ch.id }
     }
@@ -136,84 +136,94 @@ extension ChannelManager {
         host.hasPrefix("[") || host.split(separator: ".").count == 4 && host.split(separator: ".").allSatisfy { UInt8($0) != nil }
     }
 
+    /// A response to the channel's INVITE: classified, fed to the channel's state machine, and
+    /// its actions carried out. What the runner knows decides two things the machine asks:
+    /// whether a challenge can be answered (trunk credentials, first attempt) and a redirect
+    /// followed (a reachable Contact, fewer than 3 so far).
     func outboundResponse(_ ch: SIPChannel, _ r: SIPMessage) {
-        guard let code = r.statusCode, let invite = ch.sentInvite else { return }
-        switch code {
-        case 100:
-            break
-        case 101..<200:
-            // 183 with SDP: early media (ringback or announcements from the far end) flows now.
-            if !r.body.isEmpty { applyRemoteSDP(ch, r) }
-            if ch.state == .offered {
-                _ = ch.machine.ring()
+        guard let code = r.statusCode, ch.sentInvite != nil else { return }
+        let response = OutboundResponse(code: code, hasBody: !r.body.isEmpty)
+        var canAnswer = false, canFollow = false
+        switch response {
+        case .challenge(let c): canAnswer = ch.authAttempts == 0 && challengeAnswer(ch, r, code: c) != nil
+        case .redirect: canFollow = ch.redirects < 3 && redirectTarget(r) != nil
+        default: break
+        }
+        applyUAC(ch, ch.machine.response(response, canAnswerChallenge: canAnswer, canFollowRedirect: canFollow), r)
+    }
+
+    /// The Authorization for a trunk's 401/407, if the trunk has credentials.
+    private func challengeAnswer(_ ch: SIPChannel, _ r: SIPMessage, code: Int) -> SIPHeader? {
+        guard let trunk = trunks?.trunk(named: ch.line), let creds = trunk.credentials, let target = ch.target,
+              let challenge = r.value(code == 401 ? .wwwAuthenticate : .proxyAuthenticate),
+              let auth = DigestClient.authorization(challenge: challenge, method: "INVITE", uri: target.description, credentials: creds) else { return nil }
+        return SIPHeader(name: code == 401 ? .authorization : .proxyAuthorization, value: auth)
+    }
+
+    /// Where a 3xx sends us: its first Contact, if it is a literal address (RFC 3261 §8.1.3.4).
+    private func redirectTarget(_ r: SIPMessage) -> (SIPURI, SocketAddress)? {
+        guard let contact = r.values(.contact).first, let uri = try? SIPURI(parsing: Self.uriText(contact)),
+              isLiteralAddress(uri.host), let addr = try? SocketAddress(host: uri.host.trimmingCharacters(in: ["[", "]"]), port: uri.port ?? 5060) else { return nil }
+        return (uri, addr)
+    }
+
+    /// Carries out a UAC leg's actions (`response`: the message that caused them, if any).
+    func applyUAC(_ ch: SIPChannel, _ actions: [ChannelStateMachine.Action], _ response: SIPMessage?) {
+        for action in actions {
+            switch action {
+            case .sendAck:
+                guard let r = response, let invite = ch.sentInvite,
+                      var dialog = ch.dialog ?? SIPDialog(uacFor: invite, response: r, peer: ch.peer) else { continue }
+                var ack = SIPMessage(startLine: .request(method: "ACK", uri: dialog.remoteTarget, version: "SIP/2.0"))
+                ack.add(.maxForwards, "70")
+                ack.add(.from, dialog.localURI)
+                ack.add(.to, dialog.remoteURI)
+                ack.add(.callID, dialog.callID)
+                ack.add(.cseq, "\(invite.cseq?.number ?? 1) ACK")
+                for route in dialog.routeSet { ack.add(.route, route) }
+                endpoint?.sendStateless(ack, to: ch.peer)
+                if ch.dialog == nil {
+                    dialog.remoteSeq = 0
+                    ch.dialog = dialog
+                }
+            case .applyRemoteSDP:
+                if let r = response, !r.body.isEmpty { applyRemoteSDP(ch, r) }
+            case .reportDelivered(let code):
                 report?(ch, .delivered, code, "")
+            case .reportEstablished(let code):
+                if let t = ch.ringTimer { loop.cancel(t) }
+                counters.answered += 1
+                report?(ch, .established, code, "")
+                if ch.referral != nil { referralAnswered(ch) }
+            case .answerChallenge:
+                guard let r = response, let code = r.statusCode, let auth = challengeAnswer(ch, r, code: code), let target = ch.target else { continue }
+                ch.authAttempts += 1
+                sendInvite(ch, target: target, authorization: auth)
+            case .followRedirect(let code):
+                guard let r = response, let (uri, addr) = redirectTarget(r) else { continue }
+                ch.redirects += 1
+                logger.info("channel \(ch.id): \(code) redirect to \(uri)")
+                if let c = ch.sentInvite?.callID, byCallID[c] == ch.id { byCallID.removeValue(forKey: c) }
+                ch.peer = SIPPeer(transport: .udp, address: addr)
+                sendInvite(ch, target: uri)
+            case .sendCancel:
+                sendCancel(ch)
+            case .reportFailed(let code, let cause, let text):
+                ch.clearCause = ch.clearCause ?? cause
+                outboundEnded(ch, kind: .failed, code: code, cause: text)
+            default:
+                apply(ch, [action])
             }
-        case 200..<300:
-            guard var dialog = ch.dialog ?? SIPDialog(uacFor: invite, response: r, peer: ch.peer) else { return }
-            // ACK every 2xx (retransmissions included) — RFC 3261 §13.2.2.4.
-            var ack = SIPMessage(startLine: .request(method: "ACK", uri: dialog.remoteTarget, version: "SIP/2.0"))
-            ack.add(.maxForwards, "70")
-            ack.add(.from, dialog.localURI)
-            ack.add(.to, dialog.remoteURI)
-            ack.add(.callID, dialog.callID)
-            ack.add(.cseq, "\(invite.cseq?.number ?? 1) ACK")
-            for route in dialog.routeSet { ack.add(.route, route) }
-            endpoint?.sendStateless(ack, to: ch.peer)
-            guard ch.dialog == nil else { return }
-            if ch.state == .hangingUp || ch.state == .gone {
-                // Answered after we gave up: end it at once.
-                ch.dialog = dialog
-                sendBye(ch)
-                return
-            }
-            applyRemoteSDP(ch, r)
-            dialog.remoteSeq = 0
-            ch.dialog = dialog
-            if let t = ch.ringTimer { loop.cancel(t) }
-            _ = ch.machine.answer(reliable: true)
-            _ = ch.machine.ackReceived()
-            counters.answered += 1
-            report?(ch, .established, code, "")
-            if ch.referral != nil { referralAnswered(ch) }
-        case 401, 407 where ch.authAttempts == 0 && (ch.state == .offered || ch.state == .ringing):
-            // The trunk wants credentials: answer its challenge once, in the same call.
-            guard let trunk = trunks?.trunk(named: ch.line), let creds = trunk.credentials, let target = ch.target,
-                  let challenge = r.value(code == 401 ? .wwwAuthenticate : .proxyAuthenticate),
-                  let auth = DigestClient.authorization(challenge: challenge, method: "INVITE", uri: target.description, credentials: creds) else {
-                outboundEnded(ch, kind: .failed, code: code, cause: "authentication required")
-                return
-            }
-            ch.authAttempts += 1
-            sendInvite(ch, target: target, authorization: SIPHeader(name: code == 401 ? .authorization : .proxyAuthorization, value: auth))
-        case 300..<400 where ch.redirects < 3 && (ch.state == .offered || ch.state == .ringing):
-            // Follow the redirect (RFC 3261 §8.1.3.4) to the first Contact we can reach.
-            guard let contact = r.values(.contact).first, let uri = try? SIPURI(parsing: Self.uriText(contact)),
-                  isLiteralAddress(uri.host), let addr = try? SocketAddress(host: uri.host.trimmingCharacters(in: ["[", "]"]), port: uri.port ?? 5060) else {
-                outboundEnded(ch, kind: .failed, code: code, cause: "redirected to an unreachable target")
-                return
-            }
-            ch.redirects += 1
-            logger.info("channel \(ch.id): \(code) redirect to \(uri)")
-            if let c = ch.sentInvite?.callID, byCallID[c] == ch.id { byCallID.removeValue(forKey: c) }
-            ch.peer = SIPPeer(transport: .udp, address: addr)
-            sendInvite(ch, target: uri)
-        default:
-            let cause: String
-            switch code {
-            case 486, 600: cause = "busy"
-            case 408, 480: cause = "no answer"
-            case 487: cause = ch.machine.cause ?? "cancelled"
-            case 404, 604: cause = "not found"
-            case 603: cause = "declined"
-            default: cause = "failed"
-            }
-            outboundEnded(ch, kind: .failed, code: code, cause: cause)
         }
     }
 
+    /// Gives up on a UAC leg that has not been answered (CANCEL; a late 2xx is ACKed and BYE'd).
     func cancelOutbound(_ ch: SIPChannel, cause: String) {
+        applyUAC(ch, ch.machine.cancel(cause: cause, code: ch.clearCause ?? .normalClearing), nil)
+    }
+
+    private func sendCancel(_ ch: SIPChannel) {
         guard let invite = ch.sentInvite, let branch = invite.topVia?.branch, let endpoint else { return }
-        _ = ch.machine.reject(code: 487, cause: cause)   // offered/ringing → gone bookkeeping
         var cancel = SIPMessage(startLine: .request(method: "CANCEL", uri: invite.requestURI ?? "", version: "SIP/2.0"))
         cancel.add(.maxForwards, "70")
         if let f = invite.value(.from) { cancel.add(.from, f) }
@@ -223,8 +233,7 @@ extension ChannelManager {
         var stripped = cancel
         stripped.remove(.via)
         endpoint.sendRequest(stripped, to: ch.peer, branch: branch, onResponse: { _ in }, onTimeout: {})
-        // The 487 (or a late 2xx, which we BYE) arrives through the INVITE transaction.
-        outboundEnded(ch, kind: .failed, code: 487, cause: cause)
+        // The 487 (or a late 2xx, which is ACKed and BYE'd) arrives through the INVITE transaction.
     }
 
     func outboundEnded(_ ch: SIPChannel, kind: ChannelEvent.Kind, code: Int, cause: String) {

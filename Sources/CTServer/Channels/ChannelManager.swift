@@ -440,6 +440,8 @@ public final class ChannelManager {
                     remove(ch)
                 default: break
                 }
+            case .sendAck, .applyRemoteSDP, .sendCancel, .answerChallenge, .followRedirect, .reportDelivered, .reportEstablished, .reportFailed:
+                applyUAC(ch, [a], nil)
             }
         }
     }
