@@ -320,47 +320,6 @@ public final class ChannelManager {
         return .success(())
     }
 
-    /// Blind transfer (RFC 3515): REFER the far end to `target`; its NOTIFY sipfrag tells the
-    /// outcome. On success the far end has a new call and this leg is released with BYE.
-    public func transfer(_ id: String, target: String) -> Result<Void, CommandError> {
-        guard let ch = channels[id] else { return .failure(.noSuchChannel) }
-        guard ch.state == .connected || ch.state == .held, var d = ch.dialog, let endpoint else { return .failure(.wrongState(ch.state.rawValue)) }
-        guard (try? SIPURI(parsing: target)) != nil, ch.transferTarget == nil else { return .failure(.failed("bad target or a transfer is pending")) }
-        var refer = d.makeRequest("REFER")
-        refer.add(.referTo, "<\(target)>")
-        refer.add(.referredBy, contactHeader(for: d.peer))
-        refer.add(.contact, contactHeader(for: d.peer))
-        ch.dialog = d
-        ch.transferTarget = target
-        endpoint.sendRequest(refer, to: d.peer, onResponse: { [weak self, weak ch] r in
-            guard let self, let ch, let code = r.statusCode, code >= 200 else { return }
-            if code >= 300 { self.transferDone(ch, ok: false, code: code, cause: "REFER refused") }
-        }, onTimeout: { [weak self, weak ch] in
-            guard let self, let ch else { return }
-            self.transferDone(ch, ok: false, code: 408, cause: "no answer to REFER")
-        })
-        ch.transferTimer = loop.schedule(afterMilliseconds: 64 * settings.timers.t1) { [weak self, weak ch] in
-            guard let self, let ch, ch.transferTarget != nil else { return }
-            self.transferDone(ch, ok: false, code: 408, cause: "no final NOTIFY")
-        }
-        return .success(())
-    }
-
-    private func referProgress(_ ch: SIPChannel, _ notify: SIPMessage) {
-        guard ch.transferTarget != nil, (notify.value(.event) ?? "").lowercased().hasPrefix("refer") else { return }
-        let frag = String(decoding: notify.body, as: UTF8.self).split(separator: " ")
-        guard frag.count >= 2, frag[0].hasPrefix("SIP/2.0"), let code = Int(frag[1]) else { return }
-        if code >= 200 { transferDone(ch, ok: code < 300, code: code, cause: code < 300 ? "transferred to \(ch.transferTarget ?? "")" : "transfer target answered \(code)") }
-    }
-
-    private func transferDone(_ ch: SIPChannel, ok: Bool, code: Int, cause: String) {
-        guard ch.transferTarget != nil else { return }
-        ch.transferTarget = nil
-        if let t = ch.transferTimer { loop.cancel(t) }
-        report?(ch, ok ? .transferred : .transferFailed, code, cause)
-        if ok { apply(ch, ch.machine.hangup(cause: cause)) }
-    }
-
     /// Hangs a channel up from our side (Flow-Server command, shutdown).
     @discardableResult
     public func hangup(_ id: String, cause: String) -> Result<Void, CommandError> {

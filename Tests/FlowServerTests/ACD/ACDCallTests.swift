@@ -223,3 +223,91 @@ import TestSupport
         #expect(c.handle(.consultDialled(leg: "late"), now: 4) == [.hangup("late", cause: "no longer needed")], "a late leg of an ended call is hung up")
     }
 }
+
+/// The call machine alone, every phase with every event (owned legs, unknown legs, late dial
+/// results, commands in the wrong phase): what must hold whatever the pair.
+@Suite struct ACDCallMachineTableTests {
+    typealias E = ACDCall.Event
+
+    /// The call driven into each phase by a scripted sequence.
+    static var phases: [(String, ACDCall)] {
+        func run(_ events: [E]) -> ACDCall {
+            var c = ACDCall(id: "in-1", kind: .inbound, callerChannel: "in-1", caller: "5550001", called: "4000", queue: "q", enqueuedAt: 0,
+                            music: ["tone:ringback"], fromFlow: true)
+            for e in events { _ = c.handle(e, now: 1) }
+            return c
+        }
+        let waiting: [E] = [.enqueue(open: true, staffed: true)]
+        let offered = waiting + [.offer(agent: "a", dial: true, autoAnswer: false), .agentDialled(agent: "a", leg: "la")]
+        let connected = offered + [.answered(leg: "la")]
+        let consulting = connected + [.consult(target: "agent:b", agent: "b", destination: "ext-b", autoAnswer: false), .consultDialled(leg: "lb")]
+        let consultConnected = consulting + [.answered(leg: "lb")]
+        let transferring = connected + [.transfer(.number("13900139000")), .outsideDialled(leg: "lo")]
+        return [("waiting", run(waiting)), ("offered", run(offered)), ("connected", run(connected)), ("held", run(connected + [.hold])),
+                ("consulting", run(consulting)), ("consult-connected", run(consultConnected)), ("conferenced", run(consultConnected + [.conference])),
+                ("transferring", run(transferring)), ("external", run(transferring + [.answered(leg: "lo")])),
+                ("ended", run(waiting + [.cleared(leg: "in-1", cause: .normalClearing, text: "caller hung up", failed: false)]))]
+    }
+
+    static let events: [E] = [
+        .enqueue(open: true, staffed: true), .enqueue(open: false, staffed: true), .maxWaitExpired, .handOver(server: "flow-2"),
+        .offer(agent: "c", dial: true, autoAnswer: false), .answerInConsole(agent: "a"), .agentDialled(agent: "a", leg: "late"),
+        .agentDialFailed(agent: "a", reason: "unreachable"), .withdraw(agent: "a", reason: .rejected), .requeued(agent: "a", reason: .agentDisconnected),
+        .requeued(agent: "b", reason: .ringNoAnswer), .answered(leg: "la"), .answered(leg: "lb"), .answered(leg: "lo"), .answered(leg: "unknown"),
+        .held(leg: "la"), .retrieved(leg: "la"), .cleared(leg: "in-1", cause: .normalClearing, text: "", failed: false),
+        .cleared(leg: "la", cause: .userBusy, text: "busy", failed: true), .cleared(leg: "lb", cause: .normalClearing, text: "", failed: false),
+        .cleared(leg: "lo", cause: .normalClearing, text: "", failed: false), .cleared(leg: "unknown", cause: .normalClearing, text: "", failed: false),
+        .outsideDialled(leg: "lx"), .outsideDialFailed(reason: "no route"), .hold, .retrieve, .hangup, .transfer(.queue("q2")),
+        .transfer(.number("13800138000")), .consult(target: "13700137000", agent: nil, destination: "13700137000", autoAnswer: false),
+        .consultDialled(leg: "lc"), .consultDialFailed(reason: "busy"), .complete, .cancelConsult, .conference,
+        .returnToFlow(node: nil, variables: [:]), .linkLost,
+    ]
+
+    /// The legs an event brings in (a dial result names a new channel).
+    static func introduced(_ e: E) -> Set<String> {
+        switch e {
+        case .agentDialled(_, let l), .consultDialled(let l), .outsideDialled(let l): return [l]
+        default: return []
+        }
+    }
+
+    static func agentOf(_ e: E) -> String? {
+        switch e {
+        case .offer(let a, _, _), .answerInConsole(let a), .agentDialled(let a, _), .agentDialFailed(let a, _), .withdraw(let a, _), .requeued(let a, _): return a
+        case .consult(_, let a, _, _): return a
+        default: return nil
+        }
+    }
+
+    @Test func everyPhaseWithEveryEvent() {
+        let phases = Self.phases
+        #expect(phases.map { $0.1.phase.name } == ["waiting", "offered", "connected", "held", "consulting", "consulting", "conferenced",
+                                                 "transferring", "external", "ended"], "the script reaches every phase")
+        for (name, start) in phases {
+            for e in Self.events {
+                var c = start
+                let actions = c.handle(e, now: 2)
+                var again = start
+                #expect(again.handle(e, now: 2) == actions && again == c, "\(name) + \(e): a value type, the same every time")
+                let before = Set(start.channels.keys), after = Set(c.channels.keys)
+                let known = before.union(after).union(Self.introduced(e))
+                #expect(after.isSubset(of: before.union(Self.introduced(e))), "\(name) + \(e): a channel appeared from nowhere: \(after.subtracting(before))")
+                if start.isEnded {
+                    #expect(actions.allSatisfy { if case .hangup = $0 { return true }; return false }, "\(name) + \(e): an ended call only hangs up late legs: \(actions)")
+                }
+                if c.isEnded { #expect(c.channels.isEmpty, "\(name) + \(e): an ended call owns no channel") }
+                let agents = Set(start.agentsInvolved + c.agentsInvolved + (Self.agentOf(e).map { [$0] } ?? []))
+                for a in actions {
+                    switch a {
+                    case .bridge(let x, let y): #expect(known.contains(x) && known.contains(y), "\(name) + \(e): bridges \(x)–\(y), not its own")
+                    case .play(let x, _), .stopMedia(let x), .conferenceJoin(let x, _), .unbridge(let x):
+                        #expect(known.contains(x), "\(name) + \(e): media on \(x), not its own")
+                    case .agent(let code, _), .notify(let code, _, _):
+                        #expect(agents.contains(code), "\(name) + \(e): tells \(code), who has nothing to do with it")
+                    default: break
+                    }
+                }
+            }
+        }
+    }
+}

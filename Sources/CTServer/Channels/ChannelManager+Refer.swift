@@ -2,52 +2,55 @@ import Foundation
 import Logging
 import Protocol
 
-/// In-dialog session changes from a phone: UPDATE (RFC 3311), early media, and the phone's own
-/// blind transfer (REFER, RFC 3515) of a bridged call.
+/// REFER (RFC 3515) in both directions, in one place: the transfers a Flow-Server asks for
+/// (we REFER the far end; its NOTIFY sipfrag tells the outcome) and the phone's own blind
+/// transfer of a bridged call (it REFERs us; we dial the target, bridge the other party to it,
+/// and NOTIFY the phone).
 extension ChannelManager {
-    /// The far end's SDP in a 18x or 2xx to our INVITE: where to send media, which codec.
-    func applyRemoteSDP(_ ch: SIPChannel, _ r: SIPMessage) {
-        guard let body = try? SessionDescription(parsing: r.body), let m = body.media.first(where: { $0.type == "audio" && $0.port != 0 }),
-              let (codec, pt) = OfferAnswer.pickCodec(m) else { return }
-        let n = NegotiatedAudio(codec: codec, payloadType: pt, telephoneEvent: OfferAnswer.telephoneEvent(m), remoteAddress: body.address(of: m) ?? "",
-                                remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
-        guard n != ch.negotiated else { return }
-        ch.negotiated = n
-        media.submit(.update(id: ch.id, endpoint: Self.endpoint(n)))
+    // MARK: we REFER the far end (TransferChannel)
+
+    /// Blind transfer (RFC 3515): REFER the far end to `target`; its NOTIFY sipfrag tells the
+    /// outcome. On success the far end has a new call and this leg is released with BYE.
+    public func transfer(_ id: String, target: String) -> Result<Void, CommandError> {
+        guard let ch = channels[id] else { return .failure(.noSuchChannel) }
+        guard ch.state == .connected || ch.state == .held, var d = ch.dialog, let endpoint else { return .failure(.wrongState(ch.state.rawValue)) }
+        guard (try? SIPURI(parsing: target)) != nil, ch.transferTarget == nil else { return .failure(.failed("bad target or a transfer is pending")) }
+        var refer = d.makeRequest("REFER")
+        refer.add(.referTo, "<\(target)>")
+        refer.add(.referredBy, contactHeader(for: d.peer))
+        refer.add(.contact, contactHeader(for: d.peer))
+        ch.dialog = d
+        ch.transferTarget = target
+        endpoint.sendRequest(refer, to: d.peer, onResponse: { [weak self, weak ch] r in
+            guard let self, let ch, let code = r.statusCode, code >= 200 else { return }
+            if code >= 300 { self.transferDone(ch, ok: false, code: code, cause: "REFER refused") }
+        }, onTimeout: { [weak self, weak ch] in
+            guard let self, let ch else { return }
+            self.transferDone(ch, ok: false, code: 408, cause: "no answer to REFER")
+        })
+        ch.transferTimer = loop.schedule(afterMilliseconds: 64 * settings.timers.t1) { [weak self, weak ch] in
+            guard let self, let ch, ch.transferTarget != nil else { return }
+            self.transferDone(ch, ok: false, code: 408, cause: "no final NOTIFY")
+        }
+        return .success(())
     }
 
-    /// UPDATE inside a dialog: a new offer (hold, resume, a new address) answered like a re-INVITE.
-    func update(_ ch: SIPChannel, _ request: SIPMessage, _ t: ServerTransactionHandle) {
-        guard !request.body.isEmpty else { t.respond(200); return }
-        guard let port = ch.mediaPort, let offer = try? SessionDescription(parsing: request.body) else {
-            t.respond(488, "Not Acceptable Here (unreadable SDP)")
-            return
-        }
-        switch renegotiate(ch, offer: offer, port: port) {
-        case .failure(let f):
-            t.respond(488, "Not Acceptable Here (\(f.reason))")
-        case .success(let sdp):
-            t.respond(200, headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))], body: sdp.serialized(), contentType: "application/sdp")
-        }
+    func referProgress(_ ch: SIPChannel, _ notify: SIPMessage) {
+        guard ch.transferTarget != nil, (notify.value(.event) ?? "").lowercased().hasPrefix("refer") else { return }
+        let frag = String(decoding: notify.body, as: UTF8.self).split(separator: " ")
+        guard frag.count >= 2, frag[0].hasPrefix("SIP/2.0"), let code = Int(frag[1]) else { return }
+        if code >= 200 { transferDone(ch, ok: code < 300, code: code, cause: code < 300 ? "transferred to \(ch.transferTarget ?? "")" : "transfer target answered \(code)") }
     }
 
-    /// A new offer inside the dialog (re-INVITE or UPDATE): answer it, move the media, and
-    /// report hold or resume. Returns our SDP answer.
-    func renegotiate(_ ch: SIPChannel, offer: SessionDescription, port: Int) -> Result<SessionDescription, OfferAnswer.Failure> {
-        OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)).map { sdp, negotiated in
-            let held = negotiated.direction == .sendonly || negotiated.direction == .inactive || negotiated.remoteAddress == "0.0.0.0"
-            ch.negotiated = negotiated
-            media.submit(.update(id: ch.id, endpoint: Self.endpoint(negotiated)))
-            apply(ch, ch.machine.holdChanged(held: held))
-            return sdp
-        }
+    func transferDone(_ ch: SIPChannel, ok: Bool, code: Int, cause: String) {
+        guard ch.transferTarget != nil else { return }
+        ch.transferTarget = nil
+        if let t = ch.transferTimer { loop.cancel(t) }
+        report?(ch, ok ? .transferred : .transferFailed, code, cause)
+        if ok { apply(ch, ch.machine.hangup(cause: cause)) }
     }
 
-    /// The other party of a two-party bridge.
-    func bridgePartner(of ch: SIPChannel) -> SIPChannel? {
-        guard let mix = ch.mixID, mix.hasPrefix("bridge-") else { return nil }
-        return activeChannelList.first { $0 !== ch && $0.mixID == mix && !$0.monitoring }
-    }
+    // MARK: the phone REFERs us
 
     /// A phone blind-transfers its bridged call: REFER → 202, NOTIFY 100 Trying; the CT-Server
     /// dials the Refer-To target; when it answers, the other party is bridged to it, the phone
