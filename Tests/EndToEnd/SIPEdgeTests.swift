@@ -130,12 +130,62 @@ import Glibc
 }
 
 /// A UDP socket on 127.0.0.1 for hand-written SIP exchanges.
+extension SIPEdgeTests {
+    /// Guesses spread over 40 source addresses (5 each, under the per-address limit): 200 wrong
+    /// answers lock the user out — the right password from a 41st address gets 403 — while the
+    /// phone that registered before the attack re-registers, and the lock-out is logged with
+    /// the user.
+    @Test func guessesFromManyAddressesLockTheUser() throws {
+        let ct = try CTServerUnderTest(extraSIP: "  auth_max_failures: 5\n  auth_max_failures_per_user: 20\n  auth_lockout_seconds: 60\n  rate_limit_per_source: 1000")
+        defer { ct.stop() }
+        func register(_ sock: UDPTestSocket, password: String?, nonce: String?, cseq: Int) throws -> String {
+            var msg = "REGISTER sip:127.0.0.1:\(ct.sip) SIP/2.0\r\nVia: SIP/2.0/UDP \(sock.host):\(sock.port);branch=z9hG4bK\(UUID().uuidString.prefix(8));rport\r\n"
+            msg += "Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=t\(cseq)\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: spread-\(sock.host)-\(sock.port)\r\n"
+            msg += "CSeq: \(cseq) REGISTER\r\nContact: <sip:1001@\(sock.host):\(sock.port)>\r\n"
+            if let nonce, let password {
+                let ha1 = Crypto.hexDigest(.md5, "1001:hotline:\(password)"), ha2 = Crypto.hexDigest(.md5, "REGISTER:sip:127.0.0.1")
+                let response = Crypto.hexDigest(.md5, "\(ha1):\(nonce):\(ha2)")
+                msg += "Authorization: Digest username=\"1001\", realm=\"hotline\", nonce=\"\(nonce)\", uri=\"sip:127.0.0.1\", response=\"\(response)\", algorithm=MD5\r\n"
+            }
+            msg += "Content-Length: 0\r\n\r\n"
+            return try sock.request(msg, port: ct.sip)
+        }
+        func nonce(_ challenge: String) -> String? {
+            challenge.range(of: #"nonce="[^"]*""#, options: .regularExpression).map { String(challenge[$0].dropFirst(7).dropLast()) }
+        }
+        func login(_ sock: UDPTestSocket, _ password: String, cseq: Int) throws -> String {
+            let challenge = try register(sock, password: nil, nonce: nil, cseq: cseq)
+            guard challenge.hasPrefix("SIP/2.0 401"), let n = nonce(challenge) else { return challenge }
+            return try register(sock, password: password, nonce: n, cseq: cseq + 1)
+        }
+        // The phone registers before the attack.
+        let phone = try UDPTestSocket(host: "127.0.0.200")
+        #expect(try login(phone, "pw-1001-secret", cseq: 1).hasPrefix("SIP/2.0 200"))
+        var refused = 0
+        for a in 1...40 {
+            let sock = try UDPTestSocket(host: "127.0.1.\(a)")
+            for g in 0..<5 { if try login(sock, "guess-\(g)", cseq: 10 + 2 * g).hasPrefix("SIP/2.0 403") { refused += 1 } }
+        }
+        #expect(refused > 100, "guesses refused once the user was locked: \(refused) of 200")
+        let fortyFirst = try UDPTestSocket(host: "127.0.1.41")
+        let r = try login(fortyFirst, "pw-1001-secret", cseq: 1)
+        #expect(r.hasPrefix("SIP/2.0 403"), "the right password from a 41st address: \(r.prefix(60))")
+        #expect(try login(phone, "pw-1001-secret", cseq: 3).hasPrefix("SIP/2.0 200"), "the phone that authenticated before still registers")
+        #expect(ct.process.outputText.contains("REGISTER for 1001 from 127.0.1.41 refused: locked out (user from any new address)"), "\(ct.process.outputText.suffix(1000))")
+    }
+}
+
 final class UDPTestSocket {
     let fd: Int32
     let port: Int
 
-    init() throws {
-        fd = try Sockets.udpBind(try SocketAddress(host: "127.0.0.1", port: 0))
+    let host: String
+
+    /// A UDP socket on `host` (any 127.x.y.z: loopback answers them all, so one machine can be
+    /// many sources).
+    init(host: String = "127.0.0.1") throws {
+        self.host = host
+        fd = try Sockets.udpBind(try SocketAddress(host: host, port: 0))
         port = Sockets.localAddress(fd)?.port ?? 0
         _ = fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK)
         var tv = timeval(tv_sec: 3, tv_usec: 0)

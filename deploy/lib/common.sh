@@ -9,7 +9,7 @@ BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspe
 # What the running call center uses: a private PostgreSQL when none is configured, and
 # espeak-ng for text-to-speech prompts.
 RUNTIME_PACKAGES=(postgresql espeak-ng sox)
-# Real peers the tests drive (TESTING.md): SIPp, baresip; python3 for small replay helpers.
+# Real peers the tests drive: SIPp, baresip; python3 for small replay helpers.
 TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }

@@ -55,6 +55,9 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     /// Failed authentications from one user and source before a lock-out, and its length.
     public var authMaxFailures: Int?
     public var authLockoutSeconds: Int?
+    /// Failures for one user from all sources (within 10 minutes) before it is locked out from new addresses; failures from one address for all users.
+    public var authMaxFailuresPerUser: Int?
+    public var authMaxFailuresPerSource: Int?
     /// Digest algorithms offered, most preferred first: "SHA-256", "MD5".
     public var digestAlgorithms: [String]?
     /// The echo-test number answered by the CT-Server itself (default 9196), and how long it rings.
@@ -82,6 +85,8 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case maxTransactions = "max_transactions"
         case authMaxFailures = "auth_max_failures"
         case authLockoutSeconds = "auth_lockout_seconds"
+        case authMaxFailuresPerUser = "auth_max_failures_per_user"
+        case authMaxFailuresPerSource = "auth_max_failures_per_source"
         case digestAlgorithms = "digest_algorithms"
         case echoNumber = "echo_number"
         case echoRingMs = "echo_ring_ms"

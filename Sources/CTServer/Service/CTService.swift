@@ -45,6 +45,8 @@ public final class CTService: RunnableService {
         for u in sipSettings.users ?? [] { users[u.user] = try u.credentials(realm: realm) }
         var auth = DigestAuthenticator(realm: realm, users: users)
         if let v = sipSettings.authMaxFailures { auth.maximumFailures = v }
+        if let v = sipSettings.authMaxFailuresPerUser { auth.maximumUserFailures = v }
+        if let v = sipSettings.authMaxFailuresPerSource { auth.maximumSourceFailures = v }
         if let v = sipSettings.authLockoutSeconds { auth.lockoutSeconds = UInt64(v) }
         if let names = sipSettings.digestAlgorithms {
             auth.algorithms = try names.map { n in

@@ -48,9 +48,40 @@ import Testing
         var d = DigestAuthenticator(realm: "hotline", users: ["1001": .fromPassword(user: "1001", realm: "hotline", password: "pw")])
         let nonce = d.makeNonce(now: now)
         for _ in 0..<4 { #expect(d.verify(register(answer(.md5, user: "1001", password: "x", nonce: nonce)), source: "10.9.9.9", now: now) == .challenge(stale: false)) }
-        #expect(d.verify(register(answer(.md5, user: "1001", password: "x", nonce: nonce)), source: "10.9.9.9", now: now) == .lockedOut)
-        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.9.9.9", now: now) == .lockedOut, "even the right password")
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "x", nonce: nonce)), source: "10.9.9.9", now: now) == .lockedOut(.userAtSource, user: "1001"))
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.9.9.9", now: now) == .lockedOut(.userAtSource, user: "1001"),
+                "even the right password")
         #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.1.1.1", now: now) == .authenticated(user: "1001"))
+    }
+
+    /// 200 guesses spread over 40 addresses (5 each, under the per-address limit) lock the user:
+    /// the right password from a 41st address is refused; a phone that authenticated before the
+    /// attack keeps working; one address guessing many users is locked out for all of them.
+    @Test func lockoutAcrossSourcesAndAcrossUsers() {
+        var d = DigestAuthenticator(realm: "hotline", users: ["1001": .fromPassword(user: "1001", realm: "hotline", password: "pw"),
+                                                            "1002": .fromPassword(user: "1002", realm: "hotline", password: "pw2")])
+        let nonce = d.makeNonce(now: now)
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.0.0.1", now: now) == .authenticated(user: "1001"),
+                "the phone, before the attack")
+        var outcomes: [DigestAuthenticator.Outcome] = []
+        for a in 0..<40 {
+            for _ in 0..<5 { outcomes.append(d.verify(register(answer(.md5, user: "1001", password: "guess", nonce: nonce)), source: "192.0.2.\(a + 1)", now: now)) }
+        }
+        #expect(outcomes.contains(.lockedOut(.user, user: "1001")), "the user-wide lock engaged")
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "192.0.2.41", now: now) == .lockedOut(.user, user: "1001"),
+                "the right password from a 41st address is refused")
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: nonce)), source: "10.0.0.1", now: now) == .authenticated(user: "1001"),
+                "the phone that authenticated before still can")
+        #expect(d.verify(register(answer(.md5, user: "1002", password: "pw2", nonce: nonce)), source: "192.0.2.41", now: now) == .authenticated(user: "1002"),
+                "other users are not affected")
+        // One address guessing many users (one guess each) is locked out for all of them.
+        var last: DigestAuthenticator.Outcome = .challenge(stale: false)
+        for u in 0..<30 { last = d.verify(register(answer(.md5, user: "u\(u)", password: "guess", nonce: nonce)), source: "198.51.100.7", now: now) }
+        #expect(last == .lockedOut(.source, user: "u29"))
+        #expect(d.verify(register(answer(.md5, user: "1002", password: "pw2", nonce: nonce)), source: "198.51.100.7", now: now) == .lockedOut(.source, user: "1002"))
+        // The locks end.
+        let later = now + 61 * 1_000_000_000
+        #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: d.makeNonce(now: later))), source: "192.0.2.41", now: later) == .authenticated(user: "1001"))
     }
 
     @Test func registrarBindsRefreshesAndRemoves() throws {

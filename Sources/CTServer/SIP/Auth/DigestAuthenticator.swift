@@ -23,17 +23,32 @@ public struct DigestAuthenticator: Sendable {
         case authenticated(user: String)
         /// Answer 401 with these challenges (stale when only the nonce had expired).
         case challenge(stale: Bool)
-        /// The user+source is locked out after repeated failures: answer 403.
-        case lockedOut
+        /// Locked out after repeated failures (answer 403): this user from this source, this
+        /// user from any source it never authenticated from, or this source for every user.
+        case lockedOut(LockScope, user: String)
         /// The Authorization header is malformed: answer 400.
         case malformed(String)
     }
+
+    public enum LockScope: String, Sendable { case userAtSource = "user from this address", user = "user from any new address", source = "address for every user" }
 
     public let realm: String
     public var users: [String: Credentials]
     public var nonceLifetimeSeconds: UInt64 = 300
     public var maximumFailures = 5
     public var lockoutSeconds: UInt64 = 60
+    /// Failures for one user, from every source together, within `failureWindowSeconds`, after
+    /// which the user is locked out from every source it has not authenticated from before —
+    /// guesses spread over many addresses (40 × 5) lock the user too, and the phones that
+    /// authenticated before keep working.
+    public var maximumUserFailures = 20
+    /// Failures from one source, for every user together, after which the source is locked out.
+    public var maximumSourceFailures = 30
+    public var failureWindowSeconds: UInt64 = 600
+    private var userFailures: [String: (count: Int, first: UInt64, lockedUntil: UInt64)] = [:]
+    private var sourceFailures: [String: (count: Int, first: UInt64, lockedUntil: UInt64)] = [:]
+    /// Sources each user authenticated from (at most 16 each): not locked out by the user-wide lock.
+    private var knownSources: [String: [String]] = [:]
     /// Challenges offered, in this order (RFC 8760 §2.4). Default: MD5 only. Measured here:
     /// SIPp 3.6 uses only the first challenge and fails on SHA-256; baresip 1.0 (libre 0.6)
     /// fails the whole REGISTER (ENOSYS) if *any* challenge is SHA-256. Sites whose phones
@@ -87,7 +102,10 @@ public struct DigestAuthenticator: Sendable {
         }
         let lockKey = "\(user)|\(source)"
         let nowS = now / 1_000_000_000
-        if let f = failures[lockKey], f.lockedUntil > nowS { return .lockedOut }
+        if let f = failures[lockKey], f.lockedUntil > nowS { return .lockedOut(.userAtSource, user: user) }
+        if let f = sourceFailures[source], f.lockedUntil > nowS { return .lockedOut(.source, user: user) }
+        if let f = userFailures[user], f.lockedUntil > nowS, !(knownSources[user]?.contains(source) ?? false) { return .lockedOut(.user, user: user) }
+        func fail(_ key: String, _ now: UInt64) -> Outcome { self.fail(user: user, source: source, now) }
         guard p["realm"] == realm else { return fail(lockKey, nowS) }
         let algorithm = Crypto.DigestAlgorithm(rawValue: (p["algorithm"] ?? "MD5").uppercased()) ?? .md5
         if (p["algorithm"].map { Crypto.DigestAlgorithm(rawValue: $0.uppercased()) == nil } ?? false) { return .challenge(stale: false) }
@@ -110,17 +128,35 @@ public struct DigestAuthenticator: Sendable {
             return fail(lockKey, nowS)
         }
         failures.removeValue(forKey: lockKey)
+        var known = knownSources[user] ?? []
+        if !known.contains(source) {
+            known.append(source)
+            if known.count > 16 { known.removeFirst() }
+            knownSources[user] = known
+        }
         return .authenticated(user: user)
     }
 
-    private mutating func fail(_ key: String, _ now: UInt64) -> Outcome {
-        var f = failures[key] ?? (0, now, 0)
-        if now - f.first > lockoutSeconds { f = (0, now, 0) }
+    private mutating func fail(user: String, source: String, _ now: UInt64) -> Outcome {
+        let pair = Self.count(&failures, "\(user)|\(source)", now: now, window: lockoutSeconds, ceiling: maximumFailures, lockout: lockoutSeconds)
+        let byUser = Self.count(&userFailures, user, now: now, window: failureWindowSeconds, ceiling: maximumUserFailures, lockout: lockoutSeconds)
+        let bySource = Self.count(&sourceFailures, source, now: now, window: failureWindowSeconds, ceiling: maximumSourceFailures, lockout: lockoutSeconds)
+        if pair { return .lockedOut(.userAtSource, user: user) }
+        if bySource { return .lockedOut(.source, user: user) }
+        if byUser, !(knownSources[user]?.contains(source) ?? false) { return .lockedOut(.user, user: user) }
+        return .challenge(stale: false)
+    }
+
+    /// Counts a failure under `key` in `table`; true when the key is now locked out.
+    private static func count(_ table: inout [String: (count: Int, first: UInt64, lockedUntil: UInt64)], _ key: String, now: UInt64,
+                              window: UInt64, ceiling: Int, lockout: UInt64) -> Bool {
+        var f = table[key] ?? (0, now, 0)
+        if now - f.first > window { f = (0, now, 0) }
         f.count += 1
-        if f.count >= maximumFailures { f.lockedUntil = now + lockoutSeconds }
-        if failures.count > 100_000 { failures = failures.filter { $0.value.lockedUntil > now } }
-        failures[key] = f
-        return f.lockedUntil > now ? .lockedOut : .challenge(stale: false)
+        if f.count >= ceiling { f.lockedUntil = now + lockout }
+        if table.count > 100_000 { table = table.filter { $0.value.lockedUntil > now } }
+        table[key] = f
+        return f.lockedUntil > now
     }
 }
 

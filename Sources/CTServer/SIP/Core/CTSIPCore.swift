@@ -69,9 +69,9 @@ public final class CTSIPCore: SIPCore {
         case .challenge(let stale):
             if request.count(.authorization) > 0 { authFailures += 1 }
             t.respond(401, headers: authenticator.challenges(now: now, stale: stale).map { SIPHeader(name: .wwwAuthenticate, value: $0) })
-        case .lockedOut:
+        case .lockedOut(let scope, let user):
             authFailures += 1
-            logger.warning("SIP: REGISTER from \(t.source.address.host) locked out after repeated authentication failures")
+            logger.warning("SIP: REGISTER for \(user) from \(t.source.address.host) refused: locked out (\(scope.rawValue)) after repeated authentication failures")
             t.respond(403, "Forbidden (too many failed attempts)")
         case .malformed(let why):
             t.respond(400, "Bad Request (\(why))")
