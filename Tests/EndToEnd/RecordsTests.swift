@@ -248,3 +248,13 @@ extension RecordsTests {
         #expect(attempts.status != 0 && attempts.output.contains("--attempts is 1 to 100"), "\(attempts.output)")
     }
 }
+
+extension RecordsTests {
+    /// An empty database URL is refused at start (libpq would fall back to its default socket);
+    /// an unreachable one is reported on one log line.
+    @Test func emptyDatabaseURLIsRefused() throws {
+        let r = try ChildProcess.run("flow-server", ["--name", "f", "--ct", "127.0.0.1:9", "--listen", "127.0.0.1:0", "--database-url", ""],
+                                     environment: env, seconds: 30)
+        #expect(r.status != 0 && r.output.contains("--database-url is empty"), "\(r.status): \(r.output)")
+    }
+}

@@ -227,8 +227,10 @@ public struct FlowParser {
                 if let p = pattern, (try? NSRegularExpression(pattern: p)) == nil { error(body["pattern"], "node \(id): pattern is not a regular expression") }
                 let variable = req("variable") ?? ""
                 if !variable.isEmpty && !Self.validName(variable) { error(body["variable"], "node \(id): bad variable name \(variable)") }
+                let minDigits = int(body["min"], "min", default: 1, range: 0...64)
+                if body["max"] != nil, minDigits > maxDigits { error(body["min"], "node \(id): min (\(minDigits)) is more than max (\(maxDigits))") }
                 kind = .collect(.init(prompt: prompts(body["prompt"], "node \(id): prompt"), variable: variable,
-                                      minDigits: int(body["min"], "min", default: 1, range: 0...64), maxDigits: maxDigits,
+                                      minDigits: minDigits, maxDigits: maxDigits,
                                       terminators: body["terminators"].flatMap { string($0, "terminators") } ?? "#",
                                       firstDigitTimeoutMs: int(body["first_digit_timeout_ms"], "first_digit_timeout_ms", default: 5000, range: 500...120_000),
                                       interDigitTimeoutMs: int(body["inter_digit_timeout_ms"], "inter_digit_timeout_ms", default: 3000, range: 500...60_000),

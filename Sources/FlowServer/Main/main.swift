@@ -86,6 +86,11 @@ struct FlowServerCommand: ParsableCommand {
             cfg.appLink = l
         }
         if let flows { cfg.flowsDirectory = flows }
+        // An empty URL would make libpq fall back to its default socket: refused, not guessed.
+        let env = ProcessInfo.processInfo.environment[FlowServerConfig.databaseURLEnvironmentVariable]
+        for (what, value) in [("--database-url", databaseURL), (FlowServerConfig.databaseURLEnvironmentVariable, env), ("database.url", cfg.database?.url)] {
+            if let value, value.trimmingCharacters(in: .whitespaces).isEmpty { throw ValidationError("\(what) is empty: give a postgresql:// URL, or leave it out to run without records") }
+        }
         if databaseURL != nil || spool != nil {
             var d = cfg.database ?? DatabaseSettings()
             if let databaseURL { d.url = databaseURL }

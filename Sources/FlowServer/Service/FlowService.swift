@@ -393,19 +393,39 @@ public final class FlowService: RunnableService {
             }
             switch found {
             case .success(let c?):
+                self.customerLookupsFailing(false, nil)
                 var fields = c.fields
                 fields["id"] = c.id.map { String($0) } ?? ""
                 fields["name"] = c.name
                 fields["account"] = c.account ?? ""
                 done(fields)
             case .success(nil):
+                self.customerLookupsFailing(false, nil)
                 done(nil)
             case .failure(let error):
-                self.logger.warning("customer lookup failed: \(error)")
+                self.customerLookupsFailing(true, error)
                 done(nil)
             }
         }
     }
+
+    /// Customer look-ups log a change of state — failing, working again — not one line per call
+    /// (an outage used to write one warning per caller).
+    private func customerLookupsFailing(_ failing: Bool, _ error: Error?) {
+        lookupLock.lock()
+        let changed = lookupFailing != failing
+        lookupFailing = failing
+        if failing { lookupFailures += 1 }
+        let n = lookupFailures
+        if !failing { lookupFailures = 0 }
+        lookupLock.unlock()
+        guard changed else { return }
+        if failing { logger.warning("customer look-ups failing: \(error.map { "\($0)" } ?? "?") (calls go on without the customer's record)") }
+        else { logger.notice("customer look-ups working again after \(n) failed") }
+    }
+    private let lookupLock = NSLock()
+    private var lookupFailing = false
+    private var lookupFailures = 0
 
     public func start() {
         flowCalls?.lookup = { [weak self] phone, account, done in self?.customerLookup(phone: phone, account: account, done: done) }

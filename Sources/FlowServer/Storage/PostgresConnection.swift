@@ -2,7 +2,13 @@ import CLibPQ
 import Foundation
 
 public struct PostgresError: Error, CustomStringConvertible, Equatable {
+    /// libpq's text on one line (its messages span several, which broke the log's one line per event).
     public let message: String
+    public init(message: String, sqlState: String) {
+        self.message = message.split(whereSeparator: \.isNewline).map { $0.trimmingCharacters(in: .whitespaces) }.filter { !$0.isEmpty }
+            .joined(separator: " | ")
+        self.sqlState = sqlState
+    }
     /// The five-character SQLSTATE ("23505" unique violation …), empty for connection errors.
     public let sqlState: String
     public var description: String { sqlState.isEmpty ? message : "\(message) [\(sqlState)]" }

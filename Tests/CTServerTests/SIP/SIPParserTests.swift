@@ -97,4 +97,19 @@ import TestSupport
         }
         #expect(answered > 0)
     }
+
+    /// A stream message announcing more than the limit is too large (513), not malformed (400);
+    /// a non-numeric length is malformed.
+    @Test func oversizeStreamMessageIs513() {
+        let head = "INVITE sip:a@b SIP/2.0\r\nVia: SIP/2.0/TCP h;branch=z9hG4bK1\r\nFrom: <sip:x@y>;tag=1\r\nTo: <sip:a@b>\r\nCall-ID: c\r\nCSeq: 1 INVITE\r\n"
+        for (length, status) in [("100000", 513), ("99999999999999999999999", 513), ("12a", 400)] {
+            var buffer = Array((head + "Content-Length: \(length)\r\n\r\n").utf8)
+            do {
+                _ = try SIPParser(maximumMessageSize: 65535).nextFromStream(&buffer)
+                Issue.record("Content-Length \(length) was framed")
+            } catch let e as SIPParseError {
+                #expect(e.status == status, "Content-Length \(length): \(e.status)")
+            } catch { Issue.record("\(error)") }
+        }
+    }
 }

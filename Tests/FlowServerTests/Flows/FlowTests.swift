@@ -84,6 +84,13 @@ import Testing
         return []
     }
 
+    @Test func collectWithMinAboveMaxIsRefused() {
+        let e = errors("flow: x\nstart: a\nnodes:\n  a:\n    type: collect\n    variable: pin\n    min: 6\n    max: 4\n    next: b\n    failure: b\n  b:\n    type: hangup\n")
+        #expect(e.contains { $0.line == 7 && $0.message.contains("min (6) is more than max (4)") }, "\(e)")
+        let deep = errors("flow: x\nstart: a\nnodes:\n  a: {type: hangup, cause: " + String(repeating: "[", count: 200) + String(repeating: "]", count: 200) + "}\n")
+        #expect(deep.contains { $0.line == 4 && $0.message.contains("nested") }, "a flow nested too deep is refused before the YAML parser: \(deep)")
+    }
+
     @Test func yamlErrorsHaveLineAndColumn() {
         let e = errors("flow: x\nstart: a\nnodes:\n  a: {type: hangup\n  b: [")
         #expect(e.count == 1 && e[0].line >= 4 && e[0].message.hasPrefix("YAML:"), "\(e)")

@@ -265,3 +265,11 @@ import Protocol
         #expect(try UserStore.authenticate(workCode: "A100", password: "s3cret-pass", db) == nil)
     }
 }
+
+@Suite struct PostgresErrorTextTests {
+    /// libpq's multi-line messages become one line (the log is one line per event).
+    @Test func oneLine() {
+        #expect(PostgresError(message: "could not connect to server\n\tIs the server running?\n", sqlState: "").message
+                == "could not connect to server | Is the server running?")
+    }
+}

@@ -65,7 +65,9 @@ public struct SIPParser: Sendable {
         guard Set(lengths).count <= 1 else { throw unframable(400, "Conflicting Content-Length") }
         var bodyLength = 0
         if let l = lengths.first {
-            guard SIPSymbols.isDigits(l), let n = Int(l), n <= maximumMessageSize else { throw unframable(400, "Bad Content-Length") }
+            guard SIPSymbols.isDigits(l) else { throw unframable(400, "Bad Content-Length") }
+            // A length beyond what we accept (or beyond Int) is a message too large, not a bad one.
+            guard let n = Int(l), n <= maximumMessageSize else { throw unframable(513, "Message Too Large") }
             bodyLength = n
         }
         let total = headerEnd.bodyStart + bodyLength
