@@ -57,3 +57,26 @@ import TestSupport
         try lt.sync { app.stop(); d.stop(); service.shutdown() }
     }
 }
+
+@Suite struct StrictConfigTests {
+    /// Every key the configuration types know is found from the types themselves; a misspelt
+    /// key is refused with its line and the key meant.
+    @Test func misspeltKeysAreRefusedWithTheNearestKnownOne() throws {
+        let schema = ConfigKeys.schema(of: CTServerConfig.self)
+        #expect(schema[""]?.isSuperset(of: ["name", "sip", "flow_link", "media", "log_level"]) == true, "\(schema[""] ?? [])")
+        #expect(schema["sip"]?.isSuperset(of: ["listen", "rate_limit_per_source", "auth_max_failures", "trunks", "users"]) == true, "\(schema["sip"] ?? [])")
+        #expect(schema["sip.trunks[]"]?.contains("address") == true, "\(schema.keys.sorted())")
+        try ConfigKeys.check("name: ct\nsip:\n  listen: 127.0.0.1:5060\n  users:\n    - user: \"1001\"\n      password: x\n", as: CTServerConfig.self)
+        for (text, line, key, meant) in [("sip:\n  listne: 0.0.0.0:5060\n", 2, "sip.listne", "listen"),
+                                         ("sip:\n  listen: 1.2.3.4:5060\n  rate_limit_per_sorce: 5\n", 3, "sip.rate_limit_per_sorce", "rate_limit_per_source"),
+                                         ("sip:\n  auth_max_failure: 3\n", 2, "sip.auth_max_failure", "auth_max_failures"),
+                                         ("flow_lnik:\n  listen: 127.0.0.1:7100\n", 1, "flow_lnik", "flow_link")] {
+            do {
+                try ConfigKeys.check(text, as: CTServerConfig.self)
+                Issue.record("\(key) was accepted")
+            } catch let e as ConfigKeys.UnknownKey {
+                #expect(e.line == line && "\(e)".contains("unknown setting \(key)") && e.suggestion == meant, "\(e)")
+            }
+        }
+    }
+}

@@ -83,8 +83,11 @@ public func loadYAMLConfig<T: Decodable>(_ type: T.Type, path: String?) throws -
     guard let text = try? String(contentsOfFile: path, encoding: .utf8) else { throw ConfigError("cannot read config file \(path)") }
     do {
         try YAMLLimits.check(text)
+        try ConfigKeys.check(text, as: T.self)
         return try YAMLDecoder().decode(T.self, from: text)
     } catch let e as YAMLLimits.Violation {
+        throw ConfigError("\(path): \(e)")
+    } catch let e as ConfigKeys.UnknownKey {
         throw ConfigError("\(path): \(e)")
     } catch let e as YamlError {
         throw ConfigError("\(path): \(e)")
