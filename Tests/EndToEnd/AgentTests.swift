@@ -387,11 +387,13 @@ extension AgentTests {
 
 extension AgentTests {
     /// A carrier behind the CT-Server's trunk `carrier` (SIPp answering and echoing media),
-    /// recording the messages it gets.
-    func carrier(_ dir: URL, port: Int, calls: Int) throws -> (ChildProcess, trace: URL) {
-        let trace = dir.appendingPathComponent("carrier-\(port).log")
-        let p = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier.xml"), ports: SIPp.Ports(at: port),
-                               ["-rtp_echo", "-m", "\(calls)", "-timeout", "90", "-timeout_error", "-trace_msg", "-message_file", trace.path])
+    /// recording the messages it gets: it waits for the BYE (`talkMs` nil) or hangs up itself.
+    func carrier(_ dir: URL, port: Int, calls: Int, talkMs: Int? = nil) throws -> (ChildProcess, trace: URL) {
+        let trace = dir.appendingPathComponent("carrier-\(port)-\(UUID().uuidString.prefix(4)).log")
+        let scenario = talkMs == nil ? "sipp/uas_carrier.xml" : "sipp/uas_carrier_hangup.xml"
+        let p = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent(scenario), ports: SIPp.Ports(at: port),
+                               ["-rtp_echo", "-m", "\(calls)", "-timeout", "90", "-timeout_error", "-trace_msg", "-message_file", trace.path]
+                                + (talkMs.map { ["-d", "\($0)"] } ?? []))
         return (p, trace)
     }
 
@@ -508,10 +510,7 @@ extension AgentTests {
 
     /// A carrier that answers one call and hangs up by itself after `talkMs`.
     func hangingUpCarrier(_ dir: URL, port: Int, talkMs: Int) throws -> (ChildProcess, trace: URL) {
-        let trace = dir.appendingPathComponent("carrier-\(port)-\(UUID().uuidString.prefix(4)).log")
-        let p = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier_hangup.xml"), ports: SIPp.Ports(at: port),
-                               ["-rtp_echo", "-m", "1", "-d", "\(talkMs)", "-timeout", "60", "-timeout_error", "-trace_msg", "-message_file", trace.path])
-        return (p, trace)
+        try carrier(dir, port: port, calls: 1, talkMs: talkMs)
     }
 
     /// Numbers reached through the trunk from the ACD: a caller blind-transferred to a number
