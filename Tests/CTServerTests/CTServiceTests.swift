@@ -80,3 +80,37 @@ import TestSupport
         }
     }
 }
+
+extension StrictConfigTests {
+    /// Useless values are refused, every one named at once; the shipped config passes and its
+    /// printout hides secrets.
+    @Test func uselessValuesAreRefused() throws {
+        var bad = CTServerConfig()
+        bad.logLevel = "loud"
+        var sip = SIPSettings()
+        sip.minExpires = -5
+        sip.rtpPortMin = 50000
+        sip.rtpPortMax = 40000
+        bad.sip = sip
+        var link = LinkSettings()
+        link.maxConnections = 0
+        bad.flowLink = link
+        do {
+            try bad.validate()
+            Issue.record("accepted")
+        } catch let p as ConfigProblems {
+            #expect(p.problems.count == 4, "\(p.problems)")
+            for key in ["log_level", "sip.min_expires", "sip.rtp_port_max", "flow_link.max_connections"] {
+                #expect(p.problems.contains { $0.hasPrefix(key + ":") }, "\(key) in \(p.problems)")
+            }
+        }
+        let shipped = try #require(try loadYAMLConfig(CTServerConfig.self, path: TestSupport.packageRoot.appendingPathComponent("deploy/config/ct-server.yaml").path))
+        try shipped.validate()
+        var secret = shipped
+        var l = secret.flowLink ?? LinkSettings()
+        l.secret = "very-secret-value"
+        secret.flowLink = l
+        let printed = printableConfig(secret)
+        #expect(!printed.contains("very-secret-value") && printed.contains("secret: (hidden)"), "\(printed)")
+    }
+}

@@ -258,3 +258,29 @@ extension RecordsTests {
         #expect(r.status != 0 && r.output.contains("--database-url is empty"), "\(r.status): \(r.output)")
     }
 }
+
+extension RecordsTests {
+    /// Each service refuses a misspelt key with its name, line and the key meant, and useless
+    /// values with their keys; `--check-config` prints the effective configuration and exits 0.
+    @Test func servicesRefuseMisspeltKeysAndUselessValues() throws {
+        let dir = TestSupport.temporaryDirectory("strict-config")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let cases: [(String, String, [String])] = [
+            ("ct-server", "sip:\n  listne: 0.0.0.0:5060\n", ["line 2: unknown setting sip.listne (did you mean listen?)"]),
+            ("ct-server", "flow_lnik:\n  listen: 127.0.0.1:7100\n", ["line 1: unknown setting flow_lnik (did you mean flow_link?)"]),
+            ("flow-server", "name: f\ndatabse:\n  url: postgresql://x@y/z\n", ["line 2: unknown setting databse (did you mean database?)"]),
+            ("ct-server", "log_level: loud\nsip:\n  min_expires: -5\n", ["log_level: loud is not one of", "sip.min_expires: -5 is outside"]),
+            ("flow-server", "database:\n  url: garbage\n", ["database.url: libpq cannot read it"]),
+        ]
+        for (i, (binary, text, wanted)) in cases.enumerated() {
+            let file = dir.appendingPathComponent("c\(i).yaml")
+            try text.write(to: file, atomically: true, encoding: .utf8)
+            let r = try ChildProcess.run(binary, ["--config", file.path, "--check-config"], environment: env, seconds: 30)
+            #expect(r.status != 0, "\(binary) accepted \(text)")
+            for w in wanted { #expect(r.output.contains(w), "\(binary): \(w) in \(r.output)") }
+        }
+        let ok = try ChildProcess.run("ct-server", ["--config", TestSupport.packageRoot.appendingPathComponent("deploy/config/ct-server.yaml").path, "--check-config"],
+                                      environment: env, seconds: 30)
+        #expect(ok.status == 0 && ok.output.contains("flow_link:") && ok.output.contains("sip:"), "\(ok.output)")
+    }
+}

@@ -38,3 +38,15 @@ import TestSupport
         try lt.sync { service.shutdown() }
     }
 }
+
+@Suite struct FlowServerConfigValidationTests {
+    @Test func databaseURLsLibpqCannotReadAreRefused() throws {
+        var c = FlowServerConfig()
+        c.database = DatabaseSettings(url: "garbage")
+        #expect(throws: ConfigProblems.self) { try c.validate() }
+        c.database = DatabaseSettings(url: "postgresql://hotline@localhost/hotline")
+        try c.validate()
+        c.database = DatabaseSettings(url: "host=/tmp dbname=hotline")
+        try c.validate()
+    }
+}

@@ -205,3 +205,42 @@ public struct MediaSettings: Codable, Equatable, Sendable {
         case playbackPrompt = "playback_prompt"
     }
 }
+
+extension CTServerConfig {
+    /// Refuses useless values, naming every key at once (ConfigProblems).
+    public func validate() throws {
+        var p = ConfigProblems()
+        p.logLevel(logLevel)
+        flowLink?.validate("flow_link", into: &p)
+        if let s = sip {
+            for (key, value) in [("sip.listen", s.listen), ("sip.tls_listen", s.tlsListen)] {
+                if let value { p.check((try? SocketAddress.split(value)) != nil, key, "\(value) is not host:port") }
+            }
+            p.range(s.minExpires, "sip.min_expires", 1...86_400)
+            p.range(s.maxExpires, "sip.max_expires", 1...604_800)
+            if let a = s.minExpires, let b = s.maxExpires { p.check(a <= b, "sip.max_expires", "\(b) is less than min_expires \(a)") }
+            p.positive(s.rateLimitPerSource, "sip.rate_limit_per_source")
+            p.positive(s.rateLimitBurst, "sip.rate_limit_burst")
+            p.range(s.maxTransactions, "sip.max_transactions", 1...10_000_000)
+            p.range(s.authMaxFailures, "sip.auth_max_failures", 1...1000)
+            p.range(s.authLockoutSeconds, "sip.auth_lockout_seconds", 1...86_400)
+            p.range(s.authMaxFailuresPerUser, "sip.auth_max_failures_per_user", 1...100_000)
+            p.range(s.authMaxFailuresPerSource, "sip.auth_max_failures_per_source", 1...100_000)
+            p.range(s.echoRingMs, "sip.echo_ring_ms", 0...60_000)
+            p.range(s.rtpPortMin, "sip.rtp_port_min", 1024...65534)
+            p.range(s.rtpPortMax, "sip.rtp_port_max", 1025...65535)
+            if let a = s.rtpPortMin, let b = s.rtpPortMax { p.check(a < b, "sip.rtp_port_max", "\(b) is not above rtp_port_min \(a)") }
+            p.range(s.overloadLagMs, "sip.overload_lag_ms", 1...60_000)
+            for a in s.digestAlgorithms ?? [] { p.check(["MD5", "SHA-256"].contains(a.uppercased()), "sip.digest_algorithms", "\(a) is not MD5 or SHA-256") }
+            for (i, t) in (s.trunks ?? []).enumerated() {
+                p.check(!t.name.isEmpty, "sip.trunks[\(i)].name", "is empty")
+                p.check((try? SocketAddress.split(t.address)) != nil, "sip.trunks[\(i)].address", "\(t.address) is not host:port")
+                p.range(t.optionsIntervalMs, "sip.trunks[\(i)].options_interval_ms", 0...3_600_000)
+                p.range(t.optionsTimeoutMs, "sip.trunks[\(i)].options_timeout_ms", 100...600_000)
+                p.range(t.maxChannels, "sip.trunks[\(i)].max_channels", 1...100_000)
+            }
+            for (i, u) in (s.users ?? []).enumerated() { p.check(!u.user.isEmpty, "sip.users[\(i)].user", "is empty") }
+        }
+        try p.throwIfAny()
+    }
+}

@@ -17,6 +17,7 @@ struct CTServerCommand: ParsableCommand {
     @Option(help: "Print the digest HA1 values for USER (password read from stdin) and exit.") var hashCredentials: String?
     @Option(help: "Digest realm for --hash-credentials.") var realm: String = SIPSettings.defaultRealm
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
+    @Flag(help: "Check the configuration (file and flags), print the effective one (secrets hidden) and exit.") var checkConfig = false
 
     func run() throws {
         var cfg = try loadYAMLConfig(CTServerConfig.self, path: config) ?? CTServerConfig()
@@ -37,6 +38,11 @@ struct CTServerCommand: ParsableCommand {
             var sip = cfg.sip ?? SIPSettings()
             sip.listen = sipListen
             cfg.sip = sip
+        }
+        do { try cfg.validate() } catch let p as ConfigProblems { throw ValidationError(p.description) }
+        if checkConfig {
+            print(printableConfig(cfg))
+            return
         }
         do {
             try ServiceRuntime.run(label: "ct-server", logLevel: cfg.logLevel) { loop, logger in

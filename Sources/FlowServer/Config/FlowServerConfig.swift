@@ -56,3 +56,16 @@ public struct DatabaseSettings: Codable, Equatable, Sendable {
         case spoolDirectory = "spool_directory"
     }
 }
+
+extension FlowServerConfig {
+    /// Refuses useless values, naming every key at once; a database URL libpq cannot parse is
+    /// refused here (it used to spool forever).
+    public func validate() throws {
+        var p = ConfigProblems()
+        p.logLevel(logLevel)
+        ctLink?.validate("ct_link", into: &p)
+        appLink?.validate("app_link", into: &p)
+        if let url = database?.url { p.check(PostgresConnection.parses(url), "database.url", "libpq cannot read it (postgresql://user@host/db, or key=value pairs)") }
+        try p.throwIfAny()
+    }
+}

@@ -70,6 +70,7 @@ struct FlowServerCommand: ParsableCommand {
     @Option(help: "PostgreSQL URL (postgresql://…); HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
     @Option(help: "Spool folder for records on their way to PostgreSQL.") var spool: String?
     @Option(help: "Folder of flows (*.yaml) and mapping.yaml.") var flows: String?
+    @Flag(help: "Check the configuration (file, flags, environment), print the effective one (secrets hidden) and exit.") var checkConfig = false
 
     func run() throws {
         var cfg = try loadYAMLConfig(FlowServerConfig.self, path: config) ?? FlowServerConfig()
@@ -96,6 +97,16 @@ struct FlowServerCommand: ParsableCommand {
             if let databaseURL { d.url = databaseURL }
             if let spool { d.spoolDirectory = spool }
             cfg.database = d
+        }
+        if let env = ProcessInfo.processInfo.environment[FlowServerConfig.databaseURLEnvironmentVariable] {
+            var d = cfg.database ?? DatabaseSettings()
+            d.url = env
+            cfg.database = d
+        }
+        do { try cfg.validate() } catch let p as ConfigProblems { throw ValidationError(p.description) }
+        if checkConfig {
+            print(printableConfig(cfg))
+            return
         }
         do {
             try ServiceRuntime.run(label: "flow-server", logLevel: cfg.logLevel) { loop, logger in

@@ -194,3 +194,16 @@ public final class PostgresConnection {
         return notifications()
     }
 }
+
+extension PostgresConnection {
+    /// Whether libpq can read `conninfo` (a URL or key=value pairs) — without connecting.
+    public static func parses(_ conninfo: String) -> Bool {
+        var err: UnsafeMutablePointer<CChar>?
+        guard let opts = PQconninfoParse(conninfo, &err) else {
+            if let err { PQfreemem(err) }
+            return false
+        }
+        PQconninfoFree(opts)
+        return true
+    }
+}
