@@ -71,7 +71,9 @@ extension CallDistributor {
         let transfer: ACDCall.Transfer
         switch t {
         case .agent(let code):
-            try checkInternal(a, code)
+            // The call waits in the agent's own queue until it is free (a busy agent is fine).
+            guard code != a.code else { throw CommandError(message: "that is you") }
+            guard agents[code] != nil else { throw CommandError(message: "agent \(code) is not logged in") }
             transfer = .queue("agent/\(code)")
         case .queue(let q): transfer = .queue(q)
         case .flow(let f):

@@ -161,6 +161,23 @@ import TestSupport
         #expect(r.call == nil && !r.ct.live.contains("in-1"), "the caller is hung up when the outside party leaves")
     }
 
+    /// A blind transfer to a busy agent waits in that agent's own queue and reaches it when free.
+    @Test func transferToABusyAgentWaitsForIt() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        try r.connect(a1)
+        let a2 = try r.login("a2")
+        r.caller("in-2")
+        r.flush()
+        r.event(r.leg(to: "ext-a2")!, .established)
+        #expect(a2.machine.state == .talking(call: "in-2"))
+        try r.d.transfer(a1, to: "agent:a2")
+        #expect(r.call?.phase.name == "waiting" && r.call?.queue == "agent/a2", "waits for a2")
+        r.d.channelEvent(ChannelEvent(channelID: "in-2", kind: .cleared, direction: .inbound, caller: "", called: "", timestampMs: 0))
+        r.clock.advance(by: 1.1)   // a2's wrap-up
+        #expect(a2.machine.state == .reserved(call: "in-1"), "offered to a2 once it is free")
+    }
+
     @Test func unroutableNumbersAreRefusedUpFront() throws {
         let r = Rig()
         let a1 = try r.login("a1")
