@@ -402,19 +402,7 @@ extension AgentTests {
     /// trunk the route table names, with its caller ID; a number no route takes is refused.
     @Test func agentCallsAnotherAgentAndANumberThroughTheTrunk() throws {
         let trunkPort = TestPorts.block(8)
-        let queues = """
-            queues:
-              sales: {}
-            ring_timeout_ms: 10000
-            wrap_up_seconds: 1
-            outbound:
-              routes:
-                - name: mobile
-                  match: ["1[3-9]XXXXXXXXX"]
-                  trunk: carrier
-                  caller_id: "4000"
-            """
-        let c = try Center(edge: edge, queues: queues, trunkPort: trunkPort)
+        let c = try Center(edge: edge, queues: Self.trunkQueues(callerID: "4000"), trunkPort: trunkPort)
         defer { c.stop() }
         let (carrier, trace) = try carrier(c.dir, port: trunkPort, calls: 1)
         defer { _ = carrier.stop() }
@@ -508,6 +496,12 @@ extension AgentTests {
         #expect(best > 1000, "1002 heard the caller at level \(best)")
     }
 
+    /// queues.yaml for the trunk tests: queue sales, and mobile numbers through trunk `carrier`.
+    static func trunkQueues(callerID: String?) -> String {
+        "queues:\n  sales: {}\nring_timeout_ms: 10000\nwrap_up_seconds: 1\noutbound:\n  routes:\n    - name: mobile\n"
+            + "      match: [\"1[3-9]XXXXXXXXX\"]\n      trunk: carrier\n" + (callerID.map { "      caller_id: \"\($0)\"\n" } ?? "")
+    }
+
     /// A carrier that answers one call and hangs up by itself after `talkMs`.
     func hangingUpCarrier(_ dir: URL, port: Int, talkMs: Int) throws -> (ChildProcess, trace: URL) {
         try carrier(dir, port: port, calls: 1, talkMs: talkMs)
@@ -519,18 +513,7 @@ extension AgentTests {
     /// on; a call-back request rings the agent, then the customer through the trunk.
     @Test func transferThreeWayAndCallbackThroughTheTrunk() throws {
         let trunkPort = TestPorts.block(8)
-        let queues = """
-            queues:
-              sales: {}
-            ring_timeout_ms: 10000
-            wrap_up_seconds: 1
-            outbound:
-              routes:
-                - name: mobile
-                  match: ["1[3-9]XXXXXXXXX"]
-                  trunk: carrier
-            """
-        let c = try Center(edge: edge, queues: queues, trunkPort: trunkPort)
+        let c = try Center(edge: edge, queues: Self.trunkQueues(callerID: nil), trunkPort: trunkPort)
         defer { c.stop() }
         _ = try c.phone("1001", answers: true, audio: try Self.toneWAV(c.dir, 600))
         let a1 = try c.watcher("1001", [])

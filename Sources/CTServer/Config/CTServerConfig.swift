@@ -206,7 +206,7 @@ public struct MediaSettings: Codable, Equatable, Sendable {
     }
 }
 
-extension CTServerConfig {
+extension CTServerConfig: ValidatedConfiguration {
     /// Refuses useless values, naming every key at once (ConfigProblems).
     public func validate() throws {
         var p = ConfigProblems()

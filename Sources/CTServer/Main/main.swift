@@ -39,11 +39,7 @@ struct CTServerCommand: ParsableCommand {
             sip.listen = sipListen
             cfg.sip = sip
         }
-        do { try cfg.validate() } catch let p as ConfigProblems { throw ValidationError(p.description) }
-        if checkConfig {
-            print(printableConfig(cfg))
-            return
-        }
+        guard try configurationReady(cfg, checkOnly: checkConfig) else { return }
         do {
             try ServiceRuntime.run(label: "ct-server", logLevel: cfg.logLevel) { loop, logger in
                 try CTService(loop: loop, config: cfg, logger: logger)

@@ -57,7 +57,7 @@ public struct DatabaseSettings: Codable, Equatable, Sendable {
     }
 }
 
-extension FlowServerConfig {
+extension FlowServerConfig: ValidatedConfiguration {
     /// Refuses useless values, naming every key at once; a database URL libpq cannot parse is
     /// refused here (it used to spool forever).
     public func validate() throws {

@@ -103,11 +103,7 @@ struct FlowServerCommand: ParsableCommand {
             d.url = env
             cfg.database = d
         }
-        do { try cfg.validate() } catch let p as ConfigProblems { throw ValidationError(p.description) }
-        if checkConfig {
-            print(printableConfig(cfg))
-            return
-        }
+        guard try configurationReady(cfg, checkOnly: checkConfig) else { return }
         do {
             try ServiceRuntime.run(label: "flow-server", logLevel: cfg.logLevel) { loop, logger in
                 try FlowService(loop: loop, config: cfg, logger: logger)

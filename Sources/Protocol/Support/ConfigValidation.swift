@@ -44,6 +44,19 @@ extension LinkSettings {
     }
 }
 
+/// A service's configuration that checks its own values.
+public protocol ValidatedConfiguration: Encodable {
+    func validate() throws
+}
+
+/// Before a service starts: its effective configuration validated (ConfigProblems thrown); with
+/// `checkOnly` (`--check-config`) it is printed, secrets hidden, and false says "do not start".
+public func configurationReady<C: ValidatedConfiguration>(_ config: C, checkOnly: Bool) throws -> Bool {
+    try config.validate()
+    if checkOnly { print(printableConfig(config)) }
+    return !checkOnly
+}
+
 /// `--check-config`: the effective configuration as YAML, secrets and passwords hidden.
 public func printableConfig<T: Encodable>(_ config: T) -> String {
     let text = (try? YAMLEncoder().encode(config)) ?? "(cannot print the configuration)\n"
