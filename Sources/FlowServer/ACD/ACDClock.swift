@@ -50,8 +50,6 @@ final class VirtualClock: ACDClock {
         return ACDTimer(id: next)
     }
     func cancel(_ timer: ACDTimer) { cancelled.insert(timer.id) }
-    /// Timers not yet fired nor cancelled.
-    var pending: Int { timers.filter { !cancelled.contains($0.seq) }.count }
     /// Moves time forward by `seconds`, firing every timer that falls due on the way (timers
     /// scheduled by those fire too if they fall due in the interval).
     func advance(by seconds: Double) {

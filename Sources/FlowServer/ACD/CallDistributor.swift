@@ -56,8 +56,6 @@ final class CallDistributor {
         var onFlow: ((String) -> Void)?
         /// Sends the call to another Flow-Server (it waits there instead); nil for callbacks.
         var onHandOver: ((String) -> Void)?
-        /// The operator whose permission a dial of a number is checked against (agent calls).
-        var dialAttempt = 0
         init(call: ACDCall, link: ChannelLink) {
             self.call = call
             self.link = link

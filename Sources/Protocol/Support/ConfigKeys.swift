@@ -69,8 +69,6 @@ public enum ConfigKeys {
         func add(_ path: String, _ key: String) { keys[path, default: []].insert(key) }
     }
 
-    struct Unsupported: Error {}
-
     /// A decoder that answers nothing and writes down every key asked for.
     struct SchemaDecoder: Decoder {
         let path: String
