@@ -5,12 +5,18 @@ import Protocol
 /// The media primitives a Flow-Server commands (play, collect, record, bridge, conference,
 /// monitor, DTMF) and the channel loop's completion events, on the signalling loop.
 extension ChannelManager {
-    static func endpoint(_ n: NegotiatedAudio) -> MediaCommand.Endpoint {
+    /// The media endpoint for `ch`'s negotiated SDP. Its SDP address is believed at once only
+    /// when we placed the call (a registered contact or a trunk we chose) or its signalling
+    /// source is verified (trusted, a trunk, or a host that authenticated); otherwise the
+    /// channel sends nothing until RTP from the SDP host or the signalling host latches.
+    func mediaEndpoint(_ n: NegotiatedAudio, for ch: SIPChannel) -> MediaCommand.Endpoint {
         let remote = n.remoteAddress == "0.0.0.0" || n.remotePort == 0 ? nil : try? SocketAddress(host: n.remoteAddress, port: n.remotePort)
         // The far end's direction: sendonly/inactive means it does not want our audio (hold).
         let sending = n.direction == .sendrecv || n.direction == .recvonly
+        let verified = ch.purpose == .outbound || (endpoint?.isVerified(ch.peer) ?? false) || trunks?.trunk(for: ch.peer.address) != nil
         return MediaCommand.Endpoint(remote: remote, payloadType: UInt8(clamping: n.payloadType), law: n.codec == .pcmu ? .ulaw : .alaw,
-                                     telephoneEvent: n.telephoneEvent.map { UInt8(clamping: $0) }, sending: sending && remote != nil)
+                                     telephoneEvent: n.telephoneEvent.map { UInt8(clamping: $0) }, sending: sending && remote != nil,
+                                     verified: verified, signallingHost: ch.peer.address)
     }
 
     /// A channel that has media (answered inbound, or outbound).

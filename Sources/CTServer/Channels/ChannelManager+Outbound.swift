@@ -68,7 +68,7 @@ extension ChannelManager {
         ch.mediaPort = port
         if !trunkName.isEmpty { ch.line = trunkName }
         media.submit(.add(id: id, fd: fd, rtcp: rtcp, port: port,
-                          endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false))
+                          endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101, verified: true), echo: false))
         counters.originated += 1
         register(ch)
         sendInvite(ch, target: target)

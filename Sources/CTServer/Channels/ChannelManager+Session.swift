@@ -12,7 +12,7 @@ extension ChannelManager {
                                 remotePort: m.port, direction: m.direction, ptime: m.ptime ?? 20)
         guard n != ch.negotiated else { return }
         ch.negotiated = n
-        media.submit(.update(id: ch.id, endpoint: Self.endpoint(n)))
+        media.submit(.update(id: ch.id, endpoint: mediaEndpoint(n, for: ch)))
     }
 
     /// UPDATE inside a dialog: a new offer (hold, resume, a new address) answered like a re-INVITE.
@@ -36,7 +36,7 @@ extension ChannelManager {
         OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)).map { sdp, negotiated in
             let held = negotiated.direction == .sendonly || negotiated.direction == .inactive || negotiated.remoteAddress == "0.0.0.0"
             ch.negotiated = negotiated
-            media.submit(.update(id: ch.id, endpoint: Self.endpoint(negotiated)))
+            media.submit(.update(id: ch.id, endpoint: mediaEndpoint(negotiated, for: ch)))
             apply(ch, ch.machine.holdChanged(held: held))
             return sdp
         }

@@ -187,7 +187,7 @@ public final class ChannelManager {
         case .success(let (answerSDP, negotiated)):
             ch.negotiated = negotiated
             ch.mediaPort = port
-            media.submit(.add(id: ch.id, fd: fd, rtcp: rtcp, port: port, endpoint: Self.endpoint(negotiated), echo: echo))
+            media.submit(.add(id: ch.id, fd: fd, rtcp: rtcp, port: port, endpoint: mediaEndpoint(negotiated, for: ch), echo: echo))
             ch.dialog = SIPDialog(uasFor: t.request, localTag: t.toTag, peer: t.source)
             var ok = t.request.makeResponse(200, "OK", toTag: t.toTag, body: answerSDP.serialized(), contentType: "application/sdp")
             ok.add(.contact, contactHeader(for: t.source))

@@ -71,6 +71,12 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     public var trunks: [TrunkSettings]?
     /// New requests get 503 while the signalling loop runs this far behind (ms; 0 = never).
     public var overloadLagMs: Int?
+    /// SIP over TCP/TLS: connections in all and from one address (trusted sources exempt),
+    /// and idle timeouts before and after a connection carries an authenticated request.
+    public var maxTCPConnections: Int?
+    public var maxTCPConnectionsPerSource: Int?
+    public var tcpIdleSeconds: Int?
+    public var tcpPreauthIdleSeconds: Int?
 
     public init(listen: String? = nil) { self.listen = listen }
 
@@ -95,6 +101,10 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case rtpPortMax = "rtp_port_max"
         case trunks
         case overloadLagMs = "overload_lag_ms"
+        case maxTCPConnections = "max_tcp_connections"
+        case maxTCPConnectionsPerSource = "max_tcp_connections_per_source"
+        case tcpIdleSeconds = "tcp_idle_seconds"
+        case tcpPreauthIdleSeconds = "tcp_preauth_idle_seconds"
     }
 
     public static let defaultListen = "127.0.0.1:5060"
@@ -231,6 +241,10 @@ extension CTServerConfig: ValidatedConfiguration {
             p.range(s.rtpPortMax, "sip.rtp_port_max", 1025...65535)
             if let a = s.rtpPortMin, let b = s.rtpPortMax { p.check(a < b, "sip.rtp_port_max", "\(b) is not above rtp_port_min \(a)") }
             p.range(s.overloadLagMs, "sip.overload_lag_ms", 1...60_000)
+            p.range(s.maxTCPConnections, "sip.max_tcp_connections", 1...1_000_000)
+            p.range(s.maxTCPConnectionsPerSource, "sip.max_tcp_connections_per_source", 1...1_000_000)
+            p.range(s.tcpIdleSeconds, "sip.tcp_idle_seconds", 1...86_400)
+            p.range(s.tcpPreauthIdleSeconds, "sip.tcp_preauth_idle_seconds", 1...86_400)
             for a in s.digestAlgorithms ?? [] { p.check(["MD5", "SHA-256"].contains(a.uppercased()), "sip.digest_algorithms", "\(a) is not MD5 or SHA-256") }
             for (i, t) in (s.trunks ?? []).enumerated() {
                 p.check(!t.name.isEmpty, "sip.trunks[\(i)].name", "is empty")

@@ -31,6 +31,7 @@ public final class CTService: RunnableService {
         flowListener = try Listener(loop: loop, address: address, configuration: configuration,
                                     identity: LinkIdentity(role: .ctServer, name: name), acceptedRoles: [.flowServer],
                                     tls: try link.serverTLS(), maximumConnections: link.maxConnections ?? 256,
+                                    maximumUnauthenticatedPerSource: link.maxUnauthenticatedPerSource ?? 8,
                                     logger: logger)
         let sipSettings = config.sip ?? SIPSettings()
         var endpointConfig = SIPEndpoint.Configuration()
@@ -39,6 +40,14 @@ public final class CTService: RunnableService {
         if let v = sipSettings.maxTransactions { endpointConfig.maximumServerTransactions = v }
         endpointConfig.trustedSources = Set(sipSettings.trustedSources ?? [])
         if let v = sipSettings.overloadLagMs { endpointConfig.overloadLagMs = Double(max(0, v)) }
+        if let v = sipSettings.maxTCPConnections { endpointConfig.maximumStreamConnections = v }
+        if let v = sipSettings.maxTCPConnectionsPerSource { endpointConfig.maximumStreamConnectionsPerSource = v }
+        if let v = sipSettings.tcpIdleSeconds { endpointConfig.streamIdleTimeoutMs = v * 1000 }
+        if let v = sipSettings.tcpPreauthIdleSeconds { endpointConfig.streamPreAuthIdleTimeoutMs = v * 1000 }
+        // Trunks are trusted like trusted_sources: not rate-limited, answered without an
+        // amplification budget, their SDP believed.
+        let trunkList = try (sipSettings.trunks ?? []).map { try $0.trunk() }
+        endpointConfig.trustedSources.formUnion(trunkList.map(\.address.host))
         sip = SIPEndpoint(loop: loop, configuration: endpointConfig, logger: logger)
         let realm = sipSettings.realm ?? SIPSettings.defaultRealm
         var users: [String: DigestAuthenticator.Credentials] = [:]
@@ -84,7 +93,6 @@ public final class CTService: RunnableService {
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
         if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
         sipCore.attach(to: sip)
-        let trunkList = try (sipSettings.trunks ?? []).map { try $0.trunk() }
         guard Set(trunkList.map(\.name)).count == trunkList.count else { throw ConfigError("sip.trunks: names must be unique") }
         trunks = Trunks(loop: loop, trunks: trunkList, logger: logger)
         trunks.endpoint = sip

@@ -76,7 +76,8 @@ public final class FlowService: RunnableService {
         appListener = try Listener(loop: loop, address: try SocketAddress(parsing: app.listen ?? FlowServerConfig.defaultListen),
                                    configuration: try app.linkConfiguration(secretEnvironmentVariable: FlowServerConfig.appSecretEnvironmentVariable),
                                    identity: identity, acceptedRoles: [.appOperate], tls: try app.serverTLS(),
-                                   maximumConnections: app.maxConnections ?? 4096, logger: logger)
+                                   maximumConnections: app.maxConnections ?? 4096,
+                                   maximumUnauthenticatedPerSource: app.maxUnauthenticatedPerSource ?? 16, logger: logger)
         appListener.onAccept = { [weak self] conn in
             conn.onRequest = { c, frame in self?.handleAppRequest(c, frame) }
             conn.onClose = { c, _ in self?.operators.closed(c) }

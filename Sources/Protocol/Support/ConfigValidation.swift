@@ -35,6 +35,7 @@ extension LinkSettings {
         p.range(compressThresholdBytes, "\(prefix).compress_threshold_bytes", 0...(64 << 20))
         p.range(maxOutgoingBytes, "\(prefix).max_outgoing_bytes", 4096...(1 << 30))
         p.range(maxConnections, "\(prefix).max_connections", 1...1_000_000)
+        p.range(maxUnauthenticatedPerSource, "\(prefix).max_unauthenticated_per_source", 1...1_000_000)
         p.range(backoffInitialMs, "\(prefix).backoff_initial_ms", 1...600_000)
         p.range(backoffMaxMs, "\(prefix).backoff_max_ms", 1...3_600_000)
         if let a = backoffInitialMs, let b = backoffMaxMs { p.check(a <= b, "\(prefix).backoff_max_ms", "\(b) is less than backoff_initial_ms \(a)") }

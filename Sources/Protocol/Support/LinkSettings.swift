@@ -18,6 +18,8 @@ public struct LinkSettings: Codable, Equatable, Sendable {
     public var compressThresholdBytes: Int?
     public var maxOutgoingBytes: Int?
     public var maxConnections: Int?
+    /// Connections from one address that have not completed the handshake (listening side).
+    public var maxUnauthenticatedPerSource: Int?
     public var backoffInitialMs: Int?
     public var backoffMaxMs: Int?
     public var tls: TLSConfiguration?
@@ -34,6 +36,7 @@ public struct LinkSettings: Codable, Equatable, Sendable {
         case compressThresholdBytes = "compress_threshold_bytes"
         case maxOutgoingBytes = "max_outgoing_bytes"
         case maxConnections = "max_connections"
+        case maxUnauthenticatedPerSource = "max_unauthenticated_per_source"
         case backoffInitialMs = "backoff_initial_ms"
         case backoffMaxMs = "backoff_max_ms"
     }

@@ -189,7 +189,7 @@ import Testing
 
 @Suite struct MixAndPlayTests {
     private func channel(_ id: String) -> MediaChannel {
-        MediaChannel(id: id, fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101), echo: false)
+        MediaChannel(id: id, fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101, verified: true), echo: false)
     }
 
     private func speak(_ ch: MediaChannel, _ v: Int16?) {
@@ -348,8 +348,8 @@ import Testing
     /// A member joining is faded in over its first frame: the others hear it start from silence.
     @Test func joinFadesIn() {
         let m = MixGroup(id: "c", isBridge: false)
-        let a = MediaChannel(id: "a", fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: nil), echo: false)
-        let b = MediaChannel(id: "b", fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: nil), echo: false)
+        let a = MediaChannel(id: "a", fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: nil, verified: true), echo: false)
+        let b = MediaChannel(id: "b", fd: -1, port: 0, endpoint: .init(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: nil, verified: true), echo: false)
         for x in [a, b] { m.members.append(x); x.hasInput = true; x.input = [Int16](repeating: 8000, count: 160) }
         b.fade = 1
         m.mix()

@@ -21,8 +21,10 @@ final class MediaChannel {
     var nextRTCPTick = 0
     var endpoint: MediaCommand.Endpoint
     var echo: Bool
-    /// The far end's address from SDP (host only is checked before latching).
+    /// The far end's address from SDP (host only is checked before latching), and the host
+    /// the signalling came from (may latch too: NAT).
     var expected: sockaddr_storage?
+    var signalling: sockaddr_storage?
     var latched: sockaddr_storage?
     var latchedLength: socklen_t = 0
     var jitter = JitterBuffer()
@@ -72,14 +74,16 @@ final class MediaChannel {
         if let old = endpoint.remote, let new = e.remote, old.host != new.host { latched = nil }
         endpoint = e
         expected = e.remote?.sockaddrStorage
+        signalling = e.signallingHost?.sockaddrStorage
     }
 
-    /// Where to send: the latched source (symmetric RTP), else the SDP address.
+    /// Where to send: the latched source (symmetric RTP), else the SDP address when the
+    /// signalling is verified; else nowhere — an unverified SDP cannot aim us at a third party.
     func withDestination<R>(_ body: (UnsafePointer<sockaddr>, socklen_t) -> R) -> R? {
         if var l = latched {
             return withUnsafePointer(to: &l) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, latchedLength) } }
         }
-        guard let r = endpoint.remote else { return nil }
+        guard endpoint.verified, let r = endpoint.remote else { return nil }
         var s = r.sockaddrStorage
         return withUnsafePointer(to: &s) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, r.length) } }
     }
@@ -90,7 +94,7 @@ final class MediaChannel {
             return withUnsafePointer(to: &l) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, rtcpLatchedLength) } }
         }
         var (s, len): (sockaddr_storage, socklen_t)
-        if let l = latched { (s, len) = (l, latchedLength) } else if let r = endpoint.remote { (s, len) = (r.sockaddrStorage, r.length) } else { return nil }
+        if let l = latched { (s, len) = (l, latchedLength) } else if endpoint.verified, let r = endpoint.remote { (s, len) = (r.sockaddrStorage, r.length) } else { return nil }
         withUnsafeMutableBytes(of: &s) { b in
             let port = (UInt16(b[2]) << 8 | UInt16(b[3])) &+ 1
             b[2] = UInt8(port >> 8); b[3] = UInt8(port & 0xFF)
@@ -98,11 +102,12 @@ final class MediaChannel {
         return withUnsafePointer(to: &s) { $0.withMemoryRebound(to: sockaddr.self, capacity: 1) { body($0, len) } }
     }
 
-    /// Accepts a packet's source: the first one from the SDP host is latched; after that only
-    /// the latched address and port are accepted.
+    /// Accepts a packet's source: the first one from the SDP host or the signalling host is
+    /// latched; after that only the latched address and port are accepted.
     func accept(source ss: UnsafePointer<sockaddr_storage>, length: socklen_t) -> Bool {
         if let l = latched { return Self.sameEndpoint(l, ss.pointee) }
-        guard let e = expected, Self.sameHost(e, ss.pointee) else { return false }
+        let fromSDPHost = expected.map { Self.sameHost($0, ss.pointee) } ?? false
+        guard fromSDPHost || (signalling.map { Self.sameHost($0, ss.pointee) } ?? false) else { return false }
         latched = ss.pointee
         latchedLength = length
         stats.latched = SocketAddress(storage: ss.pointee, length: length).description

@@ -32,12 +32,22 @@ public enum MediaCommand: Sendable {
         public var telephoneEvent: UInt8?
         /// False while the far end holds us (sendonly/inactive): nothing is sent.
         public var sending: Bool
-        public init(remote: SocketAddress?, payloadType: UInt8, law: G711.Law, telephoneEvent: UInt8?, sending: Bool = true) {
+        /// Whether the SDP may be believed before any RTP arrives: the signalling came from a
+        /// trusted or authenticated source, or we placed the call. Otherwise nothing is sent
+        /// until RTP latches (docs/operations.md, "No reflection").
+        public var verified: Bool
+        /// Where the signalling came from: RTP from this host may latch too (a phone behind
+        /// NAT whose SDP names its private address).
+        public var signallingHost: SocketAddress?
+        public init(remote: SocketAddress?, payloadType: UInt8, law: G711.Law, telephoneEvent: UInt8?, sending: Bool = true,
+                    verified: Bool, signallingHost: SocketAddress? = nil) {
             self.remote = remote
             self.payloadType = payloadType
             self.law = law
             self.telephoneEvent = telephoneEvent
             self.sending = sending
+            self.verified = verified
+            self.signallingHost = signallingHost
         }
     }
 

@@ -76,6 +76,7 @@ public final class CTSIPCore: SIPCore {
         case .malformed(let why):
             t.respond(400, "Bad Request (\(why))")
         case .authenticated(let user):
+            t.sourceAuthenticated()
             switch registrar.register(request, authenticatedUser: user, source: t.source, now: now) {
             case .ok(let list):
                 registrations += 1

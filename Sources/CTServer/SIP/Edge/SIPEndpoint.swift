@@ -36,6 +36,9 @@ public final class ServerTransactionHandle {
         respond(r)
     }
 
+    /// The request proved its sender (digest): see `SIPEndpoint.sourceAuthenticated`.
+    public func sourceAuthenticated() { endpoint?.sourceAuthenticated(source) }
+
     public func respond(_ response: SIPMessage) {
         if let c = response.statusCode, c >= 200 { finalSent = true }
         endpoint?.transactionResponded(key, response)
@@ -58,7 +61,26 @@ public final class SIPEndpoint: SIPTransportDelegate {
         public var serverHeader = "Hotline"
         /// Loop lateness (ms) above which new requests get 503 (0 = never).
         public var overloadLagMs: Double = 200
+        /// SIP over TCP/TLS: connections in all and from one address, and idle timeouts
+        /// before and after a connection carries an authenticated request.
+        public var maximumStreamConnections = 4096
+        public var maximumStreamConnectionsPerSource = 64
+        public var streamIdleTimeoutMs = 300_000
+        public var streamPreAuthIdleTimeoutMs = 30_000
+        /// Anti-amplification (after RFC 9000 §8): to a UDP source that has not proven it
+        /// receives our packets, one request's provisional responses and retransmissions total
+        /// at most this many times the bytes it sent; its first final response always goes.
+        public var amplificationFactor = 3
+        /// More Via values than this (a message that looped through 70 proxies is already dead
+        /// by Max-Forwards) and the request is dropped before any transaction exists.
+        public var maximumVias = 70
         public init() {}
+
+        var streamLimits: TCPTransport.Limits {
+            TCPTransport.Limits(maximumConnections: maximumStreamConnections, maximumPerSource: maximumStreamConnectionsPerSource,
+                                idleTimeoutMs: streamIdleTimeoutMs, preAuthIdleTimeoutMs: streamPreAuthIdleTimeoutMs,
+                                trustedSources: trustedSources)
+        }
     }
 
     public struct Counters: Sendable {
@@ -70,6 +92,9 @@ public final class SIPEndpoint: SIPTransportDelegate {
         public var throttled = 0
         public var retransmissionsAbsorbed = 0
         public var overloaded = 0
+        /// Responses not sent to an unverified UDP source: they would have exceeded its
+        /// amplification budget.
+        public var amplificationCapped = 0
     }
 
     public let loop: EventLoop
@@ -87,6 +112,9 @@ public final class SIPEndpoint: SIPTransportDelegate {
         var machine: ServerTransaction
         let handle: ServerTransactionHandle
         var timers: [TransactionTimer: TimerID]
+        /// Anti-amplification budget left for an unverified UDP source (nil: unlimited).
+        var budget: Int?
+        var finalSent = false
     }
     private var servers: [ServerTransactionKey: ServerEntry] = [:]
     /// Live requests by (Call-ID, From tag, CSeq): a second copy with another branch is a merged
@@ -108,6 +136,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         self.logger = logger
         parser = SIPParser(maximumMessageSize: configuration.maximumMessageSize)
         limiter = SourceRateLimiter(ratePerSecond: configuration.rateLimitPerSource, burst: configuration.rateLimitBurst)
+        screen.maximumVias = configuration.maximumVias
         overload = OverloadMonitor(highWaterMs: configuration.overloadLagMs, lowWaterMs: max(5, configuration.overloadLagMs / 10))
         if configuration.overloadLagMs > 0 { probeLoop(expected: loop.now + 20_000_000) }
     }
@@ -145,7 +174,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
             let u = try UDPTransport(loop: loop, address: address, logger: logger)
             let tcpAddress = address.port == 0 ? try SocketAddress(host: address.host, port: u.localAddress.port) : address
             do {
-                pair = (u, try TCPTransport(loop: loop, address: tcpAddress, tls: nil, parser: parser, logger: logger))
+                pair = (u, try TCPTransport(loop: loop, address: tcpAddress, tls: nil, parser: parser, limits: configuration.streamLimits, logger: logger))
             } catch {
                 u.close()
                 if address.port != 0 || attempt >= 20 { throw error }
@@ -161,7 +190,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
     }
 
     public func listen(tls address: SocketAddress, context: TLSContext) throws -> SocketAddress {
-        let t = try TCPTransport(loop: loop, address: address, tls: context, parser: parser, logger: logger)
+        let t = try TCPTransport(loop: loop, address: address, tls: context, parser: parser, limits: configuration.streamLimits, logger: logger)
         t.delegate = self
         tcp.append(t)
         logger.info("SIP listening on tls:\(t.localAddress)")
@@ -179,6 +208,33 @@ public final class SIPEndpoint: SIPTransportDelegate {
         for e in clients.values { for t in e.timers.values { loop.cancel(t) } }
         clients.removeAll()
     }
+
+    // MARK: verified sources
+
+    /// Hosts that proved they receive what we send (a digest-authenticated request answers our
+    /// nonce), with when that proof lapses (monotonic ns). Bounded.
+    private var verifiedHosts: [String: UInt64] = [:]
+    static let verificationLifetimeNs: UInt64 = 3600 * 1_000_000_000
+
+    /// A request from `peer` authenticated: its stream connection keeps its slot and the long
+    /// idle timeout, and its host may be answered and sent media without a budget.
+    public func sourceAuthenticated(_ peer: SIPPeer) {
+        if let id = peer.connectionID { for t in tcp where t.kind == peer.transport { t.authenticated(connectionID: id) } }
+        if verifiedHosts.count >= 50_000 { let now = loop.now; verifiedHosts = verifiedHosts.filter { $0.value > now } }
+        if verifiedHosts.count < 50_000 { verifiedHosts[peer.address.host] = loop.now + Self.verificationLifetimeNs }
+    }
+
+    /// Whether `peer` has shown it is who its address says: a stream (the TCP handshake), a
+    /// trusted source, or a host that authenticated within the last hour.
+    public func isVerified(_ peer: SIPPeer) -> Bool {
+        if peer.reliable || configuration.trustedSources.contains(peer.address.host) { return true }
+        guard let until = verifiedHosts[peer.address.host] else { return false }
+        return until > loop.now
+    }
+
+    /// The SIP TCP/TLS slot policy and refusal counts (for tests and the health snapshot).
+    public var streamRefusals: UInt64 { tcp.reduce(0) { $0 + $1.refusals.total } }
+    public var streamConnectionCount: Int { tcp.reduce(0) { $0 + $1.connections.count } }
 
     // MARK: receiving
 
@@ -199,10 +255,10 @@ public final class SIPEndpoint: SIPTransportDelegate {
             if counters.throttled % 1000 == 1 { logger.warning("SIP: throttling \(from.address.host) (\(counters.throttled) messages throttled so far)") }
             return
         }
-        handle(screen.screen(parser.parse(bytes, framing: framing)), from: from)
+        handle(screen.screen(parser.parse(bytes, framing: framing)), from: from, size: bytes.count)
     }
 
-    private func handle(_ verdict: SIPRequestScreen.Verdict, from: SIPPeer) {
+    private func handle(_ verdict: SIPRequestScreen.Verdict, from: SIPPeer, size: Int = 0) {
         switch verdict {
         case .drop(let why):
             counters.dropped += 1
@@ -213,11 +269,16 @@ public final class SIPEndpoint: SIPTransportDelegate {
             var r = stamped.makeResponse(code, reason, toTag: Self.randomToken(10), extraHeaders: headers)
             r.add(.server, configuration.serverHeader)
             logger.debug("SIP: \(code) to \(from): \(reason)")
-            sendResponse(r, to: from)
+            let bytes = r.serialized()
+            guard isVerified(from) || bytes.count <= max(size, 1) * configuration.amplificationFactor else {
+                counters.amplificationCapped += 1
+                return
+            }
+            sendResponse(bytes, to: from, via: r.topVia)
         case .accept(let message):
             if message.isRequest {
                 counters.requestsIn += 1
-                requestAccepted(stampVia(message, from: from), from: from)
+                requestAccepted(stampVia(message, from: from), from: from, size: size)
             } else {
                 counters.responsesIn += 1
                 responseAccepted(message, from: from)
@@ -245,8 +306,9 @@ public final class SIPEndpoint: SIPTransportDelegate {
         return m
     }
 
-    private func requestAccepted(_ request: SIPMessage, from: SIPPeer) {
+    private func requestAccepted(_ request: SIPMessage, from: SIPPeer, size: Int) {
         guard let key = ServerTransactionKey(request) else { counters.dropped += 1; return }
+        let budget = isVerified(from) ? nil : max(size, 1) * configuration.amplificationFactor
         if request.method == "ACK" {
             if var e = servers[key] {
                 let actions = e.machine.ackReceived()
@@ -259,6 +321,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         }
         if var e = servers[key] {
             counters.retransmissionsAbsorbed += 1
+            if let b = e.budget, let more = budget { e.budget = b + more }
             let actions = e.machine.requestRetransmitted()
             servers[key] = e
             run(actions, key: key)
@@ -285,7 +348,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         }
         let handle = ServerTransactionHandle(key: key, request: request, source: from, endpoint: self)
         let machine = ServerTransaction(request: request, reliable: from.reliable, timers: configuration.timers)
-        servers[key] = ServerEntry(machine: machine, handle: handle, timers: [:])
+        servers[key] = ServerEntry(machine: machine, handle: handle, timers: [:], budget: budget)
         liveRequests[mergeKey] = key
         if request.method == "INVITE" {
             // Quench retransmissions at once (RFC 3261 §17.2.1).
@@ -429,7 +492,20 @@ public final class SIPEndpoint: SIPTransportDelegate {
             guard let e = servers[key] else { return }
             switch a {
             case .send(let m):
-                sendResponse(m, to: e.handle.source)
+                let bytes = m.serialized()
+                if let b = e.budget {
+                    // The first final response always goes (the caller needs its answer);
+                    // provisional responses and every retransmission come out of the budget.
+                    let firstFinal = (m.statusCode ?? 0) >= 200 && !e.finalSent
+                    guard firstFinal || bytes.count <= b else {
+                        counters.amplificationCapped += 1
+                        logger.debug("SIP: \(m.statusCode ?? 0) to unverified \(e.handle.source) not sent: over its amplification budget")
+                        continue
+                    }
+                    servers[key]?.budget = b - bytes.count
+                    if firstFinal { servers[key]?.finalSent = true }
+                }
+                sendResponse(bytes, to: e.handle.source, via: m.topVia)
             case .passToTU:
                 break
             case .startTimer(let t, let ms):
@@ -470,11 +546,14 @@ public final class SIPEndpoint: SIPTransportDelegate {
     /// RFC 3261 §18.2.2 with RFC 3581: stream → the same connection; UDP → the source address,
     /// at the rport (when the request asked for it) or the Via port.
     func sendResponse(_ response: SIPMessage, to peer: SIPPeer) {
-        let bytes = response.serialized()
+        sendResponse(response.serialized(), to: peer, via: response.topVia)
+    }
+
+    func sendResponse(_ bytes: [UInt8], to peer: SIPPeer, via topVia: SIPVia?) {
         switch peer.transport {
         case .udp:
             var target = peer.address
-            if let via = response.topVia, !via.parameters.has("rport"), let p = via.port ?? (via.transport == "UDP" ? 5060 : nil),
+            if let via = topVia, !via.parameters.has("rport"), let p = via.port ?? (via.transport == "UDP" ? 5060 : nil),
                p != peer.address.port, let a = try? SocketAddress(host: peer.address.host, port: p) {
                 target = a
             }

@@ -20,6 +20,8 @@ public struct SIPRequestScreen: Sendable {
     public var supportedExtensions: Set<String> = []
     /// Request-URI schemes we serve (anything else gets 416).
     public var uriSchemes: Set<String> = ["sip", "sips", "tel"]
+    /// More Via values than this and a request is dropped unanswered.
+    public var maximumVias = 70
 
     public init() {}
 
@@ -69,6 +71,9 @@ public struct SIPRequestScreen: Sendable {
         let vias: [SIPVia]
         do { vias = try m.vias } catch { return reject(400, "bad Via: \(error)") }
         guard let top = vias.first else { return reject(400, "missing Via") }
+        // Hundreds of Vias: no proxy chain is that long (Max-Forwards starts at 70), and the
+        // answer would copy them all — dropped before any transaction exists.
+        if vias.count > maximumVias { return .drop("\(vias.count) Via values (at most \(maximumVias))") }
         if let b = top.branch, b.lowercased() == "z9hg4bk" { return reject(400, "Via branch is only the magic cookie") }
         guard let cseq = try? SIPCSeq(parsing: Substring(m.value(.cseq)!)) else { return reject(400, "bad CSeq") }
         if let mf = m.value(.maxForwards) {

@@ -8,6 +8,13 @@ import Glibc
 /// SIP over TCP (and TLS): a listener and its connections. Messages are framed by
 /// Content-Length (RFC 3261 §18.3); a stream that cannot be framed is answered (when
 /// possible) and closed. Each connection has a bounded outgoing buffer and an idle timeout.
+///
+/// Slots (docs/operations.md, "Limits"): at most `maximumPerSource` connections from one
+/// address (trusted sources exempt), and at most `maximumConnections` in all, where a newcomer
+/// evicts the oldest connection that never carried an authenticated request — an address
+/// holding connections without a password cannot keep registered phones out. Until a
+/// connection authenticates its idle timeout is the shorter `preAuthIdleTimeoutMs`.
+/// Refusals are logged at most once per interval.
 final class TCPTransport: EventLoopHandler {
     let fd: Int32
     let localAddress: SocketAddress
@@ -19,17 +26,28 @@ final class TCPTransport: EventLoopHandler {
     private let parser: SIPParser
     private(set) var connections: [UInt64: SIPStreamConnection] = [:]
     private var nextID: UInt64 = 1
-    let maximumConnections: Int
+    private(set) var admission: ConnectionAdmission
+    private(set) var refusals = RefusalLog()
     let idleTimeoutMs: Int
+    let preAuthIdleTimeoutMs: Int
 
-    init(loop: EventLoop, address: SocketAddress, tls: TLSContext?, parser: SIPParser, maximumConnections: Int = 4096,
-         idleTimeoutMs: Int = 300_000, logger: Logger) throws {
+    struct Limits: Sendable {
+        var maximumConnections = 4096
+        var maximumPerSource = 64
+        var idleTimeoutMs = 300_000
+        var preAuthIdleTimeoutMs = 30_000
+        var trustedSources: Set<String> = []
+    }
+
+    init(loop: EventLoop, address: SocketAddress, tls: TLSContext?, parser: SIPParser, limits: Limits = Limits(), logger: Logger) throws {
         self.loop = loop
         self.tls = tls
         self.logger = logger
         self.parser = parser
-        self.maximumConnections = maximumConnections
-        self.idleTimeoutMs = idleTimeoutMs
+        admission = ConnectionAdmission(maximum: limits.maximumConnections, maximumPerSource: limits.maximumPerSource,
+                                        exempt: limits.trustedSources)
+        idleTimeoutMs = limits.idleTimeoutMs
+        preAuthIdleTimeoutMs = min(limits.preAuthIdleTimeoutMs, limits.idleTimeoutMs)
         kind = tls == nil ? .tcp : .tls
         fd = try Sockets.listen(on: address)
         localAddress = Sockets.localAddress(fd) ?? address
@@ -39,9 +57,17 @@ final class TCPTransport: EventLoopHandler {
     func handleEvents(_ events: UInt32) {
         while true {
             guard let (cfd, remote) = (try? Sockets.accept(fd)) ?? nil else { return }
-            guard connections.count < maximumConnections else {
-                logger.warning("SIP \(kind.rawValue): refusing \(remote): \(connections.count) connections")
+            switch admission.decide(source: remote.host) {
+            case .admit: break
+            case .admitEvicting(let old):
+                let host = connections[old]?.peer.address.host ?? "?"
+                connections[old]?.close()
+                if let line = refusals.record(source: host, reason: "closed its oldest unauthenticated connection: the limit is reached", now: loop.now) {
+                    logger.warning("SIP \(kind.rawValue): \(line)")
+                }
+            case .refuse(let why):
                 Glibc.close(cfd)
+                if let line = refusals.record(source: remote.host, reason: why.rawValue, now: loop.now) { logger.warning("SIP \(kind.rawValue): \(line)") }
                 continue
             }
             let stream: ByteStream
@@ -56,22 +82,30 @@ final class TCPTransport: EventLoopHandler {
             let c = SIPStreamConnection(id: id, stream: stream, peer: SIPPeer(transport: kind, address: remote, connectionID: id),
                                         loop: loop, parser: parser, transport: self)
             connections[id] = c
-            c.start(idleTimeoutMs: idleTimeoutMs)
+            admission.opened(id, source: remote.host, authenticated: admission.exempt.contains(remote.host))
+            c.start()
         }
     }
+
+    /// A request on this connection authenticated (or it came from a trusted source): the
+    /// connection keeps its slot at the limit and gets the long idle timeout.
+    func authenticated(connectionID: UInt64) { admission.authenticated(connectionID) }
+
+    func idleTimeoutMs(for id: UInt64) -> Int { admission.isAuthenticated(id) ? idleTimeoutMs : preAuthIdleTimeoutMs }
 
     /// A connection to `address` for requests we originate: an open one (ours or the peer's)
     /// is reused, else a new one is started (non-blocking connect; what is sent meanwhile is
     /// queued and flushed when it completes). TCP only: TLS needs a client context.
     func connection(to address: SocketAddress) -> SIPPeer? {
         if let c = connections.values.first(where: { $0.peer.address == address }) { return c.peer }
-        guard kind == .tcp, connections.count < maximumConnections, let fd = try? Sockets.startConnect(to: address) else { return nil }
+        guard kind == .tcp, admission.count < admission.maximum, let fd = try? Sockets.startConnect(to: address) else { return nil }
         let id = nextID
         nextID += 1
         let c = SIPStreamConnection(id: id, stream: PlainStream(fd: fd), peer: SIPPeer(transport: kind, address: address, connectionID: id),
                                     loop: loop, parser: parser, transport: self)
         connections[id] = c
-        c.start(idleTimeoutMs: idleTimeoutMs)
+        admission.opened(id, source: address.host, authenticated: true)
+        c.start()
         logger.info("SIP tcp: connecting to \(address) (connection \(id))")
         return c.peer
     }
@@ -81,7 +115,10 @@ final class TCPTransport: EventLoopHandler {
         return c.send(bytes)
     }
 
-    func closed(_ c: SIPStreamConnection) { connections.removeValue(forKey: c.id) }
+    func closed(_ c: SIPStreamConnection) {
+        connections.removeValue(forKey: c.id)
+        admission.closed(c.id)
+    }
 
     func messageReceived(_ bytes: [UInt8], from peer: SIPPeer) { delegate?.streamMessageReceived(bytes, from: peer) }
 
@@ -123,16 +160,21 @@ final class SIPStreamConnection: EventLoopHandler {
         lastActivity = loop.now
     }
 
-    func start(idleTimeoutMs: Int) {
-        do { try loop.register(fd: stream.fd, interest: .read, handler: self) } catch { stream.close(); closed = true; return }
-        scheduleIdleCheck(idleTimeoutMs)
+    func start() {
+        do { try loop.register(fd: stream.fd, interest: .read, handler: self) } catch { stream.close(); closed = true; transport?.closed(self); return }
+        scheduleIdleCheck()
         if handshaking { driveHandshake() }
     }
 
-    private func scheduleIdleCheck(_ ms: Int) {
-        idleTimer = loop.schedule(afterMilliseconds: ms) { [weak self] in
+    /// Closes the connection once it has been idle for its timeout (shorter until it authenticates).
+    private func scheduleIdleCheck() {
+        let ms = transport?.idleTimeoutMs(for: id) ?? 30_000
+        let idle = loop.now - lastActivity
+        let due = UInt64(ms) * 1_000_000
+        if idle >= due { close(); return }
+        idleTimer = loop.schedule(afterMilliseconds: Int((due - idle) / 1_000_000) + 1) { [weak self] in
             guard let self, !self.closed else { return }
-            if self.loop.now - self.lastActivity >= UInt64(ms) * 1_000_000 { self.close() } else { self.scheduleIdleCheck(ms) }
+            self.scheduleIdleCheck()
         }
     }
 
