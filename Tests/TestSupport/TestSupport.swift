@@ -115,12 +115,23 @@ public final class RawClient {
     /// another test has since been given).
     public private(set) var fd: Int32
 
-    public init(port: Int, host: String = "127.0.0.1") throws {
+    /// Connects to `host:port`, from `source` when given (any 127.x.y.z: one machine can be
+    /// many sources).
+    public init(port: Int, host: String = "127.0.0.1", source: String? = nil) throws {
         let addr = try SocketAddress(host: host, port: port)
         fd = socket(addr.family == .v6 ? AF_INET6 : AF_INET, Int32(SOCK_STREAM.rawValue), 0)
         var tv = timeval(tv_sec: 5, tv_usec: 0)
         setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, socklen_t(MemoryLayout<timeval>.size))
         let fdLocal = fd
+        if let source {
+            let local = try SocketAddress(host: source, port: 0)
+            guard local.withSockAddrForTests({ bind(fdLocal, $0, $1) }) == 0 else {
+                let e = errno
+                Glibc.close(fd)
+                fd = -1
+                throw SystemError(errno: e, function: "bind")
+            }
+        }
         let rc = addr.withSockAddrForTests { connect(fdLocal, $0, $1) }
         guard rc == 0 else {
             let e = errno
@@ -150,6 +161,21 @@ public final class RawClient {
             out += buf[0..<n]
         }
         return (out, false)
+    }
+
+    /// Whether the peer has closed the connection (waits up to `seconds` for data or EOF;
+    /// data that arrives is discarded).
+    public func isClosed(within seconds: Double) -> Bool {
+        var pfd = pollfd(fd: fd, events: Int16(POLLIN), revents: 0)
+        let deadline = Date().addingTimeInterval(seconds)
+        var buf = [UInt8](repeating: 0, count: 4096)
+        while Date() < deadline {
+            let ms = Int32(max(1, deadline.timeIntervalSinceNow * 1000))
+            guard poll(&pfd, 1, ms) > 0 else { continue }
+            let n = buf.withUnsafeMutableBytes { recv(fd, $0.baseAddress, $0.count, Int32(MSG_DONTWAIT)) }
+            if n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR) { return true }
+        }
+        return false
     }
 
     /// Reads one frame (blocking, 5 s limit).

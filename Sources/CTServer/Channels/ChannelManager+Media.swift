@@ -13,7 +13,7 @@ extension ChannelManager {
         let remote = n.remoteAddress == "0.0.0.0" || n.remotePort == 0 ? nil : try? SocketAddress(host: n.remoteAddress, port: n.remotePort)
         // The far end's direction: sendonly/inactive means it does not want our audio (hold).
         let sending = n.direction == .sendrecv || n.direction == .recvonly
-        let verified = ch.purpose == .outbound || (endpoint?.isVerified(ch.peer) ?? false) || trunks?.trunk(for: ch.peer.address) != nil
+        let verified = ch.purpose == .outbound || (endpoint?.isAuthenticated(ch.peer) ?? false) || trunks?.trunk(for: ch.peer.address) != nil
         return MediaCommand.Endpoint(remote: remote, payloadType: UInt8(clamping: n.payloadType), law: n.codec == .pcmu ? .ulaw : .alaw,
                                      telephoneEvent: n.telephoneEvent.map { UInt8(clamping: $0) }, sending: sending && remote != nil,
                                      verified: verified, signallingHost: ch.peer.address)

@@ -91,7 +91,13 @@ public final class CTSIPCore: SIPCore {
     }
 
     public func ackReceived(_ ack: SIPMessage, from: SIPPeer) {
-        if !channels.ackReceived(ack) { logger.debug("SIP: ACK matching no dialog from \(from) ignored") }
+        // An ACK carrying the random To tag of our 2xx proves its sender receives our packets.
+        let proves = ack.to?.tag != nil && channels.channel(for: ack)?.dialog != nil
+        if channels.ackReceived(ack) {
+            if proves { channels.endpoint?.sourceProven(from) }
+        } else {
+            logger.debug("SIP: ACK matching no dialog from \(from) ignored")
+        }
     }
 
     public func inviteCancelled(_ transaction: ServerTransactionHandle) {
