@@ -78,7 +78,7 @@ let package = Package(
                           path: "Sources/AppOperate/Main"),
 
         .executableTarget(name: "HotlineBench",
-                          dependencies: ["Protocol", "CPosix", "CTServerKit", "FlowServerKit"],
+                          dependencies: ["Protocol", "CPosix", "CTServerKit", "FlowServerKit", "TestSupport"],
                           path: "Benchmarks/FrameCodec"),
 
         .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),

@@ -8,6 +8,7 @@
 //   swift run -c release hotline-bench flows      # flow node steps per second (the interpreter)
 //   swift run -c release hotline-bench acd        # routing decisions: 5,000 agents, 200 queues, 20,000 calls
 //   bench/flow-calls.sh                            # flow-server CPU per call at a fixed SIPp call rate
+//   hotline-bench fuzz-links [MINUTES] [SEED]      # the link fuzzer against deploy/up's stack (issue 21)
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
 import Dispatch
@@ -202,4 +203,13 @@ if which == "records" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard let url = args.first else { print("usage: hotline-bench records POSTGRES_URL [COUNT]"); exit(2) }
     try benchRecords(url: url, count: args.count > 1 ? Int(args[1]) ?? 20000 : 20000)
+}
+if which == "fuzz-links" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    do {
+        try benchFuzzLinks(minutes: args.first.flatMap(Double.init) ?? 10, seed: args.count > 1 ? UInt64(args[1]) ?? 21 : 21)
+    } catch {
+        print("fuzz-links: \(error)")
+        exit(1)
+    }
 }
