@@ -71,7 +71,7 @@ sample() {  # minute → one row per service
     late="-"
     if [ "$svc" = ct-server ]; then
       late="$(grep 'channel loop: ' "$RUN_DIR/logs/ct-server.log" | tail -1 | tr ' ' '\n' \
-        | awk -F= '$1 == "channels" { c = $2 } $1 == "late_p99_us" { p = $2 } $1 == "late_max_us" { m = $2 } END { print (c == "" ? "-" : c ":" p ":" m) }')"
+        | awk -F= '$1 == "channels" { c = $2 } $1 == "late_p99_us" { p = $2 } $1 == "late_max_us" { m = $2 } END { print (c == "" ? "-" : c ":" p ":" m) }' || true)"
     fi
     echo "$minute $svc $pid $rss $fds $cpu $late"
   done
@@ -85,7 +85,7 @@ for m in $(seq 1 "$MINUTES"); do
   sleep 60
   sample "$m" > "$SOAK/cur"
   while read -r minute svc pid rss fds cpu late; do
-    before="$(awk -v s="$svc" '$2 == s { print $6 }' "$prev")"
+    before="$(awk -v s="$svc" '$2 == s { print $6 }' "$prev" || true)"
     pct="-"; [ "$cpu" != "-" ] && [ -n "$before" ] && [ "$before" != "-" ] && pct=$(( (cpu - before) * 100 / (60 * TICK) ))
     IFS=: read -r ch p99 mx <<<"$late"
     printf '%-4s %-10s %10s %6s %7s %9s %13s %13s\n' "$minute" "$svc" "$rss" "$fds" "$pct" "${ch:--}" "${p99:--}" "${mx:--}"
@@ -117,8 +117,17 @@ print("soak: " + ("flat" if ok else "NOT flat"))
 sys.exit(0 if ok else 1)
 PY
 status=$?
-# Calls: what SIPp saw.
+# Calls: what SIPp saw (its statistics file, written every minute), and the records written.
 for n in agent self abandon echo; do
-  printf 'soak: %-8s %s\n' "$n" "$(grep -E 'Successful call|Failed call' "$SOAK/$n.log" | tail -2 | awk -F'|' '{ gsub(/ /, "", $1); gsub(/ /, "", $3); printf "%s=%s ", $1, $3 }')"
+  python3 - "$SOAK/$n.csv" "$n" <<'PY' || true
+import sys
+rows = [l.rstrip("\n;").split(";") for l in open(sys.argv[1]) if l.strip()]
+h, last = rows[0], rows[-1]
+v = lambda k: last[h.index(k)] if k in h else "?"
+print(f"soak: {sys.argv[2]:<8} placed={v('OutgoingCall(C)')} successful={v('SuccessfulCall(C)')} failed={v('FailedCall(C)')}")
+PY
 done
+PSQL=("$HOTLINE_ROOT/deploy/lib/pg.sh" psql "$RUN_DIR/postgres")
+[ -n "${HOTLINE_DATABASE_URL:-}" ] && PSQL=(psql "$HOTLINE_DATABASE_URL")
+log "records: $("${PSQL[@]}" -At -c "SELECT count(*) || ' calls, ' || count(*) FILTER (WHERE disposition = 'lost') || ' lost' FROM calls WHERE caller LIKE 'soak-%' AND arrived_at > now() - interval '$((MINUTES + 5)) minutes'" 2>&1 || true)"
 exit $status

@@ -211,45 +211,30 @@ public final class SIPEndpoint: SIPTransportDelegate {
 
     // MARK: verified sources
 
-    /// Hosts that proved they receive what we send — they answered our digest nonce, or ACKed
-    /// a 2xx with our random To tag — and hosts that authenticated, each with when the proof
-    /// lapses (monotonic ns). Bounded.
-    private var provenHosts: [String: UInt64] = [:]
-    private var authenticatedHosts: [String: UInt64] = [:]
-    static let proofLifetimeNs: UInt64 = 3600 * 1_000_000_000
-
-    private func remember(_ host: String, in table: inout [String: UInt64]) {
-        let now = loop.now
-        if table.count >= 50_000 { table = table.filter { $0.value > now } }
-        if table.count < 50_000 || table[host] != nil { table[host] = now + Self.proofLifetimeNs }
-    }
+    /// Which source hosts proved their address or authenticated.
+    private var proofs = SourceProofs()
 
     /// A request from `peer` passed digest authentication: its stream connection keeps its
     /// slot and the long idle timeout; its host is proven and authenticated for an hour.
     public func sourceAuthenticated(_ peer: SIPPeer) {
         if let id = peer.connectionID { for t in tcp where t.kind == peer.transport { t.authenticated(connectionID: id) } }
-        remember(peer.address.host, in: &provenHosts)
-        remember(peer.address.host, in: &authenticatedHosts)
+        proofs.authenticated(peer.address.host, now: loop.now)
     }
 
     /// `peer` showed it receives our packets (it ACKed a 2xx carrying our To tag): responses to
     /// it are no longer held to the amplification budget. Its SDP is still not believed.
-    public func sourceProven(_ peer: SIPPeer) { remember(peer.address.host, in: &provenHosts) }
+    public func sourceProven(_ peer: SIPPeer) { proofs.proved(peer.address.host, now: loop.now) }
 
     /// Whether responses to `peer` may exceed the amplification budget: a stream (the TCP
     /// handshake proved the address), a trusted source, or a proven host.
     public func isVerified(_ peer: SIPPeer) -> Bool {
-        if peer.reliable || configuration.trustedSources.contains(peer.address.host) { return true }
-        guard let until = provenHosts[peer.address.host] else { return false }
-        return until > loop.now
+        peer.reliable || configuration.trustedSources.contains(peer.address.host) || proofs.isProven(peer.address.host, now: loop.now)
     }
 
     /// Whether `peer`'s SDP may be believed before its RTP arrives: a trusted source, or a host
     /// that passed digest authentication within the hour.
     public func isAuthenticated(_ peer: SIPPeer) -> Bool {
-        if configuration.trustedSources.contains(peer.address.host) { return true }
-        guard let until = authenticatedHosts[peer.address.host] else { return false }
-        return until > loop.now
+        configuration.trustedSources.contains(peer.address.host) || proofs.isAuthenticated(peer.address.host, now: loop.now)
     }
 
     /// The SIP TCP/TLS slot policy and refusal counts (for tests and the health snapshot).
