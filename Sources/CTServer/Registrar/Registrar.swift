@@ -17,7 +17,7 @@ public struct Registrar: Sendable {
     }
 
     public enum Outcome: Equatable, Sendable {
-        /// 200 OK listing these bindings with their remaining seconds.
+        /// 200 OK listing these bindings (Contact values with their granted `expires`) and their remaining seconds.
         case ok([(contact: String, expires: Int)])
         case reject(code: Int, reason: String, headers: [SIPHeader])
 
@@ -95,7 +95,15 @@ public struct Registrar: Sendable {
             }
         }
         bindings[aor] = current.isEmpty ? nil : current
-        return .ok(current.map { ($0.contact.description, Int(($0.expiresAt - now) / 1_000_000_000)) })
+        // Each binding echoed as registered (its parameters intact), with exactly one expires:
+        // the one granted (RFC 3261 §10.3 step 8).
+        return .ok(current.map { b in
+            var c = b.contact
+            let left = Int((b.expiresAt - now) / 1_000_000_000)
+            c.parameters.items.removeAll { $0.name == "expires" }
+            c.parameters.set("expires", String(left))
+            return (c.description, left)
+        })
     }
 
     /// Removes expired bindings.

@@ -84,16 +84,31 @@ import Testing
         #expect(d.verify(register(answer(.md5, user: "1001", password: "pw", nonce: d.makeNonce(now: later))), source: "192.0.2.41", now: later) == .authenticated(user: "1001"))
     }
 
+    /// The 200 OK echoes each Contact as registered — a quoted `+sip.instance` stays quoted —
+    /// with one `expires`, the granted one (a phone's own `expires` parameter is replaced).
+    @Test func registrarEchoesContactParametersWithOneExpires() throws {
+        var r = Registrar()
+        let src = SIPPeer(transport: .udp, address: try SocketAddress(host: "127.0.0.1", port: 5062))
+        let contact = "<sip:1001@127.0.0.1:5062;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-00A0C91E6BF6>\";reg-id=1;expires=7200"
+        #expect(r.register(register(contact: contact, expires: "300"), authenticatedUser: "1001", source: src, now: now)
+                == .ok([("<sip:1001@127.0.0.1:5062;transport=udp>;+sip.instance=\"<urn:uuid:00000000-0000-1000-8000-00A0C91E6BF6>\";reg-id=1;expires=3600", 3600)]),
+                "7200 asked, 3600 (the maximum) granted")
+        var p = SIPParameters()
+        p.set("received", "[::1]")
+        p.set("note", "a \"b\"")
+        #expect(p.description == ";received=[::1];note=\"a \\\"b\\\"\"")
+    }
+
     @Test func registrarBindsRefreshesAndRemoves() throws {
         var r = Registrar()
         let src = SIPPeer(transport: .udp, address: try SocketAddress(host: "127.0.0.1", port: 5062))
-        #expect(r.register(register(expires: "300"), authenticatedUser: "1001", source: src, now: now) == .ok([("<sip:1001@127.0.0.1:5062>", 300)]))
+        #expect(r.register(register(expires: "300"), authenticatedUser: "1001", source: src, now: now) == .ok([("<sip:1001@127.0.0.1:5062>;expires=300", 300)]))
         #expect(r.contacts(of: "1001", now: now).count == 1)
         #expect(r.register(register(expires: "300", cseq: 1), authenticatedUser: "1001", source: src, now: now) == .reject(code: 500, reason: "", headers: []),
                 "same Call-ID, same CSeq: out of order")
         #expect(r.register(register(expires: "30", cseq: 2), authenticatedUser: "1001", source: src, now: now) == .reject(code: 423, reason: "", headers: []))
         #expect(r.register(register(contact: "<sip:1001@127.0.0.1:5064>", expires: "120", cseq: 3), authenticatedUser: "1001", source: src, now: now)
-                == .ok([("<sip:1001@127.0.0.1:5062>", 300), ("<sip:1001@127.0.0.1:5064>", 120)]))
+                == .ok([("<sip:1001@127.0.0.1:5062>;expires=300", 300), ("<sip:1001@127.0.0.1:5064>;expires=120", 120)]))
         #expect(r.contacts(of: "1001", now: now + 200 * 1_000_000_000).count == 1, "the 120 s binding expired")
         #expect(r.register(register(contact: "*", expires: "0", cseq: 4), authenticatedUser: "1001", source: src, now: now) == .ok([]))
         #expect(r.bindingCount == 0)

@@ -80,7 +80,7 @@ public final class CTSIPCore: SIPCore {
             switch registrar.register(request, authenticatedUser: user, source: t.source, now: now) {
             case .ok(let list):
                 registrations += 1
-                var headers = list.map { SIPHeader(name: .contact, value: "\($0.contact);expires=\($0.expires)") }
+                var headers = list.map { SIPHeader(name: .contact, value: $0.contact) }
                 headers.append(SIPHeader(name: .date, value: Self.httpDate()))
                 t.respond(200, headers: headers)
                 logger.info("SIP: \(user) registered \(list.count) contact(s) from \(t.source)")

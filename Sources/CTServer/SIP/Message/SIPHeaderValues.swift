@@ -70,7 +70,14 @@ public struct SIPParameters: Equatable, Sendable {
         }
     }
 
-    public var description: String { items.map { ";" + $0.name + ($0.value.map { "=" + $0 } ?? "") }.joined() }
+    /// Serialised as RFC 3261 `generic-param`s: a value that is a token or a host stays bare,
+    /// anything else (`+sip.instance="<urn:uuid:…>"`) is a quoted-string again.
+    public var description: String { items.map { ";" + $0.name + ($0.value.map { "=" + Self.quotedIfNeeded($0) } ?? "") }.joined() }
+
+    static func quotedIfNeeded(_ v: String) -> String {
+        if !v.isEmpty, v.utf8.allSatisfy({ SIPSymbols.isToken($0) || $0 == 0x3A || $0 == 0x5B || $0 == 0x5D }) { return v }
+        return "\"" + v.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\""
+    }
 }
 
 /// Via: SIP/2.0/transport sent-by *(;params)   (RFC 3261 §20.42, §18.2.2; RFC 3581)
