@@ -59,7 +59,13 @@ import Glibc
         cause: ivr done
     """
 
-    @Test func sippWalksAFlowWithDTMF() throws {
+    @Test func sippWalksAFlowWithDTMF() throws { try walk(info: false) }
+
+    /// The same walk with every key sent as SIP INFO (application/dtmf-relay): menus, type-ahead,
+    /// barge-in and collection take them exactly as RFC 4733 keys (issue 14).
+    @Test func sippWalksAFlowWithSIPINFOKeys() throws { try walk(info: true) }
+
+    func walk(info: Bool) throws {
         let pg = try PrivatePostgres()
         defer { pg.stop() }
         let (ct, sip, link, dir) = try calls.startCT()
@@ -82,8 +88,31 @@ import Glibc
         // 2 already during the welcome (type-ahead: the menu that follows takes it), then 1 2 3 4 #
         // during the account prompt (barge-in).
         let keys: [(String, Int)] = [("2", 300), ("1", 4000), ("2", 600), ("3", 600), ("4", 600), ("pound", 600)]
-        text = text.replacingOccurrences(of: "@DTMF@", with: keys.map { k, wait in
-            "  <pause milliseconds=\"\(wait)\"/>\n  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_\(k).pcap\"/></action></nop>"
+        text = text.replacingOccurrences(of: "@DTMF@", with: keys.enumerated().map { i, kw in
+            let (k, wait) = kw
+            guard info else {
+                return "  <pause milliseconds=\"\(wait)\"/>\n  <nop><action><exec play_pcap_audio=\"/usr/share/sip-tester/dtmf_2833_\(k).pcap\"/></action></nop>"
+            }
+            return """
+              <pause milliseconds="\(wait)"/>
+              <send retrans="500"><![CDATA[
+
+                  INFO [next_url] SIP/2.0
+                  Via: SIP/2.0/[transport] [local_ip]:[local_port];branch=[branch];rport
+                  Max-Forwards: 70
+                  From: "sipp" <sip:sipp@[local_ip]:[local_port]>;tag=[pid]SIPpTag00[call_number]
+                  To: <sip:[service]@[remote_ip]:[remote_port]>[peer_tag_param]
+                  Call-ID: [call_id]
+                  CSeq: \(i + 2) INFO
+                  Content-Type: application/dtmf-relay
+                  Content-Length: [len]
+
+                  Signal=\(k == "pound" ? "#" : k)
+                  Duration=160
+
+              ]]></send>
+              <recv response="200"/>
+            """
         }.joined(separator: "\n"))
         let scenario = dir.appendingPathComponent("walk.xml")
         try text.write(to: scenario, atomically: true, encoding: .utf8)

@@ -250,8 +250,13 @@ public final class ChannelManager {
             let digits = Self.dtmfDigits(body: request.body, relay: type == "application/dtmf-relay")
             guard !digits.isEmpty else { t.respond(400, "Bad Request (no DTMF signal)"); return true }
             t.respond(200)
-            reportDigits?(ch, digits, "info")
-            if ch.purpose == .readbackTest { mediaEvents(digits.map { .dtmf(id: ch.id, digit: $0, source: .info) }) }
+            // Through the channel loop, like RFC 4733 keys: menus, collection and barge-in see
+            // them, and the loop reports them (DigitsReceived, source info).
+            if ch.mediaPort != nil {
+                media.submit(.receivedDTMF(id: ch.id, digits: digits, source: .info))
+            } else {
+                reportDigits?(ch, digits, "info")
+            }
         case "NOTIFY":
             t.respond(200)
             referProgress(ch, request)

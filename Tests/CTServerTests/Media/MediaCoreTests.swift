@@ -127,6 +127,24 @@ import Testing
         #expect(jb.stats.concealed == 1)
     }
 
+    /// A key event's packet takes a sequence number without audio: silence, not a loss — and
+    /// the RTCP reception count sees no gap either (issue 14).
+    @Test func keyEventPacketsAreNotLoss() {
+        var jb = JitterBuffer()
+        var reception = RTPReceptionStats()
+        var played: [Int16?] = []
+        for seq in 1...7 {
+            reception.update(sequence: UInt16(seq), ssrc: 1)
+            if seq == 3 || seq == 4 { jb.putSilent(sequence: UInt16(seq), timestamp: 320, ssrc: 1, arrival: Int64(seq * 160)) } else {
+                put(&jb, seq: UInt16(seq), value: 1000, arrival: Int64(seq * 160))
+            }
+            if seq >= 2 { played.append(get(&jb)) }   // one frame in, one out, as in a call
+        }
+        #expect(played == [1000, 1000, nil, nil, 1000, 1000])
+        #expect(jb.stats.lost == 0 && jb.stats.concealed == 0)
+        #expect(reception.cumulativeLost == 0)
+    }
+
     @Test func latePacketsAreDroppedAndSequenceWraps() {
         var jb = JitterBuffer()
         put(&jb, seq: 65534, value: 1, arrival: 0)

@@ -85,6 +85,9 @@ public enum MediaCommand: Sendable {
     case leave(id: String)
     case setRole(id: String, role: MixRole)
     case sendDTMF(id: String, digits: String)
+    /// Keys that arrived in signalling (SIP INFO): they feed collection, barge-in, type-ahead
+    /// and recording terminators exactly as RFC 4733 keys do.
+    case receivedDTMF(id: String, digits: String, source: DTMFSource)
     case inbandDTMF(id: String, enabled: Bool)
     case setEcho(id: String, enabled: Bool)
 }

@@ -253,6 +253,10 @@ public final class MediaEngine: @unchecked Sendable {
                 ch.stats.bytesIn += p.count
                 let payload = UnsafeRawBufferPointer(rebasing: p[h.payloadOffset..<h.payloadOffset + h.payloadLength])
                 if let te = ch.endpoint.telephoneEvent, h.payloadType == te {
+                    // Key events share the stream's sequence numbers: counted, so that the
+                    // audio packets around them are not taken for lost ones.
+                    ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
+                    ch.jitter.putSilent(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival)
                     if let e = TelephoneEvent.parse(payload), let d = ch.dtmfReceiver.receive(e, timestamp: h.timestamp) {
                         digit(ch, d, source: .rfc4733, now: Self.now())
                     }
@@ -515,6 +519,9 @@ public final class MediaEngine: @unchecked Sendable {
             channels[id]?.role = role
         case .sendDTMF(let id, let digits):
             channels[id]?.pendingDTMF.append(contentsOf: digits.filter { TelephoneEvent.event(for: $0) != nil })
+        case .receivedDTMF(let id, let digits, let source):
+            guard let ch = channels[id] else { return }
+            for d in digits { digit(ch, d, source: source, now: Self.now()) }
         case .inbandDTMF(let id, let enabled):
             guard let ch = channels[id] else { return }
             ch.inband = enabled ? (ch.inband ?? InbandDTMFDetector()) : nil

@@ -11,6 +11,9 @@ public struct JitterBuffer: Sendable {
     public let capacity: Int
     private var storage: [Int16]
     private var slotSeq: [Int32]
+    /// Slots holding a sequence number that carried no audio (an RFC 4733 key event): played
+    /// as silence, never counted as lost.
+    private var slotSilent: [Bool]
     private var lastFrame: [Int16]
     private var playSeq: UInt16 = 0
     private var started = false
@@ -32,6 +35,7 @@ public struct JitterBuffer: Sendable {
         self.capacity = capacity
         storage = [Int16](repeating: 0, count: capacity * Self.frameSamples)
         slotSeq = [Int32](repeating: -1, count: capacity)
+        slotSilent = [Bool](repeating: false, count: capacity)
         lastFrame = [Int16](repeating: 0, count: Self.frameSamples)
     }
 
@@ -44,9 +48,16 @@ public struct JitterBuffer: Sendable {
         stats.resets += 1
     }
 
+    /// A packet of the stream that carried no audio (a key event): its sequence number plays as
+    /// silence instead of counting as a lost frame.
+    public mutating func putSilent(sequence seq: UInt16, timestamp: UInt32, ssrc: UInt32, arrival: Int64) {
+        var zero: Int16 = 0
+        put(sequence: seq, timestamp: timestamp, ssrc: ssrc, arrival: arrival, samples: &zero, count: 0, silent: true)
+    }
+
     /// Adds a frame. `arrival` is the arrival time in timestamp units (8 kHz clock).
     public mutating func put(sequence seq: UInt16, timestamp: UInt32, ssrc: UInt32, arrival: Int64,
-                             samples: UnsafePointer<Int16>, count: Int) {
+                             samples: UnsafePointer<Int16>, count: Int, silent: Bool = false) {
         if let s = lastSSRC, s != ssrc { reset() }
         lastSSRC = ssrc
         if !started {
@@ -72,6 +83,8 @@ public struct JitterBuffer: Sendable {
         if slotSeq[slot] == Int32(seq) { return }   // duplicate
         if slotSeq[slot] < 0 { buffered += 1 }
         slotSeq[slot] = Int32(seq)
+        slotSilent[slot] = silent
+        if silent { return }   // an event's timestamp is its start: no jitter sample
         let n = min(count, Self.frameSamples)
         storage.withUnsafeMutableBufferPointer { s in
             let base = s.baseAddress! + slot * Self.frameSamples
@@ -103,6 +116,13 @@ public struct JitterBuffer: Sendable {
     public mutating func get(into out: UnsafeMutablePointer<Int16>) -> Bool {
         guard primed else { return false }
         let slot = Int(playSeq) % capacity
+        if slotSeq[slot] == Int32(playSeq), slotSilent[slot] {
+            slotSeq[slot] = -1
+            buffered -= 1
+            playSeq &+= 1
+            lostRun = 0
+            return false
+        }
         if slotSeq[slot] == Int32(playSeq) {
             storage.withUnsafeBufferPointer { s in out.update(from: s.baseAddress! + slot * Self.frameSamples, count: Self.frameSamples) }
             lastFrame.withUnsafeMutableBufferPointer { $0.baseAddress!.update(from: out, count: Self.frameSamples) }
