@@ -189,9 +189,17 @@ public struct FlowRun: Sendable {
     private mutating func retry(_ retries: Int, prompts: [String], failure: String) -> [Action] {
         attempts += 1
         guard attempts <= retries else { return advance(to: failure) }
-        var actions: [Action] = []
-        if !prompts.isEmpty { actions.append(.play(items: prompts.map(interpolate), bargeIn: false, tag: tag())) }
-        return actions + runNode(current, again: true).actions
+        var actions = runNode(current, again: true).actions
+        guard !prompts.isEmpty else { return actions }
+        // One PlayMedia: "invalid choice" / "no input", then the node's own prompt. Two would not
+        // do — the CT-Server replaces a playing prompt with the next one, so the first was never heard.
+        let sorry = prompts.map(interpolate)
+        if case .play(let items, let bargeIn, let t)? = actions.first {
+            actions[0] = .play(items: sorry + items, bargeIn: bargeIn, tag: t)
+        } else {
+            actions.insert(.play(items: sorry, bargeIn: false, tag: tag()), at: 0)
+        }
+        return actions
     }
 
     private mutating func tag() -> UInt32 {

@@ -196,7 +196,8 @@ import Testing
         // The menu: its prompt (barge-in) and a one-digit collect.
         guard case .collect(1, 1, _, 4000, _, let menuTag)? = a.last else { Issue.record("\(a)"); return }
         a = r.handle(.digitsCollected(tag: menuTag, digits: "7", reason: "max-digits"))   // invalid key: "Sorry", again
-        guard case .play(["tts:en:Sorry."], false, _)? = a.first else { Issue.record("\(a)"); return }
+        // One play: "Sorry." then the menu's prompt — a second PlayMedia would cut the first off.
+        guard case .play(let retryItems, true, _)? = a.first, retryItems.first == "tts:en:Sorry.", retryItems.count > 1, a.count == 2 else { Issue.record("\(a)"); return }
         guard case .collect(_, _, _, _, _, let again)? = a.last else { Issue.record("\(a)"); return }
         a = r.handle(.digitsCollected(tag: again, digits: "1", reason: "max-digits"))
         #expect(r.variables["lang"] == "cmn")
