@@ -17,6 +17,7 @@ extension CallDistributor {
             case .refuse(let why): refused = why
             case .record(let state, let reason, let from, let to):
                 submit(.agentState(AgentStateRecord(agent: a.code, state: state, reason: reason, startedAt: from, endedAt: to)))
+                if state == AgentStateMachine.State.wrapUp(until: 0).name { recorder.wrapUpEnded(agent: a.code, started: from, seconds: max(0, to - from)) }
             case .startRingTimer(let callID):
                 if let t = a.timer { clock.cancel(t) }
                 a.timer = clock.schedule(after: Double(settings.ringTimeoutMs) / 1000) { [weak self, weak a] in

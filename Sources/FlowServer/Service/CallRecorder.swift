@@ -8,6 +8,8 @@ final class CallRecorder {
     private let flowServer: String
     private let submit: (StoredRecord) -> Void
     private var holdStarted: [String: Double] = [:]
+    /// Each agent's last written call, for the wrap-up that follows it (bounded by the agents).
+    private var lastCallOfAgent: [String: (id: UUID, endedAt: Double)] = [:]
 
     init(flowServer: String, submit: @escaping (StoredRecord) -> Void) {
         self.flowServer = flowServer
@@ -74,9 +76,30 @@ final class CallRecorder {
 
     func endedBy(_ channelID: String, _ who: String) { open[channelID]?.endedBy = who }
 
+    /// The agent put the caller on hold or took it back (from App-Operate or the agent's phone).
+    /// Only this is hold time in AHT; the caller holding us is an event, not the agent's hold.
     func hold(_ channelID: String, at t: Double, on: Bool) {
-        if on { holdStarted[channelID] = t } else if let h = holdStarted.removeValue(forKey: channelID) { open[channelID]?.holdSeconds += t - h }
+        guard open[channelID] != nil else { return }
+        if on {
+            guard holdStarted[channelID] == nil else { return }   // already held (the phone and App-Operate both)
+            holdStarted[channelID] = t
+        } else {
+            guard let h = holdStarted.removeValue(forKey: channelID) else { return }
+            open[channelID]?.holdSeconds += t - h
+        }
         open[channelID]?.events.append(.init(at: t, kind: on ? "held" : "retrieved", detail: ["by": "agent"]))
+    }
+
+    /// An agent's wrap-up (from `started`, `seconds` long) ended: it belongs to the call still
+    /// open with that agent, else to the agent's last written call if that call ended when the
+    /// wrap-up began (an agent who transferred a call wraps up while another agent has it: that
+    /// wrap-up is in the agent-state records, not on a call).
+    func wrapUpEnded(agent: String, started: Double, seconds: Double) {
+        if let (id, _) = open.first(where: { $0.value.agent == agent }) {
+            open[id]?.wrapupSeconds = seconds
+        } else if let last = lastCallOfAgent[agent], last.endedAt >= started - 2 {
+            submit(.wrapUp(WrapUpRecord(callID: last.id, agent: agent, seconds: seconds)))
+        }
     }
 
     func transferred(_ channelID: String, to target: String, by agent: String, at t: Double) {
@@ -164,12 +187,14 @@ final class CallRecorder {
             c.legs[0].answeredAt = c.legs[0].answeredAt ?? t
             c.events.append(.init(at: t, kind: "answered"))
             open[e.channelID] = c
-        case .held:
-            holdStarted[e.channelID] = t
-            open[e.channelID]?.events.append(.init(at: t, kind: "held"))
-        case .retrieved:
-            if let h = holdStarted.removeValue(forKey: e.channelID) { open[e.channelID]?.holdSeconds += t - h }
-            open[e.channelID]?.events.append(.init(at: t, kind: "retrieved"))
+        case .held, .retrieved:
+            if open[e.channelID] != nil {
+                // The caller's phone holds us (a=inactive/sendonly): noted, not the agent's hold time.
+                open[e.channelID]?.events.append(.init(at: t, kind: e.kind == .held ? "held" : "retrieved", detail: ["by": "caller"]))
+            } else if let (callChannel, _) = open.first(where: { $0.value.legs.contains { $0.role == "agent" && $0.channelID == e.channelID && $0.endedAt == nil } }) {
+                // The agent's phone put the caller on hold.
+                hold(callChannel, at: t, on: e.kind == .held)
+            }
         case .digits:
             open[e.channelID]?.events.append(.init(at: t, kind: "dtmf", detail: ["digits": e.digits, "source": e.cause]))
         case .transferred:
@@ -219,6 +244,10 @@ final class CallRecorder {
             c.legs[0].endedAt = t
             c.legs[0].cause = e.cause
             c.events.append(.init(at: t, kind: "ended", detail: ["cause": e.cause]))
+            if let agent = c.agent {
+                if lastCallOfAgent.count > 100_000 { lastCallOfAgent.removeAll() }
+                lastCallOfAgent[agent] = (c.callID, t)
+            }
             submit(.call(c))
         }
     }

@@ -197,6 +197,9 @@ public final class RecordWriter: @unchecked Sendable {
         VALUES ($1, $2, $3, $4, to_timestamp($5::float8), to_timestamp($6::float8)) ON CONFLICT DO NOTHING
         """
 
+    static let updateWrapUp = """
+        UPDATE calls SET wrapup_seconds = $2::float8 WHERE call_id = $1::uuid AND agent = $3
+        """
     static let insertQueueEvent = """
         INSERT INTO queue_events (event_key, queue, call_id, kind, at, detail)
         VALUES ($1, $2, $3::uuid, $4, to_timestamp($5::float8), $6::jsonb) ON CONFLICT DO NOTHING
@@ -205,7 +208,7 @@ public final class RecordWriter: @unchecked Sendable {
     /// Writes records with parameterised, pipelined inserts (callers wrap it in a transaction).
     static func store(_ records: [StoredRecord], _ db: PostgresConnection) throws {
         var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
-        var queueEvents: [[String?]] = []
+        var queueEvents: [[String?]] = [], wrapUps: [[String?]] = []
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         for r in records {
@@ -223,6 +226,8 @@ public final class RecordWriter: @unchecked Sendable {
                     let detail = (try? enc.encode(e.detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                     events.append([id, String(i + 1), ts(e.at), e.kind, detail])
                 }
+            case .wrapUp(let w):
+                wrapUps.append([w.callID.uuidString, String(w.seconds), w.agent])
             case .recording(let r):
                 recs.append([r.path, r.callID?.uuidString, r.channelID, ts(r.startedAt), String(r.durationMs), r.reason])
             case .agentState(let s):
@@ -238,5 +243,7 @@ public final class RecordWriter: @unchecked Sendable {
         try db.executeBatch(prepared: "insert_recording", insertRecording, recs)
         try db.executeBatch(prepared: "insert_agent_state", insertAgentState, states)
         try db.executeBatch(prepared: "insert_queue_event", insertQueueEvent, queueEvents)
+        // After the inserts: a replayed spool holds the call before its wrap-up.
+        try db.executeBatch(prepared: "update_wrapup", updateWrapUp, wrapUps)
     }
 }

@@ -140,9 +140,23 @@ public struct QueueEventRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// An agent's wrap-up after a call, added to that call's record when it ends (the record was
+/// usually written already: the agent's wrap-up outlasts the call).
+public struct WrapUpRecord: Codable, Sendable, Equatable {
+    public var callID: UUID
+    public var agent: String
+    public var seconds: Double
+    public init(callID: UUID, agent: String, seconds: Double) {
+        self.callID = callID
+        self.agent = agent
+        self.seconds = seconds
+    }
+}
+
 /// Anything the record writer stores.
 public enum StoredRecord: Codable, Sendable, Equatable {
     case call(CallRecord)
+    case wrapUp(WrapUpRecord)
     case recording(RecordingRecord)
     case agentState(AgentStateRecord)
     case queueEvent(QueueEventRecord)

@@ -123,6 +123,10 @@ import Protocol
         #expect(try pg.query("select state||':'||reason||':'||extract(epoch from ended_at - started_at)::int from agent_states") == "not-ready:lunch:600")
         #expect(try pg.query("select string_agg(kind||'/'||coalesce(detail->>'priority', detail->>'agent'), ',' order by at) from queue_events where call_id = '\(call.callID.uuidString)'")
                 == "entered/5,answered/A100")
+        // The agent's wrap-up, known after the record was written, lands on it.
+        w.submit(.wrapUp(WrapUpRecord(callID: call.callID, agent: "A100", seconds: 12.5)))
+        #expect(w.waitUntilWritten(timeout: 20))
+        #expect(try pg.query("select wrapup_seconds from calls where call_id = '\(call.callID.uuidString)'") == "12.5")
         // The same record again (a replay) is not doubled.
         w.submit(.call(call))
         #expect(w.waitUntilWritten(timeout: 20))
