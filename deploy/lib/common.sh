@@ -14,6 +14,17 @@ TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }
 
+# --help / -h on any script prints its header comment (what it does, its arguments) and exits;
+# scripts that take no arguments call `no_arguments "$@"` so a typo is refused, not run.
+usage() { sed -n '2,/^[^#]/{/^#/s/^# \{0,1\}//p}' "$0"; }
+case "${1:-}" in -h|--help) usage; exit 0 ;; esac
+no_arguments() {
+  [ $# -eq 0 ] && return 0
+  log "$(basename "$0") takes no arguments (got: $*); environment variables configure it:"
+  usage >&2
+  exit 2
+}
+
 ensure_packages() {
   local missing=()
   for p in "$@"; do
