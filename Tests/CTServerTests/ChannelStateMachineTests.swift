@@ -84,4 +84,28 @@ import Testing
         var c = Self.machine(in: .connected)
         #expect(c.cancel(cause: "x", code: .normalClearing).isEmpty && c.state == .connected, "an answered leg is hung up, not cancelled")
     }
+
+    /// Who ended a channel is typed (ChannelEvent field 15), and the text names the far end:
+    /// the caller on inbound channels, the called party on our legs (an agent hanging up).
+    @Test func whoClearedIsTyped() {
+        var inbound = M()
+        _ = inbound.answer(reliable: true)
+        _ = inbound.ackReceived()
+        _ = inbound.byeReceived()
+        #expect(inbound.cause == "caller hung up" && inbound.clearedBy == .farEnd && inbound.farEndHungUp)
+        var leg = Self.machine(in: .connected)
+        leg.farEnd = "called party"
+        _ = leg.byeReceived()
+        #expect(leg.cause == "called party hung up" && leg.clearedBy == .farEnd)
+        var ours = Self.machine(in: .connected)
+        _ = ours.hangup(cause: "flow finished")
+        _ = ours.byeReceived()   // the 200 to our BYE's crossing BYE: still ours
+        #expect(ours.cause == "flow finished" && ours.clearedBy == .hotline && !ours.farEndHungUp)
+        var refused = Self.machine(in: .ringing)
+        _ = refused.response(.failure(code: 486, cause: .userBusy, text: "busy"))
+        #expect(refused.clearedBy == .farEnd)
+        var event = ChannelEvent(channelID: "c", kind: .cleared, direction: .outbound, caller: "a", called: "b", timestampMs: 1)
+        event.clearedBy = .farEnd
+        #expect((try? ChannelEvent.decode(event.encodedBody()))?.clearedBy == .farEnd)
+    }
 }

@@ -30,9 +30,10 @@ import Testing
         r.hold("caller", at: 155, on: false)
         r.event(event("agent-leg", .held, at: 160))
         r.event(event("agent-leg", .retrieved, at: 167))
-        r.event(event("caller", .cleared, at: 180))
+        r.event(event("caller", .cleared, at: 180).cleared(by: .farEnd))
         guard case .call(let c)? = sink.records.last else { Issue.record("\(sink.records)"); return }
         #expect(c.holdSeconds == 12)
+        #expect(c.endedBy == "caller", "from the typed field 15")
         #expect(c.events.filter { $0.kind == "held" }.map { $0.detail["by"] ?? "" } == ["caller", "agent", "agent"])
         // Wrap-up from the call's end, 15 s: an update of that record.
         r.wrapUpEnded(agent: "1001", started: 180, seconds: 15)

@@ -42,6 +42,13 @@ public struct ChannelStateMachine: Sendable {
 
     public private(set) var state: State = .offered
     public private(set) var cause: String?
+    /// Who ended it: the far end (BYE, CANCEL) or us (a command, a timer).
+    public private(set) var clearedBy: ChannelEvent.ClearedBy = .unknown
+    /// How it ended, for counters (typed: the cause text is for people).
+    public private(set) var farEndHungUp = false
+    public private(set) var unacknowledged = false
+    /// Who the far end is, for the cause text of its BYE: "caller", or "called party" on our legs.
+    public var farEnd = "caller"
     private var answerInterval: Int
     private var answerElapsed = 0
     let t1: Int
@@ -73,6 +80,8 @@ public struct ChannelStateMachine: Sendable {
             // No ACK: the session is not established; end it with BYE (§13.3.1.4).
             state = .hangingUp
             cause = "no ACK for 200 OK"
+            clearedBy = .hotline
+            unacknowledged = true
             return [.sendBye, .releaseMedia, .report(.hangingUp)]
         }
         answerInterval = min(2 * answerInterval, t2)
@@ -98,6 +107,7 @@ public struct ChannelStateMachine: Sendable {
         guard state == .offered || state == .ringing else { return [] }
         state = .gone
         cause = c
+        clearedBy = .hotline
         return [.sendFinal(code: code), .releaseMedia, .report(.gone)]
     }
 
@@ -105,6 +115,7 @@ public struct ChannelStateMachine: Sendable {
         guard state == .offered || state == .ringing else { return [] }
         state = .gone
         cause = "caller cancelled"
+        clearedBy = .farEnd
         return [.sendFinal(code: 487), .releaseMedia, .report(.gone)]
     }
 
@@ -112,7 +123,11 @@ public struct ChannelStateMachine: Sendable {
         switch state {
         case .answered, .connected, .held, .hangingUp:
             state = .gone
-            cause = cause ?? "caller hung up"
+            if cause == nil {
+                cause = "\(farEnd) hung up"
+                clearedBy = .farEnd
+                farEndHungUp = true
+            }
             return [.stopAnswerTimer, .releaseMedia, .report(.gone)]
         case .offered, .ringing, .gone:
             return []
@@ -126,6 +141,7 @@ public struct ChannelStateMachine: Sendable {
         case .answered, .connected, .held:
             state = .hangingUp
             cause = c
+            clearedBy = .hotline
             return [.stopAnswerTimer, .sendBye, .releaseMedia, .report(.hangingUp)]
         case .hangingUp, .gone:
             return []
@@ -172,12 +188,14 @@ public struct ChannelStateMachine: Sendable {
         guard state == .offered || state == .ringing else { return [] }
         state = .gone
         cause = c
+        clearedBy = .hotline
         return [.sendCancel, .reportFailed(code: 487, cause: code, text: c)]
     }
 
     private mutating func failed(code: Int, cause c: ChannelEvent.Cause, text: String) -> [Action] {
         state = .gone
         cause = text
+        clearedBy = .farEnd
         return [.reportFailed(code: code, cause: c, text: text)]
     }
 

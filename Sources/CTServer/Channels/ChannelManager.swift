@@ -383,7 +383,7 @@ public final class ChannelManager {
             case .sendFinal(let code):
                 ch.invite?.respond(code, headers: ch.finalHeaders)
             case .sendBye:
-                if ch.machine.cause == "no ACK for 200 OK" { counters.noACK += 1 }
+                if ch.machine.unacknowledged { counters.noACK += 1 }
                 sendBye(ch)
             case .releaseMedia:
                 if let t = ch.ringTimer { loop.cancel(t) }
@@ -430,7 +430,7 @@ public final class ChannelManager {
         channels.removeValue(forKey: ch.id)
         rememberGone(ch)
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
-        if ch.machine.cause == "caller hung up" { counters.completed += 1 }
+        if ch.machine.farEndHungUp, ch.purpose != .outbound { counters.completed += 1 }
         let m = ch.mediaStats
         logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn) out=\(m?.packetsOut ?? 0) foreign=\(m?.foreignDropped ?? 0) latched=\(m?.latched ?? "-") lost=\(m?.cumulativeLost ?? 0) jitter_ms=\(Int(m?.jitterMs ?? 0)) remote_loss_pct=\(m?.remoteLossPercent ?? 0) rtt_ms=\(m?.rttMs ?? -1))")
     }

@@ -64,6 +64,7 @@ public final class SIPChannel {
         self.invite = invite
         self.peer = peer
         machine = ChannelStateMachine(t1: timers.t1, t2: timers.t2)
+        if purpose == .outbound { machine.farEnd = "called party" }
         createdAt = now
     }
 

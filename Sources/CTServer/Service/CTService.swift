@@ -251,6 +251,7 @@ public final class CTService: RunnableService {
                      called: ch.called, sipCode: UInt16(clamping: code), cause: cause, timestampMs: UInt64(Date().timeIntervalSince1970 * 1000),
                      line: ch.line, causeCode: ch.clearCause)
             .created(wallMs(ch.createdAt))
+            .cleared(by: kind == .cleared || kind == .failed ? ch.machine.clearedBy : .unknown)
     }
 
     private func commandResult(_ conn: Connection, _ frame: Frame, _ id: String, _ r: Result<Void, ChannelManager.CommandError>) {

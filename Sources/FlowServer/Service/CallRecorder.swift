@@ -239,7 +239,8 @@ final class CallRecorder {
             c.endedAt = t
             if c.cause == nil { c.cause = e.cause }
             if c.sipCode == nil, e.sipCode != 0 { c.sipCode = Int(e.sipCode) }
-            if c.endedBy == nil { c.endedBy = e.cause == "caller hung up" || e.cause == "caller cancelled" ? "caller" : "system" }
+            // Who ended it, from the CT-Server's typed field (never from the cause text).
+            if c.endedBy == nil { c.endedBy = e.clearedBy == .farEnd ? "caller" : "system" }
             if e.kind == .failed { c.disposition = "failed" }
             c.legs[0].endedAt = t
             c.legs[0].cause = e.cause

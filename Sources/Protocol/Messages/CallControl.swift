@@ -59,6 +59,9 @@ public struct ChannelEvent: WireMessage {
     }
 
     public enum Direction: UInt8, Sendable { case inbound = 1, outbound = 2 }
+    /// Who ended the channel (field 15): the far end (BYE, CANCEL, the callee's refusal) or
+    /// Hotline (a command, a timer). Unknown values read as `.unknown`.
+    public enum ClearedBy: UInt8, Sendable { case unknown = 0, farEnd = 1, hotline = 2 }
 
     public var channelID: String
     public var kind: Kind
@@ -81,6 +84,7 @@ public struct ChannelEvent: WireMessage {
     /// Why a channel was cleared or failed, as a code (ITU-T Q.850 cause values). `cause` is
     /// the text for people; programs look at this.
     public var causeCode: Cause = .unspecified
+    public var clearedBy: ClearedBy = .unknown
 
     public init(channelID: String, kind: Kind, direction: Direction, caller: String, called: String, sipCode: UInt16 = 0,
                 cause: String = "", timestampMs: UInt64, digits: String = "", line: String = "", causeCode: Cause? = nil) {
@@ -115,6 +119,7 @@ public struct ChannelEvent: WireMessage {
         createdMs = try f.uint64(12) ?? 0
         data = try f.map(13)
         causeCode = Cause(rawValue: try f.uint16(14) ?? 0)
+        clearedBy = ClearedBy(rawValue: try f.uint8(15) ?? 0) ?? .unknown
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -132,6 +137,7 @@ public struct ChannelEvent: WireMessage {
         if createdMs != 0 { w.write(12, createdMs) }
         if !data.isEmpty { w.writeMap(13, data) }
         if causeCode != .unspecified { w.write(14, causeCode.rawValue) }
+        if clearedBy != .unknown { w.write(15, clearedBy.rawValue) }
     }
 }
 
@@ -319,4 +325,13 @@ public struct ChannelCommandResult: WireMessage {
     public init(channelID: String) { self.channelID = channelID }
     public init(fields f: inout TLVFields) throws { channelID = try f.string(1) ?? "" }
     public func encode(into w: inout TLVWriter) { w.write(1, channelID) }
+}
+
+extension ChannelEvent {
+    /// This event with who cleared the channel (field 15).
+    public func cleared(by who: ClearedBy) -> ChannelEvent {
+        var e = self
+        e.clearedBy = who
+        return e
+    }
 }
