@@ -59,3 +59,41 @@ import TestSupport
         #expect(raw.components(separatedBy: "expires=").count == 2, "exactly one expires: \(raw)")
     }
 }
+
+extension RegistrarGrammarTests {
+    /// A restarted CT-Server still reaches a phone that registered before (issue 14): the
+    /// binding is kept in `sip.registrations_file`; an Originate to the user after the restart
+    /// sends the INVITE to the phone without it registering again.
+    @Test func registrationsSurviveARestart() throws {
+        let dir = TestSupport.temporaryDirectory("sip-regs")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let file = dir.appendingPathComponent("state/registrations.json").path
+        let phone = try UDPTestSocket()
+        func register(_ ct: CTServerUnderTest, cseq: Int, authorization: String? = nil) throws -> String {
+            var m = "REGISTER sip:127.0.0.1:\(ct.sip) SIP/2.0\r\nVia: SIP/2.0/UDP 127.0.0.1:\(phone.port);branch=z9hG4bKrs\(cseq)\(UUID().uuidString.prefix(6));rport\r\n"
+            m += "Max-Forwards: 70\r\nFrom: <sip:1001@127.0.0.1>;tag=rs\(cseq)\r\nTo: <sip:1001@127.0.0.1>\r\nCall-ID: restart-1001\r\nCSeq: \(cseq) REGISTER\r\n"
+            m += "Contact: <sip:1001@127.0.0.1:\(phone.port)>\r\nExpires: 600\r\n"
+            if let authorization { m += "Authorization: \(authorization)\r\n" }
+            return try phone.request(m + "Content-Length: 0\r\n\r\n", port: ct.sip)
+        }
+        do {
+            let ct = try CTServerUnderTest(extraSIP: "  registrations_file: \"\(file)\"", name: "ct-before")
+            defer { ct.stop() }
+            let challenge = try register(ct, cseq: 1)
+            let nonce = try #require(challenge.range(of: #"nonce="[^"]*""#, options: .regularExpression).map { String(challenge[$0].dropFirst(7).dropLast()) })
+            let ha1 = Crypto.hexDigest(.md5, "1001:hotline:pw-1001-secret"), ha2 = Crypto.hexDigest(.md5, "REGISTER:sip:127.0.0.1")
+            let auth = "Digest username=\"1001\", realm=\"hotline\", nonce=\"\(nonce)\", uri=\"sip:127.0.0.1\", response=\"\(Crypto.hexDigest(.md5, "\(ha1):\(nonce):\(ha2)"))\", algorithm=MD5"
+            #expect(try register(ct, cseq: 2, authorization: auth).hasPrefix("SIP/2.0 200"))
+            #expect(TestSupport.waitUntil(5) { FileManager.default.fileExists(atPath: file) }, "the binding was written")
+            #expect(ct.process.stop() == 0)
+        }
+        let ct = try CTServerUnderTest(extraSIP: "  registrations_file: \"\(file)\"", name: "ct-after")
+        defer { ct.stop() }
+        #expect(ct.process.waitForLine(containing: "restored 1 registration(s)") != nil, "\(ct.process.outputText.suffix(1000))")
+        let flow = try LinkTestClient(port: ct.link, secret: Array("e2e-flow-link-secret".utf8), role: .flowServer, name: "flow-r", expectedPeer: [.ctServer])
+        let r = try flow.request(Originate(destination: "1001", callerID: "4000", timeoutMs: 3000))
+        #expect(r.map { !$0.isError } == true, "originate to the restored binding")
+        let invite = phone.receive()
+        #expect(invite.hasPrefix("INVITE sip:1001@127.0.0.1:\(phone.port)"), "the phone was called without registering again: \(invite.prefix(200))")
+    }
+}

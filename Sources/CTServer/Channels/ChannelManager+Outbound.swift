@@ -45,6 +45,12 @@ extension ChannelManager {
             guard let binding = lookupUser?(destination).first else { return .failure(.failed("\(destination) is not registered")) }
             target = binding.contact.uri
             peer = binding.source
+            // TCP: the phone's open connection (found by its address), or a new one — a binding
+            // restored after a restart, or one whose connection closed, has none.
+            if peer.transport == .tcp {
+                guard let p = endpoint?.tcpPeer(to: peer.address) else { return .failure(.failed("cannot open a TCP connection to \(peer.address)")) }
+                peer = p
+            }
         }
         guard let (fd, port, rtcp) = ports.bind(host: settings.mediaAddress) else { return .failure(.failed("no RTP port free")) }
         var offer = SessionDescription()

@@ -77,6 +77,8 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     public var maxTCPConnectionsPerSource: Int?
     public var tcpIdleSeconds: Int?
     public var tcpPreauthIdleSeconds: Int?
+    /// Registrations kept across restarts in this JSON file (none: forgotten at exit).
+    public var registrationsFile: String?
 
     public init(listen: String? = nil) { self.listen = listen }
 
@@ -105,6 +107,7 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case maxTCPConnectionsPerSource = "max_tcp_connections_per_source"
         case tcpIdleSeconds = "tcp_idle_seconds"
         case tcpPreauthIdleSeconds = "tcp_preauth_idle_seconds"
+        case registrationsFile = "registrations_file"
     }
 
     public static let defaultListen = "127.0.0.1:5060"

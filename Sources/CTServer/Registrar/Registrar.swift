@@ -34,7 +34,7 @@ public struct Registrar: Sendable {
     public var maximumExpires = 3600
     public var defaultExpires = 3600
     public var maximumContactsPerAOR = 10
-    public private(set) var bindings: [String: [Binding]] = [:]
+    public internal(set) var bindings: [String: [Binding]] = [:]
 
     public init() {}
 

@@ -93,6 +93,8 @@ public final class CTService: RunnableService {
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
         if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
         sipCore.attach(to: sip)
+        sipCore.registrationsFile = sipSettings.registrationsFile
+        sipCore.restoreRegistrations()
         guard Set(trunkList.map(\.name)).count == trunkList.count else { throw ConfigError("sip.trunks: names must be unique") }
         trunks = Trunks(loop: loop, trunks: trunkList, logger: logger)
         trunks.endpoint = sip

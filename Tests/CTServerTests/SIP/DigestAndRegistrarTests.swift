@@ -99,6 +99,25 @@ import Testing
         #expect(p.description == ";received=[::1];note=\"a \\\"b\\\"\"")
     }
 
+    /// Bindings written with wall-clock expiries come back with the time they had left; expired
+    /// ones and TLS ones (their connection cannot be re-opened) do not.
+    @Test func registrationsPersistAndRestore() throws {
+        var r = Registrar()
+        let udp = SIPPeer(transport: .udp, address: try SocketAddress(host: "127.0.0.1", port: 5062))
+        _ = r.register(register(expires: "300"), authenticatedUser: "1001", source: udp, now: now)
+        _ = r.register(register(user: "1002", contact: "<sip:1002@127.0.0.1:5070>", expires: "600"), authenticatedUser: "1002",
+                       source: SIPPeer(transport: .tls, address: try SocketAddress(host: "127.0.0.1", port: 5071), connectionID: 3), now: now)
+        let saved = r.persisted(now: now, wallNow: 1_000_000)
+        #expect(saved.map(\.aor) == ["1001"] && saved[0].expiresAt == 1_000_300)
+        var restarted = Registrar()
+        let later: UInt64 = 5_000_000_000
+        #expect(restarted.restore(saved, now: later, wallNow: 1_000_100) == 1)
+        #expect(restarted.contacts(of: "1001", now: later + 199 * 1_000_000_000).count == 1)
+        #expect(restarted.contacts(of: "1001", now: later + 201 * 1_000_000_000).isEmpty, "200 s were left")
+        var tooLate = Registrar()
+        #expect(tooLate.restore(saved, now: later, wallNow: 1_000_301) == 0)
+    }
+
     @Test func registrarBindsRefreshesAndRemoves() throws {
         var r = Registrar()
         let src = SIPPeer(transport: .udp, address: try SocketAddress(host: "127.0.0.1", port: 5062))

@@ -1,3 +1,4 @@
+import Foundation
 import Logging
 import Protocol
 
@@ -36,8 +37,48 @@ public final class CTSIPCore: SIPCore {
     private func scheduleSweep() {
         sweepTimer = loop.schedule(afterMilliseconds: 10_000) { [weak self] in
             guard let self else { return }
+            let before = self.registrar.bindingCount
             self.registrar.sweep(now: self.loop.now)
+            if self.registrar.bindingCount != before { self.registrationsChanged() }
             self.scheduleSweep()
+        }
+    }
+
+    // MARK: registrations on disk
+
+    /// Where the bindings are kept across restarts (`sip.registrations_file`; nil: not kept).
+    public var registrationsFile: String?
+    private var saveTimer: TimerID?
+
+    /// Loads the bindings a previous run kept; returns how many are still valid.
+    @discardableResult
+    public func restoreRegistrations() -> Int {
+        guard let path = registrationsFile else { return 0 }
+        do {
+            let n = registrar.restore(try RegistrationStore.load(from: path), now: loop.now, wallNow: Date().timeIntervalSince1970)
+            logger.notice("SIP: restored \(n) registration(s) from \(path)")
+            return n
+        } catch {
+            logger.error("SIP: cannot read registrations from \(path): \(error); starting without them")
+            return 0
+        }
+    }
+
+    /// Writes the bindings half a second after a change (one write for a burst of REGISTERs).
+    private func registrationsChanged() {
+        guard registrationsFile != nil, saveTimer == nil else { return }
+        saveTimer = loop.schedule(afterMilliseconds: 500) { [weak self] in
+            self?.saveTimer = nil
+            self?.saveRegistrations()
+        }
+    }
+
+    public func saveRegistrations() {
+        guard let path = registrationsFile else { return }
+        do {
+            try RegistrationStore.save(registrar.persisted(now: loop.now, wallNow: Date().timeIntervalSince1970), to: path)
+        } catch {
+            logger.error("SIP: cannot write registrations to \(path): \(error)")
         }
     }
 
@@ -80,6 +121,7 @@ public final class CTSIPCore: SIPCore {
             switch registrar.register(request, authenticatedUser: user, source: t.source, now: now) {
             case .ok(let list):
                 registrations += 1
+                registrationsChanged()
                 var headers = list.map { SIPHeader(name: .contact, value: $0.contact) }
                 headers.append(SIPHeader(name: .date, value: Self.httpDate()))
                 t.respond(200, headers: headers)
@@ -113,7 +155,11 @@ public final class CTSIPCore: SIPCore {
         return String(cString: buf)
     }
 
-    public func shutdown() { if let t = sweepTimer { loop.cancel(t) } }
+    public func shutdown() {
+        if let t = sweepTimer { loop.cancel(t) }
+        if let t = saveTimer { loop.cancel(t); saveTimer = nil }
+        saveRegistrations()
+    }
 }
 
 #if canImport(Glibc)
