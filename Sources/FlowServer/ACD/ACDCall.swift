@@ -145,7 +145,7 @@ struct ACDCall: Equatable {
         case (.offered, .agentDialFailed(let code, let reason)):
             guard offers[code] != nil else { return [] }
             return [.notify(code, kind: "notice", fields: ["text": "your phone cannot be reached: \(reason)"])]
-                + takeBack(code, reason: .ringNoAnswer, hangup: nil)
+                + takeBack(code, reason: .phoneUnreachable, hangup: nil)
         case (.offered, .withdraw(let code, let reason)):
             return takeBack(code, reason: reason, hangup: reason.text)
         case (.offered, .requeued(let code, let reason)):
@@ -309,7 +309,7 @@ struct ACDCall: Equatable {
         if case .agentCall = kind {
             // The agent's own call: its phone did not answer; the call ends.
             phase = .ended(.failed)
-            return a + (agentEvent ? [.agent(code, reason == .rejected ? .rejected(call: id) : .ringTimeout(call: id))] : [])
+            return a + (agentEvent ? [.agent(code, Self.agentEvent(reason, call: id))] : [])
         }
         a.append(.queueEvent(kind: "requeued", detail: ["agent": code, "reason": reason.text]))
         if offers.isEmpty {
@@ -318,8 +318,17 @@ struct ACDCall: Equatable {
         } else {
             phase = .offered(offers)
         }
-        if agentEvent { a.append(.agent(code, reason == .rejected ? .rejected(call: id) : .ringTimeout(call: id))) }
+        if agentEvent { a.append(.agent(code, Self.agentEvent(reason, call: id))) }
         return a
+    }
+
+    /// What the agent's machine hears when its offer is taken back.
+    static func agentEvent(_ reason: RequeueReason, call: String) -> AgentStateMachine.Event {
+        switch reason {
+        case .rejected: return .rejected(call: call)
+        case .phoneUnreachable: return .phoneUnreachable(call: call)
+        case .ringNoAnswer, .agentDisconnected: return .ringTimeout(call: call)
+        }
     }
 
     private mutating func leave(kind: String, outcome: FlowRun.QueueOutcome) -> [Action] {

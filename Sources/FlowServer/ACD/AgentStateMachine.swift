@@ -58,6 +58,8 @@ public struct AgentStateMachine: Sendable, Equatable {
         case answered(call: String)
         case rejected(call: String)
         case ringTimeout(call: String)
+        /// The phone could not be dialled (not registered): not ready for that reason, not RONA.
+        case phoneUnreachable(call: String)
         case hold
         case retrieve
         /// The call ended (either side hung up, or it was transferred away).
@@ -71,6 +73,8 @@ public struct AgentStateMachine: Sendable, Equatable {
     /// Why an offered call goes back to its queue.
     public enum RequeueReason: Sendable, Equatable {
         case rejected, ringNoAnswer, agentDisconnected
+        /// The agent's phone could not be called at all (not registered, no route): not a RONA.
+        case phoneUnreachable
 
         /// For records and agents' screens.
         public var text: String {
@@ -78,6 +82,7 @@ public struct AgentStateMachine: Sendable, Equatable {
             case .rejected: return "rejected by the agent"
             case .ringNoAnswer: return "ring no answer"
             case .agentDisconnected: return "agent disconnected"
+            case .phoneUnreachable: return "phone unreachable"
             }
         }
     }
@@ -153,6 +158,8 @@ public struct AgentStateMachine: Sendable, Equatable {
         case (.ringing(let c), .ringTimeout(let call)) where c == call, (.reserved(let c), .ringTimeout(let call)) where c == call:
             // RONA: the agent is away; not ready, and the call goes to the next agent.
             return go(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: .ringNoAnswer)]
+        case (.reserved(let c), .phoneUnreachable(let call)) where c == call, (.ringing(let c), .phoneUnreachable(let call)) where c == call:
+            return go(.notReady(reason: "phone unreachable", locked: false), at: now) + [.requeue(call: call, reason: .phoneUnreachable)]
         case (.reserved(let c), .callEnded(let call)) where c == call, (.ringing(let c), .callEnded(let call)) where c == call:
             // The caller left before the agent answered.
             return go(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)

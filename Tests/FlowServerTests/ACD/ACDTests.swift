@@ -37,6 +37,11 @@ import Testing
         _ = a.handle(.ready(password: nil), now: 20); _ = a.handle(.reserve(call: "d"), now: 21)
         #expect(a.handle(.rejected(call: "d"), now: 22).contains(.requeue(call: "d", reason: .rejected)))
         #expect(a.state == .ready(since: 22))
+        // A phone that cannot be dialled (not registered) is not a RONA: its own reason.
+        _ = a.handle(.reserve(call: "f"), now: 22.5)
+        #expect(a.handle(.phoneUnreachable(call: "f"), now: 22.6).contains(.requeue(call: "f", reason: .phoneUnreachable)))
+        #expect(a.state == .notReady(reason: "phone unreachable", locked: false))
+        _ = a.handle(.ready(password: nil), now: 22.7)
         // Events for another call are refused, never applied.
         _ = a.handle(.reserve(call: "e"), now: 23)
         #expect(a.handle(.answered(call: "zzz"), now: 24).first.map { if case .refuse = $0 { return true }; return false } == true)
