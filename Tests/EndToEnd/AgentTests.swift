@@ -54,7 +54,7 @@ import Glibc
         var watchers: [ChildProcess] = []
         var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
 
-        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil) throws {
+        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil, mapping: String = "default: support\n") throws {
             pg = try PrivatePostgres()
             var users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
             if let trunkPort {
@@ -69,7 +69,7 @@ import Glibc
             let flows = dir.appendingPathComponent("flows")
             try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
             try AgentTests.flow.write(to: flows.appendingPathComponent("support.yaml"), atomically: true, encoding: .utf8)
-            try "default: support\n".write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
+            try mapping.write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
             try queues.write(to: flows.appendingPathComponent("queues.yaml"), atomically: true, encoding: .utf8)
             for (code, args) in [("1001", ["--role", "agent", "--skill", "sales:5", "--queue", "sales", "--sip-extension", "1001", "--name", "Ann", "--external"]),
                                  ("1002", ["--role", "agent", "--skill", "sales:3", "--queue", "sales", "--sip-extension", "1002", "--name", "Bo"]),
@@ -90,14 +90,15 @@ import Glibc
             }
         }
 
-        /// A registered phone for `ext`: answers by itself unless `answers` is false.
-        func phone(_ ext: String, answers: Bool, audio: URL) throws -> Baresip {
+        /// A registered phone for `ext`: answers by itself unless `answers` is false. `contacts`:
+        /// how many contacts `ext` has with this one (a second phone for the same user).
+        func phone(_ ext: String, answers: Bool, audio: URL, contacts: Int = 1) throws -> Baresip {
             let ports = BaresipPorts()
             let b = try Baresip(account: "<sip:\(ext)@127.0.0.1:\(sip)>;auth_pass=pw-\(ext)-secret;regint=120;answermode=\(answers ? "auto" : "manual");audio_codecs=PCMU/8000/1",
                                 sipPort: ports.sip, controlPort: ports.control, rtpPorts: ports.rtp, audioSource: audio.path)
             phones.append(b)
             #expect(b.connect(), "baresip: \(b.process.outputText)")
-            #expect(ct.waitForLine(containing: "\(ext) registered 1 contact") != nil, "\(b.process.outputText.suffix(800))")
+            #expect(ct.waitForLine(containing: "\(ext) registered \(contacts) contact") != nil, "\(b.process.outputText.suffix(800))")
             return b
         }
 

@@ -135,6 +135,8 @@ extension ChannelManager {
             mediaChannel(b).map { cb in
                 nextBridge += 1
                 let mix = "bridge-\(ca.id)-\(nextBridge)"
+                ca.lastBridgePartner = cb.id
+                cb.lastBridgePartner = ca.id
                 for ch in [ca, cb] {
                     ch.mixID = mix
                     media.submit(.stopPlay(id: ch.id))
@@ -205,7 +207,9 @@ extension ChannelManager {
         for e in events {
             switch e {
             case .dtmf(let id, let digit, let source):
-                guard let ch = channel(id: id) else { continue }
+                // A key that arrived just before the hang-up (INFO then BYE in one breath) is
+                // still the call's: reported from the recently gone channel.
+                guard let ch = channel(id: id) ?? recentlyGone(id) else { continue }
                 if ch.purpose == .readbackTest {
                     media.submit(.play(id: id, player: Player(items: diagnosticPrompts.readback(digit), tag: 2)))
                 }

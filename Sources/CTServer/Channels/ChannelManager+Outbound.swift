@@ -12,6 +12,7 @@ extension ChannelManager {
         guard endpoint != nil else { return .failure(.failed("SIP is not running")) }
         var target: SIPURI
         var peer: SIPPeer
+        var contacts: [(SIPURI, SIPPeer)] = []
         var callerID = callerID
         if !trunkName.isEmpty {
             guard let trunk = trunks?.trunk(named: trunkName) else { return .failure(.failed("no trunk \(trunkName)")) }
@@ -42,15 +43,23 @@ extension ChannelManager {
                 return .failure(.failed("outbound transport must be udp or tcp"))
             }
         } else {
-            guard let binding = lookupUser?(destination).first else { return .failure(.failed("\(destination) is not registered")) }
-            target = binding.contact.uri
-            peer = binding.source
+            // A registered user: every contact it registered (RFC 3261 §10.2.1.2), rung in
+            // parallel when there are several; the first to answer wins.
             // TCP: the phone's open connection (found by its address), or a new one — a binding
             // restored after a restart, or one whose connection closed, has none.
-            if peer.transport == .tcp {
-                guard let p = endpoint?.tcpPeer(to: peer.address) else { return .failure(.failed("cannot open a TCP connection to \(peer.address)")) }
-                peer = p
+            let bindings = lookupUser?(destination) ?? []
+            for b in bindings {
+                var p = b.source
+                if p.transport == .tcp {
+                    guard let tcp = endpoint?.tcpPeer(to: p.address) else { continue }
+                    p = tcp
+                }
+                contacts.append((b.contact.uri, p))
             }
+            guard let first = contacts.first else {
+                return .failure(.failed(bindings.isEmpty ? "\(destination) is not registered" : "cannot open a TCP connection to \(destination)"))
+            }
+            (target, peer) = first
         }
         guard let (fd, port, rtcp) = ports.bind(host: settings.mediaAddress) else { return .failure(.failed("no RTP port free")) }
         var offer = SessionDescription()
@@ -77,13 +86,13 @@ extension ChannelManager {
                           endpoint: MediaCommand.Endpoint(remote: nil, payloadType: 0, law: .ulaw, telephoneEvent: 101, verified: true), echo: false))
         counters.originated += 1
         register(ch)
-        sendInvite(ch, target: target)
+        if contacts.count > 1 { sendForkedInvites(ch, to: contacts) } else { sendInvite(ch, target: target) }
         ch.ringTimer = loop.schedule(afterMilliseconds: max(1000, timeoutMs)) { [weak self, weak ch] in
             guard let self, let ch, ch.state == .offered || ch.state == .ringing else { return }
             ch.clearCause = .noAnswer
             self.cancelOutbound(ch, cause: "no answer")
         }
-        logger.info("channel \(id): originating to \(destination) via \(peer)")
+        logger.info("channel \(id): originating to \(destination) via \(contacts.count > 1 ? contacts.map { "\($0.1)" }.joined(separator: ", ") : "\(peer)")")
         return .success(ch)
     }
 
@@ -91,9 +100,23 @@ extension ChannelManager {
     /// `authorization` (header and value) answers a trunk's challenge: the INVITE is re-sent in
     /// the same call (Call-ID, From tag) with the next CSeq.
     func sendInvite(_ ch: SIPChannel, target: SIPURI, authorization: SIPHeader? = nil) {
-        guard let endpoint, let offer = ch.offer else { return }
+        guard let endpoint, let invite = buildInvite(ch, target: target, peer: ch.peer, authorization: authorization) else { return }
         ch.target = target
-        let peer = ch.peer
+        // The transaction keeps the channel alive until it ends, so a 2xx that arrives after we
+        // gave up can still be ACKed and ended with BYE.
+        ch.sentInvite = endpoint.sendRequest(invite, to: ch.peer, onResponse: { [weak self] r in
+            self?.outboundResponse(ch, r)
+        }, onTimeout: { [weak self, weak ch] in
+            guard let self, let ch else { return }
+            self.applyUAC(ch, ch.machine.response(.failure(code: 408, cause: .recoveryOnTimerExpiry, text: "no response")), nil)
+        })
+        if let c = ch.sentInvite?.callID { byCallID[c] = ch.id }
+    }
+
+    /// The channel's INVITE to `target` at `peer`: a new Call-ID and From tag, or — answering a
+    /// trunk's challenge — the previous INVITE's Call-ID and From with the next CSeq.
+    func buildInvite(_ ch: SIPChannel, target: SIPURI, peer: SIPPeer, authorization: SIPHeader?) -> SIPMessage? {
+        guard let endpoint, let offer = ch.offer else { return nil }
         let local = endpoint.localAddress(for: peer)
         var invite = SIPMessage(startLine: .request(method: "INVITE", uri: target.description, version: "SIP/2.0"))
         invite.add(.maxForwards, "70")
@@ -121,16 +144,7 @@ extension ChannelManager {
         invite.add(.allow, CTSIPCore.allow)
         invite.add(.contentType, "application/sdp")
         invite.body = offer.serialized()
-        ch.sentInvite = invite
-        // The transaction keeps the channel alive until it ends, so a 2xx that arrives after we
-        // gave up can still be ACKed and ended with BYE.
-        ch.sentInvite = endpoint.sendRequest(invite, to: peer, onResponse: { [weak self] r in
-            self?.outboundResponse(ch, r)
-        }, onTimeout: { [weak self, weak ch] in
-            guard let self, let ch else { return }
-            self.applyUAC(ch, ch.machine.response(.failure(code: 408, cause: .recoveryOnTimerExpiry, text: "no response")), nil)
-        })
-        if let c = ch.sentInvite?.callID { byCallID[c] = ch.id }
+        return invite
     }
 
     static func uriText(_ nameAddr: String) -> String {
@@ -228,8 +242,17 @@ extension ChannelManager {
         applyUAC(ch, ch.machine.cancel(cause: cause, code: ch.clearCause ?? .normalClearing), nil)
     }
 
-    private func sendCancel(_ ch: SIPChannel) {
-        guard let invite = ch.sentInvite, let branch = invite.topVia?.branch, let endpoint else { return }
+    func sendCancel(_ ch: SIPChannel) {
+        if !ch.forks.isEmpty {
+            for i in ch.forks.indices where !ch.forks[i].done && ch.forkWinner != i { sendCancel(invite: ch.forks[i].invite, to: ch.forks[i].peer) }
+            return
+        }
+        guard let invite = ch.sentInvite else { return }
+        sendCancel(invite: invite, to: ch.peer)
+    }
+
+    func sendCancel(invite: SIPMessage, to peer: SIPPeer) {
+        guard let branch = invite.topVia?.branch, let endpoint else { return }
         var cancel = SIPMessage(startLine: .request(method: "CANCEL", uri: invite.requestURI ?? "", version: "SIP/2.0"))
         cancel.add(.maxForwards, "70")
         if let f = invite.value(.from) { cancel.add(.from, f) }
@@ -238,7 +261,7 @@ extension ChannelManager {
         cancel.add(.cseq, "\(invite.cseq?.number ?? 1) CANCEL")
         var stripped = cancel
         stripped.remove(.via)
-        endpoint.sendRequest(stripped, to: ch.peer, branch: branch, onResponse: { _ in }, onTimeout: {})
+        endpoint.sendRequest(stripped, to: peer, branch: branch, onResponse: { _ in }, onTimeout: {})
         // The 487 (or a late 2xx, which is ACKed and BYE'd) arrives through the INVITE transaction.
     }
 

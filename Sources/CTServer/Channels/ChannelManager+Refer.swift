@@ -58,7 +58,9 @@ extension ChannelManager {
     /// the failure and keeps its call.
     func phoneRefer(_ ch: SIPChannel, _ request: SIPMessage, _ t: ServerTransactionHandle) {
         guard let referTo = request.value(.referTo) else { t.respond(400, "Bad Request (no Refer-To)"); return }
-        guard let partner = bridgePartner(of: ch) else {
+        // The other party: bridged to the phone now, or held by it (unbridged, hearing music).
+        let held = ch.lastBridgePartner.flatMap { channel(id: $0) }.flatMap { $0.mixID == nil && !$0.monitoring ? $0 : nil }
+        guard let partner = bridgePartner(of: ch) ?? held else {
             t.respond(603, "Decline (only a bridged call can be transferred from the phone)")
             return
         }
@@ -68,7 +70,11 @@ extension ChannelManager {
             t.respond(501, "Not Implemented (attended transfer with Replaces)")
             return
         }
-        let destination = isLiteralAddress(uri.host) ? uriText : (uri.user ?? "")
+        // A user in our domain (`sip:1002@<any of our addresses or a name>`) is the registered
+        // user; a literal address that is not a registered user's is dialled as it is.
+        let user = uri.user ?? ""
+        let registered = !user.isEmpty && !(lookupUser?(user) ?? []).isEmpty
+        let destination = registered || !isLiteralAddress(uri.host) ? user : uriText
         guard !destination.isEmpty, ch.transferTarget == nil else { t.respond(400, "Bad Request (unusable Refer-To)"); return }
         t.respond(202, "Accepted", headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))])
         ch.transferTarget = destination
@@ -93,6 +99,7 @@ extension ChannelManager {
         }
         _ = bridge(transferee.id, target.id)
         if let referrer = channel(id: referrerID) {
+            referrer.transferredTo = (target.id, referrer.transferTarget ?? target.called)
             referrer.transferTarget = nil
             sendNotify(referrer, code: 200, reason: "OK", final: true)
             report?(referrer, .transferred, 200, "phone transferred \(transferee.caller) to \(target.called)")

@@ -306,6 +306,17 @@ public final class ChannelManager {
         return .success(())
     }
 
+    /// The caller hears ringing (180, no early media) while its Flow-Server rings someone for
+    /// it; the offer timer stops — the Flow-Server answers or rejects the call when that ends.
+    public func ring(_ id: String) -> Result<Void, CommandError> {
+        guard let ch = channels[id], ch.purpose == .flow, ch.invite != nil else { return .failure(.noSuchChannel) }
+        guard ch.state == .offered || ch.state == .ringing else { return .failure(.wrongState(ch.state.rawValue)) }
+        if let t = ch.ringTimer { loop.cancel(t) }
+        ch.ringTimer = nil
+        if ch.state == .offered { apply(ch, ch.machine.ring()) }
+        return .success(())
+    }
+
     public func reject(_ id: String, code: Int, reason: String) -> Result<Void, CommandError> {
         guard let ch = channels[id], ch.invite != nil else { return .failure(.noSuchChannel) }
         guard ch.state == .offered || ch.state == .ringing else { return .failure(.wrongState(ch.state.rawValue)) }
@@ -430,6 +441,7 @@ public final class ChannelManager {
         channels.removeValue(forKey: ch.id)
         rememberGone(ch)
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
+        for f in ch.forks { if let c = f.invite.callID, byCallID[c] == ch.id { byCallID.removeValue(forKey: c) } }
         if ch.machine.farEndHungUp, ch.purpose != .outbound { counters.completed += 1 }
         let m = ch.mediaStats
         logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn) out=\(m?.packetsOut ?? 0) foreign=\(m?.foreignDropped ?? 0) latched=\(m?.latched ?? "-") lost=\(m?.cumulativeLost ?? 0) jitter_ms=\(Int(m?.jitterMs ?? 0)) remote_loss_pct=\(m?.remoteLossPercent ?? 0) rtt_ms=\(m?.rttMs ?? -1))")

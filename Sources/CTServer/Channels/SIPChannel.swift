@@ -41,6 +41,11 @@ public final class SIPChannel {
     var transferTarget: String?
     /// Outbound leg placed for a phone's REFER: who referred, and who is being transferred.
     var referral: (referrer: String, transferee: String)?
+    /// A phone's REFER completed: the channel the other party is bridged to now, and the
+    /// Refer-To destination (ChannelEvent Transferred, fields 11 and 13 `target`).
+    var transferredTo: (channel: String, destination: String)?
+    /// The channel this one was last bridged to (a held call is still the phone's call to transfer).
+    var lastBridgePartner: String?
     /// Outbound: 3xx responses followed so far.
     var redirects = 0
     /// Outbound: challenges answered so far (trunk credentials).
@@ -51,6 +56,10 @@ public final class SIPChannel {
     public var ownerData: [String: String] = [:]
     /// Outbound: the Request-URI dialled.
     var target: SIPURI?
+    /// Outbound to a user with several contacts: one INVITE each, rung in parallel (empty: one
+    /// INVITE, `sentInvite`). Once one answers it is `sentInvite`/`peer`/`target` too.
+    var forks: [Fork] = []
+    var forkWinner: Int?
     var wasHeld = false
     var transferTimer: TimerID?
     /// The Flow-Server connection that controls this channel (nil for the echo test).
@@ -66,6 +75,16 @@ public final class SIPChannel {
         machine = ChannelStateMachine(t1: timers.t1, t2: timers.t2)
         if purpose == .outbound { machine.farEnd = "called party" }
         createdAt = now
+    }
+
+    /// One INVITE of a forked outbound leg, and how it ended.
+    struct Fork {
+        var invite: SIPMessage
+        var peer: SIPPeer
+        var target: SIPURI
+        /// Its final response (nil until then, or when it timed out).
+        var final: SIPMessage?
+        var done = false
     }
 
     public var state: ChannelStateMachine.State { machine.state }

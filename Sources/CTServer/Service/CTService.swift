@@ -249,6 +249,16 @@ public final class CTService: RunnableService {
     }
 
     private func event(_ ch: SIPChannel, _ kind: ChannelEvent.Kind, _ code: Int, _ cause: String) -> ChannelEvent {
+        var e = plainEvent(ch, kind, code, cause)
+        if kind == .transferred, let (to, destination) = ch.transferredTo {
+            // The phone transferred its call: the other party now talks to `to`.
+            e.bridgedWith = to
+            e.data = ["target": destination]
+        }
+        return e
+    }
+
+    private func plainEvent(_ ch: SIPChannel, _ kind: ChannelEvent.Kind, _ code: Int, _ cause: String) -> ChannelEvent {
         ChannelEvent(channelID: ch.id, kind: kind, direction: ch.purpose == .outbound ? .outbound : .inbound, caller: ch.caller,
                      called: ch.called, sipCode: UInt16(clamping: code), cause: cause, timestampMs: UInt64(Date().timeIntervalSince1970 * 1000),
                      line: ch.line, causeCode: ch.clearCause)
@@ -278,6 +288,8 @@ public final class CTService: RunnableService {
             conn.respond(to: frame, with: topology())
         case AnswerChannel.messageType:
             command(AnswerChannel.self, conn, frame) { sipCore.channels.answer($0.channelID) }
+        case RingChannel.messageType:
+            command(RingChannel.self, conn, frame) { sipCore.channels.ring($0.channelID) }
         case RejectChannel.messageType:
             command(RejectChannel.self, conn, frame) { sipCore.channels.reject($0.channelID, code: Int($0.sipCode), reason: $0.reason) }
         case HangupChannel.messageType:

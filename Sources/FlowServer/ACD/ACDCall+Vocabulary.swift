@@ -98,6 +98,9 @@ extension ACDCall {
         case answered(leg: String)
         case held(leg: String), retrieved(leg: String)
         case cleared(leg: String, cause: ChannelEvent.Cause, text: String, failed: Bool)
+        /// The agent's phone transferred the call itself (REFER): the caller talks to `to`
+        /// (the CT-Server dialled `target` and bridged them); the agent's leg is released.
+        case phoneTransferred(leg: String, to: String, target: String)
         case outsideDialled(leg: String)
         case outsideDialFailed(reason: String)
         // Agent operations (checked by the runner for permission; the machine checks the state).

@@ -194,6 +194,15 @@ struct ACDCall: Equatable {
             }
             if leg == t.dialling { return outsideAnswered(t, leg: leg) }
             return []
+        case (.connected(let t), .phoneTransferred(let leg, let to, let target)) where leg == t.leg && t.consult == nil && t.conference == nil && callerChannel != nil:
+            // The CT-Server has bridged the caller to the target and releases the agent's leg.
+            phase = .external(leg: to)
+            let cause = "transferred by the phone to \(target)"
+            var a: [Action] = [.record(.transferred(to: target, by: t.agent)), .record(.agentLegEnded(leg: leg, cause: cause)),
+                               .queueEvent(kind: "transferred", detail: ["agent": t.agent, "to": target, "by": "phone"])]
+            if t.held, let cc = callerChannel { a += [.stopMedia(cc), .record(.hold(false)), .agent(t.agent, .retrieve)] }
+            return a + [.handled(agent: t.agent), .notify(t.agent, kind: "ended", fields: ["call": id, "cause": cause]),
+                        .agent(t.agent, .callEnded(call: id))]
         case (.connected(var t), .outsideDialled(let leg)) where t.dialPending:
             t.dialPending = false
             t.dialling = leg

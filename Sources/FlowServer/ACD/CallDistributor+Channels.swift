@@ -19,6 +19,8 @@ extension CallDistributor {
         case .established: feed(entry, .answered(leg: e.channelID))
         case .held: feed(entry, .held(leg: e.channelID))
         case .retrieved: feed(entry, .retrieved(leg: e.channelID))
+        case .transferred where !e.bridgedWith.isEmpty:
+            feed(entry, .phoneTransferred(leg: e.channelID, to: e.bridgedWith, target: e.data["target"] ?? ""))
         case .cleared, .failed:
             feed(entry, .cleared(leg: e.channelID, cause: e.causeCode, text: e.cause, failed: e.kind == .failed))
         default: break

@@ -17,6 +17,40 @@ public struct MappingTable: Sendable {
     public var entries: [Entry]
     public var defaultFlow: String?
     public var holidays: Set<String>
+    /// Numbers that ring a registered phone directly, decided before any flow (`extensions:`):
+    /// exact numbers and ranges of equally long numbers ("1000-1999"). Only calls from phones
+    /// (line `sip`) dial extensions; a trunk call reaches one through a flow.
+    public var extensions: [ExtensionRange] = []
+
+    public struct ExtensionRange: Sendable, Equatable {
+        public var low: String
+        public var high: String
+
+        /// "1001" or "1000-1999" (digits, both ends as long).
+        public init?(_ text: String) {
+            let parts = text.split(separator: "-", omittingEmptySubsequences: false).map { $0.trimmingCharacters(in: .whitespaces) }
+            guard parts.count == 1 || parts.count == 2, parts.allSatisfy({ !$0.isEmpty && $0.count <= 15 && $0.allSatisfy(\.isASCII) && $0.allSatisfy(\.isNumber) }) else { return nil }
+            low = parts[0]
+            high = parts.count == 2 ? parts[1] : parts[0]
+            guard low.count == high.count, low <= high else { return nil }
+        }
+
+        public func contains(_ number: String) -> Bool {
+            number.count == low.count && number.allSatisfy { $0.isASCII && $0.isNumber } && low <= number && number <= high
+        }
+    }
+
+    public init(entries: [Entry], defaultFlow: String?, holidays: Set<String>, extensions: [ExtensionRange] = []) {
+        self.entries = entries
+        self.defaultFlow = defaultFlow
+        self.holidays = holidays
+        self.extensions = extensions
+    }
+
+    /// Whether a call is an extension call: from a phone, to a number in `extensions`, not to itself.
+    public func isExtensionCall(caller: String, called: String, line: String) -> Bool {
+        line == "sip" && called != caller && extensions.contains { $0.contains(called) }
+    }
 
     public func flow(caller: String, called: String, line: String, environment: FlowRun.Environment) -> String? {
         for e in entries {
@@ -39,6 +73,21 @@ public struct MappingTable: Sendable {
             if case .sequence(let s) = n { return s.compactMap(\.string) }
             return n.string.map { [$0] }
         }
+        if case .mapping(let top) = root {
+            let known = ["mappings", "default", "holidays", "extensions"]
+            for (k, _) in top {
+                guard let key = k.string, known.contains(key) else {
+                    throw FlowError(line: k.mark?.line ?? 1, column: k.mark?.column ?? 1, message: "unknown key '\(k.string ?? "?")' (known: \(known.joined(separator: ", ")))")
+                }
+            }
+        }
+        var extensions: [ExtensionRange] = []
+        for n in root["extensions"]?.array() ?? [] {
+            guard let text = n.string, let r = ExtensionRange(text) else {
+                throw FlowError(line: n.mark?.line ?? 1, column: n.mark?.column ?? 1, message: "an extension is a number or a range of equally long numbers (1000-1999), got '\(n.string ?? "?")'")
+            }
+            extensions.append(r)
+        }
         var entries: [Entry] = []
         for e in root["mappings"]?.array() ?? [] {
             guard let flow = e["flow"]?.string else { throw FlowError(line: e.mark?.line ?? 1, column: e.mark?.column ?? 1, message: "a mapping needs a flow") }
@@ -50,7 +99,7 @@ public struct MappingTable: Sendable {
             let hasWhen = c.time != nil || c.weekdays != nil || c.holiday != nil
             entries.append(Entry(called: list(e["called"]), callerPrefix: list(e["caller_prefix"]), line: list(e["line"]), when: hasWhen ? c : nil, flow: flow))
         }
-        return MappingTable(entries: entries, defaultFlow: root["default"]?.string, holidays: Set(list(root["holidays"]) ?? []))
+        return MappingTable(entries: entries, defaultFlow: root["default"]?.string, holidays: Set(list(root["holidays"]) ?? []), extensions: extensions)
     }
 }
 

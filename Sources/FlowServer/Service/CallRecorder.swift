@@ -76,6 +76,15 @@ final class CallRecorder {
 
     func endedBy(_ channelID: String, _ who: String) { open[channelID]?.endedBy = who }
 
+    /// An extension answered a phone's direct call: its leg, and the call's disposition.
+    func extensionAnswered(_ channelID: String, extension ext: String, channelID leg: String, at t: Double) {
+        guard var c = open[channelID] else { return }
+        c.disposition = "extension"
+        c.legs.append(.init(leg: c.legs.count + 1, channelID: leg, party: ext, role: "extension", startedAt: t, answeredAt: t))
+        c.events.append(.init(at: t, kind: "extension-answered", detail: ["extension": ext]))
+        open[channelID] = c
+    }
+
     /// The agent put the caller on hold or took it back (from App-Operate or the agent's phone).
     /// Only this is hold time in AHT; the caller holding us is an event, not the agent's hold.
     func hold(_ channelID: String, at t: Double, on: Bool) {
@@ -244,6 +253,7 @@ final class CallRecorder {
             if e.kind == .failed { c.disposition = "failed" }
             c.legs[0].endedAt = t
             c.legs[0].cause = e.cause
+            for i in c.legs.indices where c.legs[i].role == "extension" && c.legs[i].endedAt == nil { c.legs[i].endedAt = t }
             c.events.append(.init(at: t, kind: "ended", detail: ["cause": e.cause]))
             if let agent = c.agent {
                 if lastCallOfAgent.count > 100_000 { lastCallOfAgent.removeAll() }

@@ -19,6 +19,8 @@ public final class FlowService: RunnableService {
     private var recorder: CallRecorder!
     /// Calls running flows (nil when no flows folder is configured).
     private var flowCalls: FlowCalls?
+    /// Phones calling extensions directly (the mapping table's `extensions:`).
+    private let extensions: ExtensionCalls
     /// The ACD: queues, agents and offers.
     let distributor: CallDistributor
     /// Logged-in operators, role checks and agent commands.
@@ -46,6 +48,8 @@ public final class FlowService: RunnableService {
         let writer = records
         recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
         distributor = CallDistributor(loop: loop, recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
+        extensions = ExtensionCalls(recorder: recorder, logger: logger)
+        extensions.keepPaired = { [distributor] a, b, conn in distributor.pairAdopted(a, b, conn: CTLink(conn)) }
         operators = OperatorRequests(distributor: distributor, logger: logger)
         queuesFile = config.flowsDirectory.map { URL(fileURLWithPath: $0).appendingPathComponent("queues.yaml") }
         if let dir = config.flowsDirectory {
@@ -108,6 +112,10 @@ public final class FlowService: RunnableService {
         distributor.channelEvent(e)
         if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
+        if extensions.owns(e.channelID) {
+            extensions.channelEvent(e)
+            return
+        }
         if e.kind == .adopted {
             if let flowCalls { flowCalls.adopted(e, conn: conn) }
             else if !e.bridgedWith.isEmpty { distributor.pairAdopted(e.channelID, e.bridgedWith, conn: CTLink(conn)) }
@@ -116,6 +124,10 @@ public final class FlowService: RunnableService {
         if e.kind != .offered && e.kind != .cleared && e.kind != .failed { flowCalls?.channelEvent(e) }
         guard e.kind == .offered else { return }
         callsOffered += 1
+        if let mapping = flowCalls?.library.mapping, mapping.isExtensionCall(caller: e.caller, called: e.called, line: e.line.isEmpty ? "sip" : e.line) {
+            extensions.offered(e, conn: conn)
+            return
+        }
         if let flowCalls, flowCalls.offered(e, conn: conn) { return }
         recorder.dispose(e.channelID, disposition: "rejected", cause: "no flow mapped for \(e.called)", sipCode: 480)
         conn.request(RejectChannel(channelID: e.channelID, sipCode: 480, reason: "no flow mapped for \(e.called)"),
@@ -131,7 +143,7 @@ public final class FlowService: RunnableService {
     /// adopts a call writes its full record over this one (one row per call either way).
     private func ctLinkLost(_ reason: ProtocolError) {
         let acd = distributor.linkLost()
-        let flows = flowCalls?.linkLost() ?? 0
+        let flows = (flowCalls?.linkLost() ?? 0) + extensions.linkLost()
         let records = recorder.closeAll(cause: "ct-server link lost: \(reason.reason)", at: Date().timeIntervalSince1970)
         logger.warning("lost ct-server link: \(reason); \(records) open calls recorded as lost (\(flows) in flows, \(acd) in the ACD)")
     }

@@ -10,6 +10,7 @@ extension MessageCatalogue {
     public static let transferChannel = MessageType(rawValue: 0x1015)
     public static let handOverChannel = MessageType(rawValue: 0x1016)
     public static let channelData = MessageType(rawValue: 0x1017)
+    public static let ringChannel = MessageType(rawValue: 0x1018)
 }
 
 /// What happened to a channel (CT → Flow, event).
@@ -144,6 +145,16 @@ public struct ChannelEvent: WireMessage {
 /// Answer an offered inbound channel (Flow → CT, request; response `ChannelCommandResult`).
 public struct AnswerChannel: WireMessage {
     public static let messageType = MessageCatalogue.answerChannel
+    public var channelID: String
+    public init(channelID: String) { self.channelID = channelID }
+    public init(fields f: inout TLVFields) throws { channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id") }
+    public func encode(into w: inout TLVWriter) { w.write(FieldTag(1, mandatory: true), channelID) }
+}
+
+/// Let an offered inbound channel's caller hear ringing (Flow → CT, request): 180 Ringing, no
+/// early media — while the Flow-Server rings someone for it (an extension call).
+public struct RingChannel: WireMessage {
+    public static let messageType = MessageCatalogue.ringChannel
     public var channelID: String
     public init(channelID: String) { self.channelID = channelID }
     public init(fields f: inout TLVFields) throws { channelID = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "channel-id") }

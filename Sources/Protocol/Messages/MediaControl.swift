@@ -349,6 +349,7 @@ extension AnswerChannel: ChannelAddressed {}
 extension RejectChannel: ChannelAddressed {}
 extension HangupChannel: ChannelAddressed {}
 extension RedirectChannel: ChannelAddressed {}
+extension RingChannel: ChannelAddressed {}
 extension TransferChannel: ChannelAddressed {}
 extension PlayMedia: ChannelAddressed {}
 extension StopMedia: ChannelAddressed {}

@@ -161,6 +161,27 @@ import TestSupport
         #expect(r.call == nil && !r.ct.live.contains("in-1"), "the caller is hung up when the outside party leaves")
     }
 
+    /// The agent's phone transfers the call itself (REFER, the CT-Server dialled and bridged the
+    /// target): the caller talks on with the target, the agent is free, the record has the
+    /// transfer, and the call ends when either of them hangs up — the caller is never dropped.
+    @Test func phoneTransferKeepsTheCallerWithTheTarget() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        try r.connect(a1)
+        let agentLeg = try #require(r.leg(to: "ext-a1"))
+        r.ct.live.insert("lt")
+        var e = ChannelEvent(channelID: agentLeg, kind: .transferred, direction: .outbound, caller: "", called: "", sipCode: 200, timestampMs: 0)
+        e.bridgedWith = "lt"
+        e.data = ["target": "1003"]
+        r.d.channelEvent(e)
+        #expect(r.call?.phase == .external(leg: "lt") && a1.machine.state.name == "wrap-up")
+        #expect(r.ct.live.contains("in-1"), "the caller is not hung up")
+        r.event(agentLeg, .cleared)
+        #expect(r.ct.live.contains("in-1") && r.call != nil, "the agent's leg ending is not the call's end")
+        r.event("lt", .cleared)
+        #expect(r.call == nil && !r.ct.live.contains("in-1"), "the caller is hung up when the target leaves")
+    }
+
     /// A blind transfer to a busy agent waits in that agent's own queue and reaches it when free.
     @Test func transferToABusyAgentWaitsForIt() throws {
         let r = Rig()
@@ -277,13 +298,13 @@ import TestSupport
         .outsideDialled(leg: "lx"), .outsideDialFailed(reason: "no route"), .hold, .retrieve, .hangup, .transfer(.queue("q2")),
         .transfer(.number("13800138000")), .consult(target: "13700137000", agent: nil, destination: "13700137000", autoAnswer: false),
         .consultDialled(leg: "lc"), .consultDialFailed(reason: "busy"), .complete, .cancelConsult, .conference,
-        .returnToFlow(node: nil, variables: [:]), .linkLost,
+        .returnToFlow(node: nil, variables: [:]), .linkLost, .phoneTransferred(leg: "la", to: "lt", target: "1003"),
     ]
 
     /// The legs an event brings in (a dial result names a new channel).
     static func introduced(_ e: E) -> Set<String> {
         switch e {
-        case .agentDialled(_, let l), .consultDialled(let l), .outsideDialled(let l): return [l]
+        case .agentDialled(_, let l), .consultDialled(let l), .outsideDialled(let l), .phoneTransferred(_, let l, _): return [l]
         default: return []
         }
     }
