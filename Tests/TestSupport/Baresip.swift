@@ -17,15 +17,16 @@ public final class Baresip {
 
     /// baresip also listens for SIP over TLS on `sipPort + 1`: keep `controlPort` clear of it.
     /// `account` is one accounts line, e.g. `<sip:1001@127.0.0.1:5060>;auth_pass=…;regint=60`.
-    public init(account: String, sipPort: Int, controlPort: Int, rtpPorts: ClosedRange<Int>, audioSource: String) throws {
+    /// `address`: where its SIP and RTP listen (another "host" in a network test: a veth address).
+    public init(account: String, sipPort: Int, controlPort: Int, rtpPorts: ClosedRange<Int>, audioSource: String, address: String = "127.0.0.1") throws {
         directory = TestSupport.temporaryDirectory("baresip")
         self.controlPort = controlPort
         let rec = directory.appendingPathComponent("rec")
         try FileManager.default.createDirectory(at: rec, withIntermediateDirectories: true)
         let config = """
         poll_method\t\tepoll
-        sip_listen\t\t127.0.0.1:\(sipPort)
-        net_interface\t\t127.0.0.1
+        sip_listen\t\t\(address):\(sipPort)
+        net_interface\t\t\(address)
         call_local_timeout\t120
         call_max_calls\t\t4
         audio_source\t\taufile,\(audioSource)

@@ -10,7 +10,7 @@ BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspe
 # espeak-ng for text-to-speech prompts.
 RUNTIME_PACKAGES=(postgresql espeak-ng sox)
 # Real peers the tests drive: SIPp, baresip; python3 for small replay helpers.
-TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux)
+TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux iproute2 nftables)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }
 

@@ -66,8 +66,8 @@ extension ChannelManager {
         offer.originUser = "hotline"
         offer.sessionID = UInt64(loop.now / 1000)
         offer.sessionVersion = 1
-        offer.originAddress = settings.mediaAddress
-        offer.connection = settings.mediaAddress
+        offer.originAddress = mediaHost(for: peer)
+        offer.connection = mediaHost(for: peer)
         var m = SessionDescription.Media(type: "audio", port: port, proto: "RTP/AVP", formats: ["0", "8", "101"])
         m.rtpmap = [0: "PCMU/8000", 8: "PCMA/8000", 101: "telephone-event/8000"]
         m.fmtp = [101: "0-16"]

@@ -33,7 +33,7 @@ extension ChannelManager {
     /// A new offer inside the dialog (re-INVITE or UPDATE): answer it, move the media, and
     /// report hold or resume. Returns our SDP answer.
     func renegotiate(_ ch: SIPChannel, offer: SessionDescription, port: Int) -> Result<SessionDescription, OfferAnswer.Failure> {
-        OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)).map { sdp, negotiated in
+        OfferAnswer.answer(offer, localAddress: mediaHost(for: ch.peer), localPort: port, sessionID: UInt64(loop.now / 1000)).map { sdp, negotiated in
             let held = negotiated.direction == .sendonly || negotiated.direction == .inactive || negotiated.remoteAddress == "0.0.0.0"
             ch.negotiated = negotiated
             media.submit(.update(id: ch.id, endpoint: mediaEndpoint(negotiated, for: ch)))

@@ -15,7 +15,11 @@ public final class ChannelManager {
         public var playbackPrompt: String?
         public var recordingDirectory = "run/recordings"
         public var echoRingMs = 0
+        /// The address RTP sockets bind (a wildcard binds every interface).
         public var mediaAddress = "127.0.0.1"
+        /// Advertise `mediaAddress` in SDP to every peer (configured `media_address`); otherwise
+        /// each peer gets the SIP endpoint's advertised host for it.
+        public var advertiseMediaAddress = false
         public var rtpPortMin = 20000
         public var rtpPortMax = 29999
         /// How long an offered call waits for its Flow-Server's answer or rejection.
@@ -177,7 +181,7 @@ public final class ChannelManager {
             apply(ch, ch.machine.reject(code: 503, cause: "no RTP port free"))
             return false
         }
-        switch OfferAnswer.answer(offer, localAddress: settings.mediaAddress, localPort: port, sessionID: UInt64(loop.now / 1000)) {
+        switch OfferAnswer.answer(offer, localAddress: mediaHost(for: ch.peer), localPort: port, sessionID: UInt64(loop.now / 1000)) {
         case .failure(let f):
             ports.release(port)
             close(fd)
@@ -195,6 +199,12 @@ public final class ChannelManager {
             ch.answer = ok
             return true
         }
+    }
+
+    /// The address our SDP carries for `peer` (c=, o=).
+    func mediaHost(for peer: SIPPeer) -> String {
+        if settings.advertiseMediaAddress || endpoint == nil { return settings.mediaAddress }
+        return endpoint?.advertisedHost(for: peer) ?? settings.mediaAddress
     }
 
     func contactHeader(for peer: SIPPeer) -> String {

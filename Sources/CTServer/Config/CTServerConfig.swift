@@ -65,6 +65,13 @@ public struct SIPSettings: Codable, Equatable, Sendable {
     public var echoRingMs: Int?
     /// Media: the address RTP binds and advertises (default: the SIP listen host) and the port range.
     public var mediaAddress: String?
+    /// Behind NAT: the public address advertised (Via, Contact, SDP) to peers outside
+    /// `local_networks` (CIDR list; default loopback, RFC 1918, link-local, CGNAT, ULA).
+    public var externalAddress: String?
+    public var localNetworks: [String]?
+    /// OPTIONS to phones registered from behind NAT (their Contact is not where they register
+    /// from) every N seconds, so their NAT binding stays open (0 = never; default 25).
+    public var natKeepaliveSeconds: Int?
     public var rtpPortMin: Int?
     public var rtpPortMax: Int?
     /// Outbound trunks the Flow-Servers can originate through.
@@ -99,6 +106,9 @@ public struct SIPSettings: Codable, Equatable, Sendable {
         case echoNumber = "echo_number"
         case echoRingMs = "echo_ring_ms"
         case mediaAddress = "media_address"
+        case externalAddress = "external_address"
+        case localNetworks = "local_networks"
+        case natKeepaliveSeconds = "nat_keepalive_seconds"
         case rtpPortMin = "rtp_port_min"
         case rtpPortMax = "rtp_port_max"
         case trunks
@@ -248,6 +258,10 @@ extension CTServerConfig: ValidatedConfiguration {
             p.range(s.maxTCPConnectionsPerSource, "sip.max_tcp_connections_per_source", 1...1_000_000)
             p.range(s.tcpIdleSeconds, "sip.tcp_idle_seconds", 1...86_400)
             p.range(s.tcpPreauthIdleSeconds, "sip.tcp_preauth_idle_seconds", 1...86_400)
+            if let e = s.externalAddress { p.check(AdvertisedAddresses.Network.address(e) != nil, "sip.external_address", "\(e) is not a literal IPv4 or IPv6 address") }
+            for n in s.localNetworks ?? [] { p.check(AdvertisedAddresses.Network(n) != nil, "sip.local_networks", "\(n) is not an address or CIDR prefix") }
+            p.range(s.natKeepaliveSeconds, "sip.nat_keepalive_seconds", 0...3600)
+            if let m = s.mediaAddress { p.check(AdvertisedAddresses.Network.address(m) != nil, "sip.media_address", "\(m) is not a literal IPv4 or IPv6 address") }
             for a in s.digestAlgorithms ?? [] { p.check(["MD5", "SHA-256"].contains(a.uppercased()), "sip.digest_algorithms", "\(a) is not MD5 or SHA-256") }
             for (i, t) in (s.trunks ?? []).enumerated() {
                 p.check(!t.name.isEmpty, "sip.trunks[\(i)].name", "is empty")

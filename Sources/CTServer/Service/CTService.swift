@@ -68,7 +68,10 @@ public final class CTService: RunnableService {
         var channelSettings = ChannelManager.Settings()
         if let v = sipSettings.echoNumber { channelSettings.echoNumber = v }
         if let v = sipSettings.echoRingMs { channelSettings.echoRingMs = max(0, v) }
-        channelSettings.mediaAddress = sipSettings.mediaAddress ?? (sipListen.host == "0.0.0.0" || sipListen.host == "::" ? "127.0.0.1" : sipListen.host)
+        // RTP binds the configured media address, else the SIP listen host (a wildcard binds every
+        // interface; SDP then carries, for each peer, the address it is reached through).
+        channelSettings.mediaAddress = sipSettings.mediaAddress ?? sipListen.host
+        channelSettings.advertiseMediaAddress = sipSettings.mediaAddress != nil
         if let v = sipSettings.rtpPortMin { channelSettings.rtpPortMin = v }
         if let v = sipSettings.rtpPortMax { channelSettings.rtpPortMax = v }
         guard channelSettings.rtpPortMin > 1024, channelSettings.rtpPortMax > channelSettings.rtpPortMin, channelSettings.rtpPortMax <= 65535 else {
@@ -92,12 +95,16 @@ public final class CTService: RunnableService {
         media.start()
         if let v = sipSettings.minExpires { sipCore.registrar.minimumExpires = v }
         if let v = sipSettings.maxExpires { sipCore.registrar.maximumExpires = v }
+        if let v = sipSettings.natKeepaliveSeconds { sipCore.natKeepaliveSeconds = v }
         sipCore.attach(to: sip)
         sipCore.registrationsFile = sipSettings.registrationsFile
         sipCore.restoreRegistrations()
         guard Set(trunkList.map(\.name)).count == trunkList.count else { throw ConfigError("sip.trunks: names must be unique") }
         trunks = Trunks(loop: loop, trunks: trunkList, logger: logger)
         trunks.endpoint = sip
+        sip.advertised = AdvertisedAddresses(externalAddress: sipSettings.externalAddress,
+                                             localNetworks: sipSettings.localNetworks.map { $0.compactMap(AdvertisedAddresses.Network.init) }
+                                                ?? AdvertisedAddresses.Network.privateDefaults)
         sipCore.channels.trunks = trunks
         sipAddress = try sip.listen(udpAndTCP: sipListen).udp
         if let tlsListen = sipSettings.tlsListen {

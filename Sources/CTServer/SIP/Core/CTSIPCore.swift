@@ -26,6 +26,7 @@ public final class CTSIPCore: SIPCore {
         self.logger = logger
         channels = ChannelManager(loop: loop, settings: channelSettings, media: media, prompts: prompts, logger: logger)
         scheduleSweep()
+        scheduleKeepalive()
     }
 
     /// Connects the channel layer to the endpoint that carries its requests (BYE …).
@@ -41,6 +42,55 @@ public final class CTSIPCore: SIPCore {
             self.registrar.sweep(now: self.loop.now)
             if self.registrar.bindingCount != before { self.registrationsChanged() }
             self.scheduleSweep()
+        }
+    }
+
+    // MARK: NAT keep-alives
+
+    /// Seconds between OPTIONS to phones registered from behind NAT (0: none).
+    public var natKeepaliveSeconds = 25 {
+        didSet { scheduleKeepalive() }
+    }
+    private var keepaliveTimer: TimerID?
+    public private(set) var natKeepalivesSent = 0
+
+    /// Whether a UDP binding is behind NAT: the phone registered from elsewhere than its Contact.
+    static func isBehindNAT(_ b: Registrar.Binding) -> Bool {
+        guard b.source.transport == .udp else { return false }
+        let host = b.contact.uri.host.trimmingCharacters(in: ["[", "]"])
+        return host != b.source.address.host || (b.contact.uri.port ?? 5060) != b.source.address.port
+    }
+
+    private func scheduleKeepalive() {
+        if let t = keepaliveTimer { loop.cancel(t) }
+        keepaliveTimer = nil
+        guard natKeepaliveSeconds > 0 else { return }
+        keepaliveTimer = loop.schedule(afterMilliseconds: natKeepaliveSeconds * 1000) { [weak self] in
+            guard let self else { return }
+            self.sendKeepalives()
+            self.scheduleKeepalive()
+        }
+    }
+
+    /// One OPTIONS per NAT'd binding, to where it registered from: the packet (and its answer)
+    /// keeps the phone's NAT mapping open so that calls reach it (RFC 5626 §3.5 does the same
+    /// from the phone's side; phones that do not are kept reachable by us).
+    func sendKeepalives() {
+        guard let endpoint = channels.endpoint else { return }
+        for (_, list) in registrar.bindings {
+            for b in list where Self.isBehindNAT(b) {
+                let local = endpoint.localAddress(for: b.source)
+                var m = SIPMessage(startLine: .request(method: "OPTIONS", uri: b.contact.uri.description, version: "SIP/2.0"))
+                m.add(.maxForwards, "70")
+                m.add(.from, "<sip:hotline@\(local)>;tag=\(SIPEndpoint.randomToken(8))")
+                m.add(.to, "<\(b.contact.uri.description)>")
+                m.add(.callID, "\(SIPEndpoint.randomToken(16))@hotline")
+                m.add(.cseq, "1 OPTIONS")
+                m.add(.contentLength, "0")
+                endpoint.sendRequest(m, to: b.source, onResponse: { _ in }, onTimeout: {})
+                natKeepalivesSent += 1
+                logger.debug("SIP: keep-alive OPTIONS to \(b.contact.uri) at \(b.source)")
+            }
         }
     }
 

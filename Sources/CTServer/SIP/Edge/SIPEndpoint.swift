@@ -104,6 +104,8 @@ public final class SIPEndpoint: SIPTransportDelegate {
     let parser: SIPParser
     var screen = SIPRequestScreen()
     private var limiter: SourceRateLimiter
+    /// What we advertise to each peer (wildcard listening, external address behind NAT).
+    public var advertised = AdvertisedAddresses(externalAddress: nil)
     private var udp: [UDPTransport] = []
     private var tcp: [TCPTransport] = []
     private let logger: Logger
@@ -419,10 +421,23 @@ public final class SIPEndpoint: SIPTransportDelegate {
         _ = sendRequestBytes(r, to: peer)
     }
 
+    /// Our `host:port` as `peer` must see it (Via, Contact): the listening socket's port, and the
+    /// advertised host for that peer (never a wildcard; the external address behind NAT).
     func localAddress(for peer: SIPPeer) -> String {
+        guard let bound = boundAddress(for: peer) else { return "127.0.0.1" }
+        return advertised.hostPort(toward: peer.address, bound: bound)
+    }
+
+    /// The host (no port) to advertise to `peer`, e.g. in SDP.
+    public func advertisedHost(for peer: SIPPeer) -> String {
+        guard let bound = boundAddress(for: peer) else { return "127.0.0.1" }
+        return advertised.host(toward: peer.address, bound: bound)
+    }
+
+    private func boundAddress(for peer: SIPPeer) -> SocketAddress? {
         switch peer.transport {
-        case .udp: return (udp.first { $0.localAddress.family == peer.address.family } ?? udp.first)?.localAddress.description ?? "127.0.0.1"
-        case .tcp, .tls: return (tcp.first { $0.kind == peer.transport })?.localAddress.description ?? "127.0.0.1"
+        case .udp: return (udp.first { $0.localAddress.family == peer.address.family } ?? udp.first)?.localAddress
+        case .tcp, .tls: return (tcp.first { $0.kind == peer.transport })?.localAddress
         }
     }
 
