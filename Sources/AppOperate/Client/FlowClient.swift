@@ -8,6 +8,11 @@ public final class FlowClient {
     public let loop: EventLoop
     private let dialer: Dialer
     private let thread: Thread
+    /// Signalled when the loop thread has finished (close waits for it: exiting the process
+    /// while that thread still frees the link's buffers corrupted the heap).
+    private let finished: DispatchSemaphore
+    private let closeLock = NSLock()
+    private var closed = false
     private let eventLock = NSLock()
     private var eventHandler: ((Frame) -> Void)?
     private var closeHandler: ((ProtocolError) -> Void)?
@@ -43,7 +48,9 @@ public final class FlowClient {
     /// Connects and completes the handshake, or throws the reason it could not.
     public init(_ options: Options, logger: Logger) throws {
         loop = try EventLoop()
-        thread = loop.startThread(name: "app-operate-link")
+        let finished = DispatchSemaphore(value: 0)
+        self.finished = finished
+        thread = loop.startThread(name: "app-operate-link") { finished.signal() }
         let (host, port) = try SocketAddress.split(options.address)
         var link = options.link
         if link.backoffInitialMs == nil { link.backoffInitialMs = 200 }
@@ -110,14 +117,17 @@ public final class FlowClient {
 
     public var peer: PeerInfo? { try? loop.submitAndWait { [dialer] in dialer.established?.peer } ?? nil }
 
+    /// Stops the link and waits until its thread has finished; safe to call more than once.
     public func close() {
-        let done = DispatchSemaphore(value: 0)
+        closeLock.lock()
+        defer { closeLock.unlock() }
+        guard !closed else { return }
+        closed = true
         loop.execute { [dialer, loop] in
             dialer.stop(reason: "app-operate done")
             loop.stop()
-            done.signal()
         }
-        done.wait()
+        finished.wait()
     }
 }
 

@@ -54,12 +54,17 @@ struct ConnectionOptions: ParsableArguments {
         guard (1...100).contains(attempts) else { throw ValidationError("--attempts is 1 to 100") }
         let cfg = try loadYAMLConfig(AppOperateConfig.self, path: config) ?? AppOperateConfig()
         ServiceRuntime.bootstrapLogging(level: logLevel ?? cfg.logLevel ?? "warning")
-        let link = cfg.flowLink ?? LinkSettings()
+        var link = cfg.flowLink ?? LinkSettings()
+        link.configDirectory = config.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         let address = connect ?? link.connect ?? FlowServerLinkDefaults.defaultAddress
         let clientName = name ?? cfg.name ?? "app-operate@\(ProcessInfo.processInfo.hostName)"
         do {
             return try FlowClient(.init(address: address, link: link, name: clientName, attempts: attempts),
                                   logger: Logger(label: "app-operate"))
+        } catch let e as ConfigError {
+            // A configuration mistake, not the network: say so (exit 2, like a usage error).
+            FileHandle.standardError.write(Data("app-operate: configuration error: \(e)\n".utf8))
+            throw ExitCode(2)
         } catch {
             FileHandle.standardError.write(Data("app-operate: cannot reach flow-server at \(address): \(error)\n".utf8))
             throw ExitCode(3)

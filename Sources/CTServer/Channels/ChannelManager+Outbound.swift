@@ -136,7 +136,10 @@ extension ChannelManager {
         }
         if let authorization { invite.headers.append(authorization) }
         if ch.autoAnswer {
-            // Intercom-style answer for agents who answered in App-Operate (both common forms).
+            // Intercom-style answer for agents who answered in App-Operate: RFC 5373 and the two
+            // common vendor forms (phones honour them once "auto answer / intercom" is allowed;
+            // one that does not simply rings, and the agent lifts the handset).
+            invite.add(SIPHeaderName("Answer-Mode"), "Auto")
             invite.add(SIPHeaderName("Call-Info"), "<sip:\(local)>;answer-after=0")
             invite.add(SIPHeaderName("Alert-Info"), "<http://127.0.0.1/>;info=alert-autoanswer")
         }

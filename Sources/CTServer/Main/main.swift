@@ -1,4 +1,5 @@
 import ArgumentParser
+import Foundation
 import CTServerKit
 import Logging
 import Protocol
@@ -21,6 +22,8 @@ struct CTServerCommand: ParsableCommand {
 
     func run() throws {
         var cfg = try loadYAMLConfig(CTServerConfig.self, path: config) ?? CTServerConfig()
+        let configDirectory = config.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+        cfg.flowLink?.configDirectory = configDirectory
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
         if let user = hashCredentials {

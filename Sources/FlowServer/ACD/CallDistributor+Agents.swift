@@ -86,6 +86,19 @@ extension CallDistributor {
             a.op = op
             if a.machine.disconnected { handle(a, .connectionRestored) }
             if let t = a.graceTimer { clock.cancel(t); a.graceTimer = nil }
+            // Logging in again (after a lost connection, or a second window) with another mode
+            // or phone: taken at once when no call is in hand, else said — never kept silently.
+            let newExtension = sipExtension.isEmpty ? a.sipExtension : sipExtension
+            if !attach, mode != a.mode || newExtension != a.sipExtension {
+                if callOf(a) == nil {
+                    logger.info("agent \(a.code): logged in again, now \(mode.rawValue) \(newExtension) (was \(a.mode.rawValue) \(a.sipExtension))")
+                    a.mode = mode
+                    a.sipExtension = newExtension
+                    submit(.agentState(AgentStateRecord(agent: a.code, state: "logged-in", reason: "\(mode.rawValue) \(newExtension)", startedAt: now, endedAt: now)))
+                } else {
+                    push(a, "notice", ["text": "a call is in hand: you stay in \(a.mode.rawValue) mode on \(a.sipExtension) until it ends; log in again then to change"])
+                }
+            }
             return a
         }
         guard !sipExtension.isEmpty else { throw CommandError(message: "\(op.workCode) has no SIP extension: give one at login") }

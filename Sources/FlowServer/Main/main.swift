@@ -74,6 +74,9 @@ struct FlowServerCommand: ParsableCommand {
 
     func run() throws {
         var cfg = try loadYAMLConfig(FlowServerConfig.self, path: config) ?? FlowServerConfig()
+        let configDirectory = config.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
+        cfg.ctLink?.configDirectory = configDirectory
+        cfg.appLink?.configDirectory = configDirectory
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
         if let ct {

@@ -226,11 +226,14 @@ public final class EventLoop: @unchecked Sendable {
     }
 
     /// Starts `run()` on a new thread and returns once the loop is running.
-    public func startThread(name: String) -> Thread {
+    /// `onExit` runs on the thread after the loop stopped (a caller that must not exit the
+    /// process while the loop still frees its resources waits for it).
+    public func startThread(name: String, onExit: (() -> Void)? = nil) -> Thread {
         let started = DispatchSemaphore(value: 0)
         let t = Thread { [self] in
             execute { started.signal() }
             run()
+            onExit?()
         }
         t.name = name
         t.start()

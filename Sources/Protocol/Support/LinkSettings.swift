@@ -23,6 +23,9 @@ public struct LinkSettings: Codable, Equatable, Sendable {
     public var backoffInitialMs: Int?
     public var backoffMaxMs: Int?
     public var tls: TLSConfiguration?
+    /// The directory of the config file these settings came from (not a YAML key): a relative
+    /// `secret_file` is looked for in the working directory, then there.
+    public var configDirectory: String?
 
     public init() {}
 
@@ -45,8 +48,11 @@ public struct LinkSettings: Codable, Equatable, Sendable {
     public func resolvedSecret(environmentVariable envName: String) throws -> [UInt8] {
         if let v = ProcessInfo.processInfo.environment[envName], !v.isEmpty { return Array(v.utf8) }
         if let file = secretFile {
-            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else {
-                throw ConfigError("cannot read secret_file \(file)")
+            // Absolute, or relative to the working directory, else to the config file's directory.
+            var tried = [file.hasPrefix("/") ? file : FileManager.default.currentDirectoryPath + "/" + file]
+            if !file.hasPrefix("/"), let dir = configDirectory { tried.append(URL(fileURLWithPath: dir).appendingPathComponent(file).standardized.path) }
+            guard let text = tried.lazy.compactMap({ try? String(contentsOfFile: $0, encoding: .utf8) }).first else {
+                throw ConfigError("cannot read secret_file \(file) (tried \(tried.joined(separator: ", "))); give an absolute path or set \(envName)")
             }
             let trimmed = text.trimmingCharacters(in: .whitespacesAndNewlines)
             guard !trimmed.isEmpty else { throw ConfigError("secret_file \(file) is empty") }

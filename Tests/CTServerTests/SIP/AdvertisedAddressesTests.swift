@@ -45,3 +45,11 @@ import Testing
         #expect(!CTSIPCore.isBehindNAT(try binding(contact: "sip:1001@198.51.100.9", from: "198.51.100.9", port: 5060)), "default port")
     }
 }
+
+/// Failed REGISTERs are logged with the user they tried.
+@Suite struct AuthFailureLogTests {
+    @Test func usernameFromTheAuthorization() {
+        #expect(CTSIPCore.digestUsername(#"Digest username="1001", realm="hotline", nonce="x""#) == "1001")
+        #expect(CTSIPCore.digestUsername(#"Digest realm="hotline""#) == nil)
+    }
+}

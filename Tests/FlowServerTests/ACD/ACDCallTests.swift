@@ -182,6 +182,21 @@ import TestSupport
         #expect(r.call == nil && !r.ct.live.contains("in-1"), "the caller is hung up when the target leaves")
     }
 
+    /// Logging in again with another mode takes it when no call is in hand; with a call the
+    /// agent keeps its mode and is told so.
+    @Test func loggingInAgainChangesTheModeWhenIdle() throws {
+        let r = Rig()
+        let a1 = try r.login("a1")
+        #expect(a1.mode == .phone)
+        let op = Operator(workCode: "a1", name: "a1", roles: ["agent"], queues: ["q"], sipExtension: "ext-a1", mayCallExternal: true)
+        _ = try r.d.login(op, sipExtension: "ext-a1b", mode: .console, conn: nil, attach: false)
+        #expect(a1.mode == .console && a1.sipExtension == "ext-a1b")
+        _ = try r.d.login(op, sipExtension: "ext-a1", mode: .phone, conn: nil, attach: false)
+        try r.connect(a1)
+        _ = try r.d.login(op, sipExtension: "", mode: .console, conn: nil, attach: false)
+        #expect(a1.mode == .phone, "a call is in hand: the mode stays")
+    }
+
     /// A blind transfer to a busy agent waits in that agent's own queue and reaches it when free.
     @Test func transferToABusyAgentWaitsForIt() throws {
         let r = Rig()

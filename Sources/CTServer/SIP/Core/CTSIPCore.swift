@@ -45,6 +45,16 @@ public final class CTSIPCore: SIPCore {
         }
     }
 
+    private var authFailureLog = RefusalLog()
+
+    /// The `username` of a Digest Authorization header.
+    static func digestUsername(_ header: String) -> String? {
+        guard let r = header.range(of: "username=\"") else { return nil }
+        let rest = header[r.upperBound...]
+        guard let end = rest.firstIndex(of: "\"") else { return nil }
+        return String(rest[..<end].prefix(64)).filter { !$0.isNewline }
+    }
+
     // MARK: NAT keep-alives
 
     /// Seconds between OPTIONS to phones registered from behind NAT (0: none).
@@ -159,6 +169,14 @@ public final class CTSIPCore: SIPCore {
         switch authenticator.verify(request, source: t.source.address.host, now: now) {
         case .challenge(let stale):
             if request.count(.authorization) > 0 { authFailures += 1 }
+            if let auth = request.value(.authorization), !stale {
+                // Wrong credentials: logged with the user and address (rate-limited: a guessing
+                // run writes one line per interval, with the count and the busiest address).
+                let user = Self.digestUsername(auth) ?? "?"
+                if let line = authFailureLog.record(source: t.source.address.host, reason: "REGISTER for \(user): wrong credentials", now: now) {
+                    logger.notice("SIP: authentication \(line)")
+                }
+            }
             t.respond(401, headers: authenticator.challenges(now: now, stale: stale).map { SIPHeader(name: .wwwAuthenticate, value: $0) })
         case .lockedOut(let scope, let user):
             authFailures += 1
