@@ -87,4 +87,52 @@ import TestSupport
         let dec = try #require(files.first { $0.lastPathComponent.hasSuffix("-dec.wav") }, "no recording: \(files)")
         #expect(ToneAnalysis.maxLevel(try WAV.samples(dec), frequency: 440) > 2000, "1003 heard the caller")
     }
+
+    /// Attended transfer from the agent's phone during a queue call (REFER with Replaces): the
+    /// phone holds the caller, calls 1003 (an extension call), then REFERs the caller to 1003
+    /// replacing that second call. The caller ends up talking to 1003, the phone's two calls are
+    /// released, the agent is free, and the queue call's record shows the transfer to 1003.
+    /// (The transferring phone is scripted over a real UDP socket: baresip 1.0 has no attended
+    /// transfer.)
+    @Test func agentPhoneAttendedTransferWithReplaces() throws {
+        let c = try AgentTests.Center(edge: edge, queues: "queues:\n  sales:\n    strategy: skill-level-first\nring_timeout_ms: 10000\nwrap_up_seconds: 1\n",
+                                      mapping: "default: support\nextensions: [\"1001-1003\"]\n")
+        defer { c.stop() }
+        let phone = try ScriptedPhone(user: "1001", password: "pw-1001-secret", server: c.sip)
+        #expect(phone.register(), "\(phone.seen)")
+        let target = try c.phone("1003", answers: true, audio: try AgentTests.toneWAV(c.dir, 1300))
+        let a1 = try c.watcher("1001", [])
+        let caller = try c.caller(audio: try AgentTests.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        var call = try #require(phone.answer(rtpPort: 40_000), "the agent's phone was rung: \(phone.seen.suffix(3))\n\(c.flow.outputText.suffix(1500))")
+        #expect(a1.waitForLine(containing: "\"kind\":\"connected\"", seconds: 10) != nil, "\(a1.outputText)")
+        #expect(phone.hold(&call, rtpPort: 40_000), "hold: \(phone.seen.suffix(2))")
+        #expect(a1.waitForLine(containing: "\"kind\":\"held\"", seconds: 10) != nil, "the hold reached the ACD: \(a1.outputText)")
+        let consult = try #require(phone.call("1003", rtpPort: 40_002), "the consultation call: \(phone.seen.suffix(3))\n\(c.flow.outputText.suffix(2000))")
+        #expect(target.wait(for: "CALL_ESTABLISHED", seconds: 10) != nil)
+        let refer = phone.referReplacing(&call, number: "1003", consult: consult)
+        #expect(refer?.hasPrefix("SIP/2.0 202") == true, "\(refer ?? "no answer to REFER")\n\(c.ct.outputText.suffix(2000))")
+        // Both of the phone's calls are released (BYE on each), after NOTIFY 200.
+        var byes = Set<String>()
+        _ = phone.next(seconds: 10) { m in
+            if m.hasPrefix("BYE "), let id = ScriptedPhone.header(m, "Call-ID") { phone.respond(to: m, code: 200); byes.insert(id) }
+            return byes.count == 2
+        }
+        #expect(byes == [call.callID, consult.callID], "\(phone.seen.suffix(4))\n\(c.ct.outputText.suffix(1500))")
+        #expect(phone.seen.contains { $0.hasPrefix("NOTIFY ") && $0.contains("SIP/2.0 200") }, "NOTIFY sipfrag 200")
+        #expect(a1.waitForLine(containing: "\"kind\":\"ended\"", seconds: 10) != nil, "\(a1.outputText)")
+        Thread.sleep(forTimeInterval: 3)
+        #expect(caller.isRunning, "the caller is on the call: \(c.flow.outputText.suffix(2000))")
+        #expect(!target.events.contains { $0["type"] as? String == "CALL_CLOSED" }, "1003 is on the call")
+        target.command("hangup")
+        #expect(caller.wait(seconds: 20) == 0, "the caller got the BYE when 1003 hung up: \(caller.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls")) == "2" }, "\(c.flow.outputText.suffix(2000))")
+        let row = try c.pg.query("select disposition||' '||agent||' '||transfers from calls where queue = 'sales'")
+        #expect(row == "answered 1001 1", "\(row)")
+        #expect(try c.pg.query("select count(*) from call_events e join calls c using (call_id) where c.queue = 'sales' and e.kind = 'transferred' and e.detail->>'to' = '1003'") == "1")
+        target.stop()
+        let files = (try? FileManager.default.contentsOfDirectory(at: target.recordings, includingPropertiesForKeys: nil)) ?? []
+        let dec = try #require(files.first { $0.lastPathComponent.hasSuffix("-dec.wav") }, "no recording: \(files)")
+        #expect(ToneAnalysis.maxLevel(try WAV.samples(dec), frequency: 440) > 2000, "1003 heard the caller")
+    }
 }

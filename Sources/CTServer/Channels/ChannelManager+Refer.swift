@@ -64,10 +64,14 @@ extension ChannelManager {
             t.respond(603, "Decline (only a bridged call can be transferred from the phone)")
             return
         }
-        let uriText = Self.uriText(referTo)
-        // Refer-To with embedded headers (Replaces: attended transfer) is not supported.
-        guard !uriText.contains("?"), let uri = try? SIPURI(parsing: uriText) else {
-            t.respond(501, "Not Implemented (attended transfer with Replaces)")
+        let fullText = Self.uriText(referTo)
+        let (uriText, embedded) = Self.splitEmbeddedHeaders(fullText)
+        if let replaces = embedded["replaces"] {
+            attendedTransfer(ch, partner: partner, replaces: replaces, request: request, t)
+            return
+        }
+        guard embedded.isEmpty, let uri = try? SIPURI(parsing: uriText) else {
+            t.respond(400, "Bad Request (unusable Refer-To)")
             return
         }
         // A user in our domain (`sip:1002@<any of our addresses or a name>`) is the registered
@@ -88,6 +92,57 @@ extension ChannelManager {
             sendNotify(ch, code: 503, reason: "Service Unavailable", final: true)
             logger.notice("channel \(ch.id): phone transfer to \(destination) failed: \(e)")
         }
+    }
+
+    /// `sip:1003@host?Replaces=…&X=y` → the URI and its embedded headers (names lowercased,
+    /// values %-decoded; RFC 3261 §19.1.1).
+    static func splitEmbeddedHeaders(_ text: String) -> (String, [String: String]) {
+        guard let q = text.firstIndex(of: "?") else { return (text, [:]) }
+        var headers: [String: String] = [:]
+        for pair in text[text.index(after: q)...].split(separator: "&") {
+            let kv = pair.split(separator: "=", maxSplits: 1)
+            guard kv.count == 2 else { continue }
+            headers[kv[0].lowercased()] = String(kv[1]).removingPercentEncoding ?? String(kv[1])
+        }
+        return (String(text[..<q]), headers)
+    }
+
+    /// Attended transfer (RFC 5589 §7, Replaces of RFC 3891): the phone talks to the other
+    /// party on this channel (`ch`, held or bridged) and, on a second call of its own, to the
+    /// target; its REFER names that second dialog. The other party is bridged to the target's
+    /// channel, both of the phone's channels are released, and the owners are told: this
+    /// channel's Transferred names the target's channel; the replaced channel's Transferred says
+    /// `replaced`. The target's channel passes to this channel's owner, who now holds the call.
+    private func attendedTransfer(_ ch: SIPChannel, partner: SIPChannel, replaces: String, request: SIPMessage, _ t: ServerTransactionHandle) {
+        let parts = replaces.split(separator: ";").map { $0.trimmingCharacters(in: .whitespaces) }
+        guard let callID = parts.first, !callID.isEmpty else { t.respond(400, "Bad Request (Replaces without a Call-ID)"); return }
+        func tag(_ name: String) -> String? { parts.dropFirst().first { $0.lowercased().hasPrefix(name + "=") }.map { String($0.dropFirst(name.count + 1)) } }
+        guard let replacedID = byCallID[callID], let replaced = channels[replacedID], replaced !== ch, let d = replaced.dialog,
+              Set([tag("to-tag"), tag("from-tag")].compactMap { $0 }) == Set([d.localTag, d.remoteTag]) else {
+            // No such dialog (RFC 3891 §3: 481), so the phone keeps both calls.
+            t.respond(481, "Call/Transaction Does Not Exist (the dialog Replaces names)")
+            return
+        }
+        guard replaced.peer.address.host == ch.peer.address.host, let target = bridgePartner(of: replaced), target !== partner,
+              replaced.state == .connected || replaced.state == .held else {
+            t.respond(603, "Decline (the replaced call must be the same phone's, connected to someone)")
+            return
+        }
+        t.respond(202, "Accepted", headers: [SIPHeader(name: .contact, value: contactHeader(for: t.source))])
+        sendNotify(ch, code: 100, reason: "Trying", final: false)
+        _ = bridge(partner.id, target.id)
+        // The call is the referrer's owner's now; the replaced channel's owner lets go.
+        target.owner = ch.owner
+        let destination = target.purpose == .outbound ? target.called : target.caller
+        replaced.transferredTo = (partner.id, destination)
+        replaced.replacedBy = ch.id
+        report?(replaced, .transferred, 200, "replaced: \(partner.caller) now talks to \(destination)")
+        ch.transferredTo = (target.id, destination)
+        sendNotify(ch, code: 200, reason: "OK", final: true)
+        report?(ch, .transferred, 200, "phone transferred \(partner.caller) to \(destination) (attended)")
+        logger.info("channel \(ch.id): attended transfer — \(partner.id) now bridged to \(target.id) (replaces \(replaced.id))")
+        hangup(replaced.id, cause: "replaced by an attended transfer")
+        hangup(ch.id, cause: "transferred by the phone")
     }
 
     func referralAnswered(_ target: SIPChannel) {

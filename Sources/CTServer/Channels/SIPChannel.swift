@@ -44,6 +44,8 @@ public final class SIPChannel {
     /// A phone's REFER completed: the channel the other party is bridged to now, and the
     /// Refer-To destination (ChannelEvent Transferred, fields 11 and 13 `target`).
     var transferredTo: (channel: String, destination: String)?
+    /// Replaced by an attended transfer REFERred on this channel (its Transferred says `replaced`).
+    var replacedBy: String?
     /// The channel this one was last bridged to (a held call is still the phone's call to transfer).
     var lastBridgePartner: String?
     /// Outbound: 3xx responses followed so far.

@@ -261,6 +261,7 @@ public final class CTService: RunnableService {
             // The phone transferred its call: the other party now talks to `to`.
             e.bridgedWith = to
             e.data = ["target": destination]
+            if let by = ch.replacedBy { e.data["replaced"] = "yes"; e.data["referrer"] = by }
         }
         return e
     }

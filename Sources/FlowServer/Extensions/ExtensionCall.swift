@@ -22,7 +22,7 @@ struct ExtensionCall: Equatable {
         case ended(Ending)
     }
 
-    enum Ending: Equatable { case callerLeft, calledHungUp, callerHungUp, unanswered(code: Int), failed }
+    enum Ending: Equatable { case callerLeft, calledHungUp, callerHungUp, unanswered(code: Int), failed, replaced }
 
     enum Event: Equatable {
         /// The CT-Server dialled the extension: its channel.
@@ -36,6 +36,9 @@ struct ExtensionCall: Equatable {
         case cleared(channel: String)
         /// A phone of the call transferred it (REFER): the other party now talks to `to`.
         case transferred(channel: String, to: String, target: String)
+        /// This call was the consultation of an attended transfer: the phone joined its other
+        /// party to ours, and that call (another owner's, perhaps) holds both now.
+        case replaced(channel: String, target: String)
     }
 
     enum Action: Equatable {
@@ -115,6 +118,11 @@ struct ExtensionCall: Equatable {
         case (.connected(let l), .transferred(let ch, let to, let target)) where ch == callerChannel:
             phase = .ended(.callerHungUp)
             return [.record(.transferred(to: target, by: caller)), .pair(l, to)]
+        case (.connected(let l), .replaced(let ch, let target)) where ch == l || ch == callerChannel:
+            // The phone on `ch` passed its other call's party to ours: this call ends here,
+            // without hanging anyone up (the CT-Server releases `ch`; the rest talks on).
+            phase = .ended(.replaced)
+            return [.record(.transferred(to: target, by: ch == l ? destination : caller))]
         case (.dialling, .answered(let leg)), (.ended, .answered(let leg)), (.ended, .dialled(let leg)):
             // Late: the caller left before the extension's channel was known or answered.
             return [.hangup(leg, cause: "caller left")]

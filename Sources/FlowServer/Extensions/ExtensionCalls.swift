@@ -51,6 +51,8 @@ final class ExtensionCalls {
             handle(entry, .failed(leg: e.channelID, code: Int(e.sipCode), cause: e.cause.isEmpty ? "failed" : e.cause))
         case .cleared, .failed:
             handle(entry, .cleared(channel: e.channelID))
+        case .transferred where e.data["replaced"] == "yes":
+            handle(entry, .replaced(channel: e.channelID, target: e.data["target"] ?? ""))
         case .transferred where !e.bridgedWith.isEmpty:
             byChannel[e.bridgedWith] = entry
             handle(entry, .transferred(channel: e.channelID, to: e.bridgedWith, target: e.data["target"] ?? ""))

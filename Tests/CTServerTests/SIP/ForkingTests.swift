@@ -11,3 +11,13 @@ import Testing
         #expect(ChannelManager.bestFinal([]) == nil)
     }
 }
+
+/// Refer-To with embedded headers (attended transfer).
+@Suite struct ReferToTests {
+    @Test func embeddedReplacesIsDecoded() {
+        let (uri, h) = ChannelManager.splitEmbeddedHeaders("sip:1003@127.0.0.1:5060?Replaces=abc%40host%3Bto-tag%3D1%3Bfrom-tag%3D2&Other=x")
+        #expect(uri == "sip:1003@127.0.0.1:5060")
+        #expect(h["replaces"] == "abc@host;to-tag=1;from-tag=2" && h["other"] == "x")
+        #expect(ChannelManager.splitEmbeddedHeaders("sip:1003@h").1.isEmpty)
+    }
+}

@@ -86,3 +86,16 @@ import Testing
         }
     }
 }
+
+extension ExtensionCallTests {
+    /// The consultation call of an attended transfer is replaced: it ends without hanging up
+    /// the party that now talks to the transferred caller.
+    @Test func replacedByAnAttendedTransfer() {
+        var c = ExtensionCall(callerChannel: "consult", caller: "1001", destination: "1003")
+        _ = c.handle(.dialled(leg: "t"))
+        _ = c.handle(.answered(leg: "t"))
+        #expect(c.handle(.replaced(channel: "consult", target: "1003")) == [.record(.transferred(to: "1003", by: "1001"))])
+        #expect(c.phase == .ended(.replaced))
+        #expect(c.handle(.cleared(channel: "consult")).isEmpty && c.handle(.cleared(channel: "t")).isEmpty, "nobody is hung up afterwards")
+    }
+}
