@@ -54,7 +54,8 @@ import Glibc
         var watchers: [ChildProcess] = []
         var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
 
-        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil, mapping: String = "default: support\n") throws {
+        init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil, mapping: String = "default: support\n",
+             extraFlows: [String: String] = [:]) throws {
             pg = try PrivatePostgres()
             var users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
             if let trunkPort {
@@ -69,6 +70,7 @@ import Glibc
             let flows = dir.appendingPathComponent("flows")
             try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
             try AgentTests.flow.write(to: flows.appendingPathComponent("support.yaml"), atomically: true, encoding: .utf8)
+            for (name, text) in extraFlows { try text.write(to: flows.appendingPathComponent("\(name).yaml"), atomically: true, encoding: .utf8) }
             try mapping.write(to: flows.appendingPathComponent("mapping.yaml"), atomically: true, encoding: .utf8)
             try queues.write(to: flows.appendingPathComponent("queues.yaml"), atomically: true, encoding: .utf8)
             for (code, args) in [("1001", ["--role", "agent", "--skill", "sales:5", "--queue", "sales", "--sip-extension", "1001", "--name", "Ann", "--external"]),

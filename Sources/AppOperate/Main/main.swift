@@ -449,7 +449,8 @@ struct AppOperateCommand: ParsableCommand {
         commandName: "app-operate",
         abstract: "Hotline App-Operate: the operators' client (agent, supervisor, admin, reports).",
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
-        subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self])
+        subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self,
+                      AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self])
 }
 
 AppOperateCommand.main()

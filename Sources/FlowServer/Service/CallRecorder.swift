@@ -186,11 +186,13 @@ final class CallRecorder {
             var c = CallRecord(callID: Self.callID(channel: e.channelID, createdMs: e.createdMs), channelID: e.channelID, flowServer: flowServer,
                                direction: e.direction == .inbound ? "inbound" : "outbound",
                                caller: e.caller, called: e.called, arrivedAt: t, endedAt: t, disposition: "abandoned")
+            c.line = e.line.isEmpty ? nil : e.line
             c.events.append(.init(at: t, kind: "arrived", detail: ["caller": e.caller, "called": e.called]))
             c.legs.append(.init(leg: 1, channelID: e.channelID, party: e.caller, role: "caller", startedAt: t))
             open[e.channelID] = c
         case .established:
             guard var c = open[e.channelID] else { return }
+            if c.line == nil, !e.line.isEmpty { c.line = e.line }
             c.answeredAt = c.answeredAt ?? t
             if c.disposition == "abandoned" { c.disposition = "self-service" }
             c.legs[0].answeredAt = c.legs[0].answeredAt ?? t
@@ -225,6 +227,7 @@ final class CallRecorder {
                                direction: "inbound", caller: e.caller, called: e.called,
                                arrivedAt: arrived, endedAt: t, disposition: e.bridgedWith.isEmpty ? "self-service" : "answered")
             c.answeredAt = d["answered_ms"].flatMap(Double.init).map { $0 / 1000 } ?? created
+            c.line = e.line.isEmpty ? nil : e.line
             c.flow = d["flow"]
             c.flowVersion = d["version"].flatMap(Int.init)
             if let q = d["queue"] {

@@ -156,6 +156,7 @@ public final class FlowService: RunnableService {
     /// validate, publish, list, show and rollback of flows and the mapping table.
     private func flowAdmin(_ m: FlowAdminRequest, _ conn: Connection, _ frame: Frame) {
         let library = flowCalls?.library ?? FlowLibrary(directory: nil, promptDirectory: nil, logger: logger)
+        if m.kind == "tariff" { tariffAdmin(m, conn, frame); return }
         let mapping = m.kind == "mapping"
         guard m.kind == "flow" || mapping else { conn.respond(to: frame, error: ProtocolError(.badMessage, "kind is flow or mapping")); return }
         func invalid(_ e: FlowErrors) -> ProtocolError { ProtocolError(.badMessage, "refused:\n" + e.description) }
@@ -223,7 +224,7 @@ public final class FlowService: RunnableService {
         CustomerMessage(id: UInt64(clamping: c.id ?? 0), account: c.account ?? "", name: c.name, phones: c.phones, fields: c.fields)
     }
 
-    private func decodeRequest<M: WireMessage>(_ type: M.Type, _ conn: Connection, _ frame: Frame) -> M? {
+    func decodeRequest<M: WireMessage>(_ type: M.Type, _ conn: Connection, _ frame: Frame) -> M? {
         do { return try M.decode(frame.body) } catch {
             conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
             return nil
@@ -242,7 +243,7 @@ public final class FlowService: RunnableService {
     }
 
     /// Runs `work` against the database off the loop and answers with its result or the error.
-    private func database<R: WireMessage>(_ conn: Connection, _ frame: Frame, _ work: @escaping (PostgresConnection) throws -> R) {
+    func database<R: WireMessage>(_ conn: Connection, _ frame: Frame, _ work: @escaping (PostgresConnection) throws -> R) {
         guard let url = databaseURL else {
             conn.respond(to: frame, error: ProtocolError(.unavailable, "this flow-server has no database configured"))
             return
@@ -467,6 +468,11 @@ public final class FlowService: RunnableService {
         case StatisticsRequest.messageType:
             guard operators.require(["supervisor", "admin"], conn, frame, what: "reports") else { return }
             statistics(conn, frame)
+        case ChargingRequest.messageType:
+            guard let m = decodeRequest(ChargingRequest.self, conn, frame) else { return }
+            // Re-rating changes charges: admin only; bills and reports: supervisors too.
+            guard operators.require(m.action == "rate" ? ["admin"] : ["supervisor", "admin"], conn, frame, what: "charging \(m.action)") else { return }
+            charging(m, conn, frame)
         case FlowAdminRequest.messageType:
             guard let m = decodeRequest(FlowAdminRequest.self, conn, frame) else { return }
             let changes = m.action == "publish" || m.action == "rollback"

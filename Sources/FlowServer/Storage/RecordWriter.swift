@@ -33,6 +33,9 @@ public final class RecordWriter: @unchecked Sendable {
 
     private let migrator: Migrator?
     private var migrated = false
+    /// Tariff versions for rating calls as they are written, re-read when a new one is
+    /// published (it applies to calls written from then on; `rate` re-rates the past).
+    private var tariffs: [(Int, Tariff)] = []
 
     /// With a `migrator`, the schema is brought up to date on the first connection.
     public init(databaseURL: String, spoolDirectory: URL, migrator: Migrator? = nil, logger: Logger) throws {
@@ -133,7 +136,10 @@ public final class RecordWriter: @unchecked Sendable {
             while let (segment, payloads) = try spool.oldest() {
                 let records = payloads.compactMap { try? decoder.decode(StoredRecord.self, from: Data($0)) }
                 if records.count < payloads.count { logger.warning("spool segment \(segment): \(payloads.count - records.count) undecodable records skipped") }
-                try db.transaction { try Self.store(records, db) }
+                // A newly published version applies to the calls written from then on.
+                let latest = try db.execute("SELECT coalesce(max(version), 0) AS v FROM tariff_versions").int(0, "v") ?? 0
+                if latest != tariffs.last?.0 ?? 0 { tariffs = try TariffStore.load(db) }
+                try db.transaction { try Self.store(records, db, tariffs: tariffs) }
                 spool.remove(segment)
                 lock.lock()
                 status.written += records.count
@@ -166,16 +172,16 @@ public final class RecordWriter: @unchecked Sendable {
     static let insertCall = """
         INSERT INTO calls (call_id, channel_id, flow_server, direction, caller, called, customer_id, arrived_at, answered_at,
             flow, flow_version, queue, queued_at, offered_at, agent, agent_answered_at, ended_at, disposition, ended_by, cause,
-            sip_code, hold_seconds, wrapup_seconds, transfers, recording)
+            sip_code, hold_seconds, wrapup_seconds, transfers, recording, line)
         VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::bigint, to_timestamp($8::float8), to_timestamp($9::float8), $10, $11::int, $12,
             to_timestamp($13::float8), to_timestamp($14::float8), $15, to_timestamp($16::float8), to_timestamp($17::float8), $18, $19, $20,
-            $21::int, $22::float8, $23::float8, $24::int, $25)
+            $21::int, $22::float8, $23::float8, $24::int, $25, $26)
         ON CONFLICT (call_id) DO UPDATE SET flow_server = EXCLUDED.flow_server, customer_id = EXCLUDED.customer_id,
             answered_at = EXCLUDED.answered_at, flow = EXCLUDED.flow, flow_version = EXCLUDED.flow_version, queue = EXCLUDED.queue,
             queued_at = EXCLUDED.queued_at, offered_at = EXCLUDED.offered_at, agent = EXCLUDED.agent,
             agent_answered_at = EXCLUDED.agent_answered_at, ended_at = EXCLUDED.ended_at, disposition = EXCLUDED.disposition,
             ended_by = EXCLUDED.ended_by, cause = EXCLUDED.cause, sip_code = EXCLUDED.sip_code, hold_seconds = EXCLUDED.hold_seconds,
-            wrapup_seconds = EXCLUDED.wrapup_seconds, transfers = EXCLUDED.transfers, recording = EXCLUDED.recording
+            wrapup_seconds = EXCLUDED.wrapup_seconds, transfers = EXCLUDED.transfers, recording = EXCLUDED.recording, line = EXCLUDED.line
             WHERE calls.disposition = 'lost' AND EXCLUDED.disposition <> 'lost'
 
         """
@@ -197,6 +203,29 @@ public final class RecordWriter: @unchecked Sendable {
         VALUES ($1, $2, $3, $4, to_timestamp($5::float8), to_timestamp($6::float8)) ON CONFLICT DO NOTHING
         """
 
+    /// A call's charge; a record written again (a lost call's adopter) or re-rated replaces it.
+    static let upsertCharge = """
+        INSERT INTO call_charges (call_id, tariff_version, service, grade, seconds, units, basic_fen, info_fee_fen, total_fen, bands)
+        VALUES ($1::uuid, $2::int, $3, $4, $5::int, $6::int, $7::bigint, $8::bigint, $9::bigint, $10::jsonb)
+        ON CONFLICT (call_id) DO UPDATE SET tariff_version = EXCLUDED.tariff_version, service = EXCLUDED.service, grade = EXCLUDED.grade,
+            seconds = EXCLUDED.seconds, units = EXCLUDED.units, basic_fen = EXCLUDED.basic_fen, info_fee_fen = EXCLUDED.info_fee_fen,
+            total_fen = EXCLUDED.total_fen, bands = EXCLUDED.bands, rated_at = now()
+            WHERE (call_charges.tariff_version, call_charges.service, call_charges.seconds, call_charges.total_fen, call_charges.bands)
+                IS DISTINCT FROM (EXCLUDED.tariff_version, EXCLUDED.service, EXCLUDED.seconds, EXCLUDED.total_fen, EXCLUDED.bands)
+        """
+
+    /// The parameters of a charge row.
+    static func chargeRow(_ id: UUID, _ c: Rating.Charge) -> [String?] {
+        let bands = "{" + c.bands.sorted { $0.key < $1.key }.map { "\"\($0.key.replacingOccurrences(of: "\"", with: ""))\": \($0.value)" }.joined(separator: ", ") + "}"
+        return [id.uuidString, String(c.tariffVersion), c.service, c.grade, String(c.seconds), String(c.units), String(c.basicFen), String(c.infoFeeFen),
+                String(c.totalFen), bands]
+    }
+
+    static func ratingInput(_ c: CallRecord) -> Rating.Input {
+        Rating.Input(caller: c.caller, called: c.called, direction: c.direction, flow: c.flow, line: c.line, answeredAt: c.answeredAt,
+                     endedAt: c.endedAt, disposition: c.disposition)
+    }
+
     static let updateWrapUp = """
         UPDATE calls SET wrapup_seconds = $2::float8 WHERE call_id = $1::uuid AND agent = $3
         """
@@ -206,8 +235,9 @@ public final class RecordWriter: @unchecked Sendable {
         """
 
     /// Writes records with parameterised, pipelined inserts (callers wrap it in a transaction).
-    static func store(_ records: [StoredRecord], _ db: PostgresConnection) throws {
+    static func store(_ records: [StoredRecord], _ db: PostgresConnection, tariffs: [(Int, Tariff)] = []) throws {
         var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
+        var charges: [[String?]] = []
         var queueEvents: [[String?]] = [], wrapUps: [[String?]] = []
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
@@ -218,7 +248,8 @@ public final class RecordWriter: @unchecked Sendable {
                 calls.append([id, c.channelID, c.flowServer, c.direction, c.caller, c.called, c.customerID.map { String($0) }, ts(c.arrivedAt),
                               ts(c.answeredAt), c.flow, c.flowVersion.map { String($0) }, c.queue, ts(c.queuedAt), ts(c.offeredAt), c.agent,
                               ts(c.agentAnsweredAt), ts(c.endedAt), c.disposition, c.endedBy, c.cause, c.sipCode.map { String($0) },
-                              String(c.holdSeconds), String(c.wrapupSeconds), String(c.transfers), c.recording])
+                              String(c.holdSeconds), String(c.wrapupSeconds), String(c.transfers), c.recording, c.line])
+                if c.disposition != "lost", let charge = Rating.rate(ratingInput(c), versions: tariffs) { charges.append(chargeRow(c.callID, charge)) }
                 for l in c.legs {
                     legs.append([id, String(l.leg), l.channelID, l.party, l.role, ts(l.startedAt), ts(l.answeredAt), ts(l.endedAt), l.cause])
                 }
@@ -243,6 +274,7 @@ public final class RecordWriter: @unchecked Sendable {
         try db.executeBatch(prepared: "insert_recording", insertRecording, recs)
         try db.executeBatch(prepared: "insert_agent_state", insertAgentState, states)
         try db.executeBatch(prepared: "insert_queue_event", insertQueueEvent, queueEvents)
+        try db.executeBatch(prepared: "upsert_charge", upsertCharge, charges)
         // After the inserts: a replayed spool holds the call before its wrap-up.
         try db.executeBatch(prepared: "update_wrapup", updateWrapUp, wrapUps)
     }

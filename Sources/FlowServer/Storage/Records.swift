@@ -66,6 +66,8 @@ public struct CallRecord: Codable, Sendable, Equatable {
     public var wrapupSeconds: Double = 0
     public var transfers: Int = 0
     public var recording: String?
+    /// The line it came in on or went out through: a trunk's name, or "sip" (phones).
+    public var line: String?
     public var legs: [Leg] = []
     public var events: [Event] = []
 
