@@ -5,6 +5,7 @@
 //   swift run -c release hotline-bench link       # request/response over loopback: p50/p99, throughput
 //   swift run -c release hotline-bench sip        # SIP messages parsed (and screened) per second
 //   bench/records.sh                               # CDRs/s into PostgreSQL (hotline-bench records URL N)
+//   bench/rating.sh [COUNT]                        # rating and re-rating a month of calls into PostgreSQL
 //   swift run -c release hotline-bench flows      # flow node steps per second (the interpreter)
 //   swift run -c release hotline-bench acd        # routing decisions: 5,000 agents, 200 queues, 20,000 calls
 //   bench/flow-calls.sh                            # flow-server CPU per call at a fixed SIPp call rate
@@ -203,6 +204,11 @@ if which == "records" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard let url = args.first else { print("usage: hotline-bench records POSTGRES_URL [COUNT]"); exit(2) }
     try benchRecords(url: url, count: args.count > 1 ? Int(args[1]) ?? 20000 : 20000)
+}
+if which == "rating" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    guard let url = args.first else { print("usage: hotline-bench rating POSTGRES_URL [COUNT]"); exit(2) }
+    try benchRating(url: url, count: args.count > 1 ? Int(args[1]) ?? 1_000_000 : 1_000_000)
 }
 if which == "fuzz-links" {
     let args = Array(CommandLine.arguments.dropFirst(2))

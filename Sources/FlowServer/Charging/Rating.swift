@@ -100,22 +100,7 @@ public enum Rating {
         let minute = Int((local - Double(day) * 86_400) / 60)
         // 1970-01-01 was a Thursday: weekday index 0 = Monday.
         let weekday = ((day % 7) + 7 + 3) % 7
-        let weekend = weekday >= 5 || tariff.holidays.contains(Self.civilDate(day: day))
+        let weekend = weekday >= 5 || tariff.holidayDays.contains(day)
         return s.bands.first { $0.covers(minute: minute, weekend: weekend) } ?? s.bands[0]
-    }
-
-    /// yyyy-MM-dd of a day number since 1970-01-01 (H. Hinnant's civil_from_days; no formatter,
-    /// so rating is safe on any thread).
-    static func civilDate(day: Int) -> String {
-        let z = day + 719_468
-        let era = (z >= 0 ? z : z - 146_096) / 146_097
-        let doe = z - era * 146_097
-        let yoe = (doe - doe / 1460 + doe / 36_524 - doe / 146_096) / 365
-        let doy = doe - (365 * yoe + yoe / 4 - yoe / 100)
-        let mp = (5 * doy + 2) / 153
-        let d = doy - (153 * mp + 2) / 5 + 1
-        let m = mp < 10 ? mp + 3 : mp - 9
-        let y = yoe + era * 400 + (m <= 2 ? 1 : 0)
-        return String(format: "%04d-%02d-%02d", y, m, d)
     }
 }

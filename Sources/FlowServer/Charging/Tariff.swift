@@ -52,9 +52,26 @@ public struct Tariff: Sendable, Equatable {
     public var effectiveFrom: String
     /// Seconds east of UTC of the local time bands and dates follow.
     public var utcOffsetSeconds: Int
-    public var holidays: Set<String>
+    public var holidays: Set<String> {
+        didSet { holidayDays = Self.dayNumbers(holidays) }
+    }
+    /// The holidays as day numbers since 1970-01-01 (what rating looks up per unit).
+    private(set) var holidayDays: Set<Int> = []
     public var freeNumbers: Set<String>
     public var services: [Service]
+
+    public init(effectiveFrom: String, utcOffsetSeconds: Int, holidays: Set<String>, freeNumbers: Set<String>, services: [Service]) {
+        self.effectiveFrom = effectiveFrom
+        self.utcOffsetSeconds = utcOffsetSeconds
+        self.holidays = holidays
+        self.freeNumbers = freeNumbers
+        self.services = services
+        holidayDays = Self.dayNumbers(holidays)
+    }
+
+    static func dayNumbers(_ dates: Set<String>) -> Set<Int> {
+        Set(dates.compactMap { localMidnight($0, utcOffsetSeconds: 0).map { Int(($0 / 86_400).rounded()) } })
+    }
 
     /// The effective date's local midnight, as Unix seconds.
     public var effectiveAt: Double {

@@ -1,9 +1,9 @@
 import Foundation
 
 /// Tariff versions in PostgreSQL (`tariff_versions`) and the audit of every change.
-enum TariffStore {
+public enum TariffStore {
     /// Every published version, parsed (a version that no longer parses is skipped and named).
-    static func load(_ db: PostgresConnection) throws -> [(Int, Tariff)] {
+    public static func load(_ db: PostgresConnection) throws -> [(Int, Tariff)] {
         let rows = try db.execute("SELECT version, source FROM tariff_versions ORDER BY version")
         return (0..<rows.count).compactMap { i in
             guard let v = rows.int(i, "version"), let src = rows.value(i, "source"), let t = try? Tariff.parse(src) else { return nil }
@@ -12,7 +12,7 @@ enum TariffStore {
     }
 
     /// Publishes `source` (already validated) as the next version; audited.
-    static func publish(_ db: PostgresConnection, source: String, tariff: Tariff, by who: String) throws -> Int {
+    public static func publish(_ db: PostgresConnection, source: String, tariff: Tariff, by who: String) throws -> Int {
         try db.transaction {
             _ = try db.execute("LOCK TABLE tariff_versions IN EXCLUSIVE MODE")
             let next = (try db.execute("SELECT coalesce(max(version), 0) + 1 AS v FROM tariff_versions").int(0, "v")) ?? 1

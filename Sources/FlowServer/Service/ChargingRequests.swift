@@ -79,7 +79,7 @@ extension FlowService {
     /// Re-rates every call that arrived in [from, to) under the tariff versions as they are now:
     /// changed charges are replaced, calls no longer chargeable lose theirs, unchanged ones are
     /// left alone — running it twice changes nothing the second time. Audited.
-    static func rerate(_ db: PostgresConnection, from: String, to: String, by who: String) throws -> ChargingReport {
+    public static func rerate(_ db: PostgresConnection, from: String, to: String, by who: String) throws -> ChargingReport {
         let tariffs = try TariffStore.load(db)
         let rows = try db.execute("""
             SELECT c.call_id::text AS id, c.caller, c.called, c.direction, c.flow, c.line, extract(epoch from c.answered_at) AS answered,

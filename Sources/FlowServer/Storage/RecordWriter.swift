@@ -235,7 +235,7 @@ public final class RecordWriter: @unchecked Sendable {
         """
 
     /// Writes records with parameterised, pipelined inserts (callers wrap it in a transaction).
-    static func store(_ records: [StoredRecord], _ db: PostgresConnection, tariffs: [(Int, Tariff)] = []) throws {
+    public static func store(_ records: [StoredRecord], _ db: PostgresConnection, tariffs: [(Int, Tariff)] = []) throws {
         var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
         var charges: [[String?]] = []
         var queueEvents: [[String?]] = [], wrapUps: [[String?]] = []
