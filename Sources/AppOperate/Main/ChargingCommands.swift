@@ -116,15 +116,17 @@ struct BillCommand: ParsableCommand {
 }
 
 struct ChargesCommand: ParsableCommand {
-    static let configuration = CommandConfiguration(commandName: "charges", abstract: "Charges of a period by service, caller, line (trunk), day or hour, with an optional SVG chart.")
+    static let configuration = CommandConfiguration(commandName: "charges", abstract: "Charges of a period by service, caller, line (trunk), queue, line per day, day or hour, with an optional SVG chart.")
     @OptionGroup var connection: ConnectionOptions
     @OptionGroup var range: ChargingRange
-    @Option(help: "Group by: service, caller, line, day or hour.") var by: String = "service"
+    @Option(help: "Group by: service, caller, line (trunk), queue, line-day, day or hour.") var by: String = "service"
     @Option(help: "Output: table or csv.") var format: String = "table"
     @Option(help: "Write an SVG bar chart of revenue (or --chart-of calls) to this file.") var chart: String?
     @Option(help: "The charted column: total_fen, calls, seconds, basic_fen, info_fee_fen.") var chartOf: String = "total_fen"
     func run() throws {
-        guard ["service", "caller", "line", "day", "hour"].contains(by) else { throw ValidationError("--by is service, caller, line, day or hour") }
+        guard ["service", "caller", "line", "queue", "line-day", "day", "hour"].contains(by) else {
+            throw ValidationError("--by is service, caller, line, queue, line-day, day or hour")
+        }
         guard ["table", "csv"].contains(format) else { throw ValidationError("--format is table or csv") }
         let (r, label) = try range.request("charges", grouping: by)
         let report = try ChargingRange.send(connection, r)

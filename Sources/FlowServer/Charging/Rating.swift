@@ -77,13 +77,15 @@ public enum Rating {
         guard seconds > 0 else { return .none(version: v, service: service.name) }
         let units = 1 + max(0, (seconds - service.firstUnitSeconds + service.unitSeconds - 1) / service.unitSeconds)
         var basic = 0
-        var perBand: [String: Int] = [:]
+        var unitsPerBand = [Int](repeating: 0, count: service.bands.count)
         for k in 0..<units {
             let start = answered + Double(k == 0 ? 0 : service.firstUnitSeconds + (k - 1) * service.unitSeconds)
-            let band = Self.band(service, at: start, tariff: tariff)
-            basic += k == 0 ? band.firstUnitFen : band.unitFen
-            perBand[band.name, default: 0] += 1
+            let b = Self.bandIndex(service, at: start, tariff: tariff)
+            basic += k == 0 ? service.bands[b].firstUnitFen : service.bands[b].unitFen
+            unitsPerBand[b] += 1
         }
+        var perBand: [String: Int] = [:]
+        for (b, n) in unitsPerBand.enumerated() where n > 0 { perBand[service.bands[b].name, default: 0] += n }
         var info = 0
         if let f = service.infoFee, !unserved.contains(call.disposition) {
             info = f.perCallFen ?? ((seconds + 59) / 60) * (f.perMinuteFen ?? 0)
@@ -93,14 +95,14 @@ public enum Rating {
                       basicFen: basic, infoFeeFen: info, bands: perBand)
     }
 
-    /// The band in force at Unix time `t` (validation guarantees one).
-    static func band(_ s: Tariff.Service, at t: Double, tariff: Tariff) -> Tariff.Band {
+    /// The band in force at Unix time `t` (validation guarantees one), as its index.
+    static func bandIndex(_ s: Tariff.Service, at t: Double, tariff: Tariff) -> Int {
         let local = t + Double(tariff.utcOffsetSeconds)
         let day = Int((local / 86_400).rounded(.down))
         let minute = Int((local - Double(day) * 86_400) / 60)
         // 1970-01-01 was a Thursday: weekday index 0 = Monday.
         let weekday = ((day % 7) + 7 + 3) % 7
         let weekend = weekday >= 5 || tariff.holidayDays.contains(day)
-        return s.bands.first { $0.covers(minute: minute, weekend: weekend) } ?? s.bands[0]
+        return s.bands.firstIndex { $0.covers(minute: minute, weekend: weekend) } ?? 0
     }
 }

@@ -49,9 +49,12 @@ public struct Tariff: Sendable, Equatable {
     }
 
     /// Local date (yyyy-MM-dd) from which this version rates calls.
-    public var effectiveFrom: String
+    public let effectiveFrom: String
     /// Seconds east of UTC of the local time bands and dates follow.
-    public var utcOffsetSeconds: Int
+    public let utcOffsetSeconds: Int
+    /// The effective date's local midnight, as Unix seconds (computed once: rating asks for it
+    /// for every call).
+    public let effectiveAt: Double
     public var holidays: Set<String> {
         didSet { holidayDays = Self.dayNumbers(holidays) }
     }
@@ -63,6 +66,7 @@ public struct Tariff: Sendable, Equatable {
     public init(effectiveFrom: String, utcOffsetSeconds: Int, holidays: Set<String>, freeNumbers: Set<String>, services: [Service]) {
         self.effectiveFrom = effectiveFrom
         self.utcOffsetSeconds = utcOffsetSeconds
+        effectiveAt = Self.localMidnight(effectiveFrom, utcOffsetSeconds: utcOffsetSeconds) ?? 0
         self.holidays = holidays
         self.freeNumbers = freeNumbers
         self.services = services
@@ -73,10 +77,6 @@ public struct Tariff: Sendable, Equatable {
         Set(dates.compactMap { localMidnight($0, utcOffsetSeconds: 0).map { Int(($0 / 86_400).rounded()) } })
     }
 
-    /// The effective date's local midnight, as Unix seconds.
-    public var effectiveAt: Double {
-        Self.localMidnight(effectiveFrom, utcOffsetSeconds: utcOffsetSeconds) ?? 0
-    }
 
     static func localMidnight(_ date: String, utcOffsetSeconds: Int) -> Double? {
         let f = DateFormatter()
@@ -144,7 +144,7 @@ public struct Tariff: Sendable, Equatable {
         guard case .sequence(let list)? = root["services"], !list.isEmpty else { throw fail(root["services"] ?? root, "services is a non-empty list") }
         for s in list {
             try keys(s, ["name", "match", "unit_seconds", "first_unit_seconds", "bands", "info_fee"], "a service")
-            guard let name = s["name"]?.string, !name.isEmpty else { throw fail(s, "a service needs a name") }
+            guard let name = s["name"]?.string, Self.isName(name) else { throw fail(s["name"] ?? s, "a service needs a name of letters, digits, - and _") }
             guard !services.contains(where: { $0.name == name }) else { throw fail(s["name"], "service \(name) appears twice") }
             guard let match = s["match"] else { throw fail(s, "service \(name) needs match (called, flow or trunk)") }
             try keys(match, ["called", "flow", "trunk"], "match of \(name)")
@@ -162,7 +162,8 @@ public struct Tariff: Sendable, Equatable {
             var bands: [Band] = []
             for b in bl {
                 try keys(b, ["name", "days", "from", "to", "first_unit_fen", "unit_fen"], "a band of \(name)")
-                let bname = b["name"]?.string ?? "band \(bands.count + 1)"
+                let bname = b["name"]?.string ?? "band\(bands.count + 1)"
+                guard Self.isName(bname) else { throw fail(b["name"], "\(name): a band name is letters, digits, - and _ (got \(bname))") }
                 guard let days = Days(rawValue: b["days"]?.string ?? "all") else { throw fail(b["days"], "\(name)/\(bname): days is all, weekdays or weekends") }
                 let from = try minutes(b["from"] ?? Node("00:00"), "\(name)/\(bname): from"), to = try minutes(b["to"] ?? Node("24:00"), "\(name)/\(bname): to")
                 guard from < to else { throw fail(b["to"] ?? b, "\(name)/\(bname): to must be after from (split a band that crosses midnight in two)") }
@@ -187,6 +188,10 @@ public struct Tariff: Sendable, Equatable {
             services.append(Service(name: name, called: called, flows: flows, trunks: trunks, unitSeconds: us, firstUnitSeconds: first, bands: bands, infoFee: info))
         }
         return Tariff(effectiveFrom: eff, utcOffsetSeconds: offset, holidays: Set(holidays), freeNumbers: Set(strings(root["free_numbers"])), services: services)
+    }
+
+    static func isName(_ s: String) -> Bool {
+        !s.isEmpty && s.count <= 64 && s.unicodeScalars.allSatisfy { CharacterSet.alphanumerics.contains($0) || $0 == "-" || $0 == "_" }
     }
 
     static func offset(_ s: String) -> Int? {

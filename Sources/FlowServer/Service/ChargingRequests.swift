@@ -52,11 +52,13 @@ extension FlowService {
             guard !m.caller.isEmpty else { conn.respond(to: frame, error: ProtocolError(.badMessage, "a bill needs the caller number")); return }
             database(conn, frame) { db in try Self.bill(db, caller: m.caller, from: from, to: to, offset: m.utcOffsetSeconds) }
         case "charges":
-            let keys = ["service": "ch.service", "caller": "c.caller", "line": "coalesce(c.line, 'sip')",
+            let day = "to_char(c.arrived_at AT TIME ZONE 'UTC' + make_interval(secs => $3::float8), 'YYYY-MM-DD')"
+            let keys = ["service": "ch.service", "caller": "c.caller", "line": "coalesce(c.line, 'sip')", "queue": "coalesce(c.queue, '-')",
+                        "line-day": "coalesce(c.line, 'sip') || ' ' || \(day)",
                         "day": "to_char(c.arrived_at AT TIME ZONE 'UTC' + make_interval(secs => $3::float8), 'YYYY-MM-DD')",
                         "hour": "to_char(c.arrived_at AT TIME ZONE 'UTC' + make_interval(secs => $3::float8), 'YYYY-MM-DD HH24:00')"]
             guard let key = keys[m.grouping] else {
-                conn.respond(to: frame, error: ProtocolError(.badMessage, "grouping is service, caller, line, day or hour"))
+                conn.respond(to: frame, error: ProtocolError(.badMessage, "grouping is service, caller, line, queue, line-day, day or hour"))
                 return
             }
             database(conn, frame) { db in
@@ -84,7 +86,8 @@ extension FlowService {
         let rows = try db.execute("""
             SELECT c.call_id::text AS id, c.caller, c.called, c.direction, c.flow, c.line, extract(epoch from c.answered_at) AS answered,
                    extract(epoch from c.ended_at) AS ended, c.disposition,
-                   ch.tariff_version AS v, ch.service AS s, ch.seconds AS sec, ch.total_fen AS t, ch.bands::text AS b
+                   ch.tariff_version AS v, ch.service AS s, ch.seconds AS sec, ch.total_fen AS t,
+                   (SELECT string_agg(key || '=' || value, ',' ORDER BY key COLLATE "C") FROM jsonb_each_text(ch.bands)) AS b
             FROM calls c LEFT JOIN call_charges ch USING (call_id)
             WHERE c.arrived_at >= to_timestamp($1::float8) AND c.arrived_at < to_timestamp($2::float8) AND c.disposition <> 'lost'
             """, [from, to])
@@ -102,7 +105,7 @@ extension FlowService {
             }
             let row = RecordWriter.chargeRow(uuid, charge)
             let same = had && rows.int(i, "v") == charge.tariffVersion && rows.value(i, "s") == charge.service && rows.int(i, "sec") == charge.seconds
-                && rows.int(i, "t") == charge.totalFen && Self.sameJSON(rows.value(i, "b"), row[9])
+                && rows.int(i, "t") == charge.totalFen && (rows.value(i, "b") ?? "") == Self.bandsKey(charge.bands)
             if same { unchanged += 1 } else { upserts.append(row) }
         }
         try db.transaction {
@@ -116,12 +119,9 @@ extension FlowService {
                               rows: [[String(upserts.count), String(removals.count), String(unchanged), String(none)]])
     }
 
-    static func sameJSON(_ a: String?, _ b: String?) -> Bool {
-        func norm(_ s: String?) -> [String: Int] {
-            guard let d = s?.data(using: .utf8), let o = try? JSONSerialization.jsonObject(with: d) as? [String: Any] else { return [:] }
-            return o.compactMapValues { ($0 as? NSNumber)?.intValue }
-        }
-        return norm(a) == norm(b)
+    /// The units per band as PostgreSQL renders them above (`name=count`, by name, comma-separated).
+    static func bandsKey(_ bands: [String: Int]) -> String {
+        bands.sorted { Array($0.key.utf8).lexicographicallyPrecedes(Array($1.key.utf8)) }.map { "\($0.key)=\($0.value)" }.joined(separator: ",")
     }
 
     /// A caller's bill: every rated call in [from, to), oldest first (local time at `offset`).
