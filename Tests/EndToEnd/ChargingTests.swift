@@ -92,5 +92,11 @@ import TestSupport
         #expect(charges.status == 0 && charges.output.contains("balance") && charges.output.contains("3.90"), "\(charges.output)")
         let chart = try String(contentsOf: svg, encoding: .utf8)
         #expect(chart.hasPrefix("<svg") && chart.components(separatedBy: "class=\"bar\"").count - 1 == 1)
+        // The statistics report draws too: calls offered per hour today (SL% is the default figure).
+        let perHour = c.dir.appendingPathComponent("offered.svg")
+        let report = try c.appOperate("2001", ["report", "--utc", "--interval", "hour", "--chart", perHour.path, "--chart-of", "offered"])
+        #expect(report.status == 0, "\(report.output)")
+        let hourly = try String(contentsOf: perHour, encoding: .utf8)
+        #expect(hourly.contains("<title>offered per hour") && hourly.contains("class=\"bar\""), "\(hourly.prefix(400))")
     }
 }

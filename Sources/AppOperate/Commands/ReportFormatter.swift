@@ -29,6 +29,31 @@ public enum ReportFormatter {
         return ([line(columns.map { $0.uppercased() })] + rows.map(line)).joined(separator: "\n")
     }
 
+    /// An SVG bar chart of one figure per interval (e.g. the service level over the day), for
+    /// the first key in the report (`total`, or the first queue/agent/flow).
+    public static func chart(_ report: StatisticsReport, figure: String, utcOffset: Int, interval: String, grouping: String) -> String {
+        let key = report.rows.first?.key ?? ""
+        let rows = report.rows.filter { $0.key == key }
+        let f = DateFormatter()
+        f.locale = Locale(identifier: "en_US_POSIX")
+        f.timeZone = TimeZone(secondsFromGMT: utcOffset)
+        f.dateFormat = interval == "day" ? "MM-dd" : "HH:mm"
+        func value(_ r: StatisticsRowMessage) -> Int {
+            switch figure {
+            case "offered": return Int(r.offered)
+            case "answered": return Int(r.answered)
+            case "abandoned": return Int(r.abandoned)
+            case "asa": return Int(r.asaSeconds.rounded())
+            case "aht": return Int(r.ahtSeconds.rounded())
+            default: return Int((r.serviceLevel * 100).rounded())
+            }
+        }
+        let table = ChargingReport(summary: "", columns: ["interval", figure],
+                                   rows: rows.map { [f.string(from: Date(timeIntervalSince1970: Double($0.startMs) / 1000)), String(value($0))] })
+        let unit = figure == "service_level" ? " (%)" : figure == "asa" || figure == "aht" ? " (s)" : ""
+        return ChargeFormatter.svgChart(table, value: figure, title: "\(figure)\(unit) per \(interval), \(grouping == "total" ? "all calls" : "\(grouping) \(key)")")
+    }
+
     public static func csv(_ report: StatisticsReport, utcOffset: Int) -> String {
         func esc(_ s: String) -> String { s.contains(where: { $0 == "," || $0 == "\"" || $0 == "\n" }) ? "\"\(s.replacingOccurrences(of: "\"", with: "\"\""))\"" : s }
         let body = report.rows.map { r -> String in

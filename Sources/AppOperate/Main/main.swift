@@ -98,6 +98,8 @@ struct Report: ParsableCommand {
     @Option(help: "Group by: total, queue, agent or flow.") var by: String = "total"
     @Option(help: "Output: table, csv or json.") var format: String = "table"
     @Flag(help: "Use UTC instead of the local time zone.") var utc = false
+    @Option(help: "Also write an SVG bar chart to this file (one bar per interval; the first key's rows).") var chart: String?
+    @Option(help: "The charted figure: service_level (%), offered, answered, abandoned, asa, aht.") var chartOf: String = "service_level"
 
     func parse(_ s: String, zone: TimeZone) throws -> Date {
         let f = DateFormatter()
@@ -114,6 +116,9 @@ struct Report: ParsableCommand {
         guard ["15m", "hour", "day"].contains(interval) else { throw ValidationError("--interval is 15m, hour or day") }
         guard ["total", "queue", "agent", "flow"].contains(by) else { throw ValidationError("--by is total, queue, agent or flow") }
         guard ["table", "csv", "json"].contains(format) else { throw ValidationError("--format is table, csv or json") }
+        guard ["service_level", "offered", "answered", "abandoned", "asa", "aht"].contains(chartOf) else {
+            throw ValidationError("--chart-of is service_level, offered, answered, abandoned, asa or aht")
+        }
         let zone = utc ? TimeZone(identifier: "UTC")! : TimeZone.current
         var cal = Calendar(identifier: .gregorian)
         cal.timeZone = zone
@@ -130,6 +135,10 @@ struct Report: ParsableCommand {
         let report = try client.request(StatisticsRequest(fromMs: UInt64(start.timeIntervalSince1970 * 1000), toMs: UInt64(end.timeIntervalSince1970 * 1000),
                                                           interval: interval, grouping: by, utcOffsetSeconds: Int64(offset)),
                                         expecting: StatisticsReport.self, timeoutMs: 60_000)
+        if let chart {
+            try ReportFormatter.chart(report, figure: chartOf, utcOffset: offset, interval: interval, grouping: by)
+                .write(toFile: chart, atomically: true, encoding: .utf8)
+        }
         switch format {
         case "csv": print(ReportFormatter.csv(report, utcOffset: offset))
         case "json": print(ReportFormatter.json(report))
