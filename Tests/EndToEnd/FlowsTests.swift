@@ -78,7 +78,7 @@ import Glibc
         defer { flow.stop() }
         #expect(flow.waitForLine(containing: "flow ivr v1 loaded") != nil, "\(flow.outputText)")
         #expect(ct.waitForLine(containing: "flow-server flow-ivr attached") != nil)
-        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "2" })
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == TestSupport.migrationCount })
         _ = try pg.query("insert into customers (account, name, fields) values ('1234', 'Li Hua', '{\"balance\": \"88\"}')")
 
         let silence = dir.appendingPathComponent("silence.ul")

@@ -33,7 +33,7 @@ import Glibc
         let flow = try startFlow(link: link, pg: pg, spool: dir.appendingPathComponent("spool"))
         defer { flow.stop() }
         #expect(ct.waitForLine(containing: "flow-server flow-db attached") != nil)
-        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "2" }, "migrations applied at start")
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == TestSupport.migrationCount }, "migrations applied at start")
         let sipp = try sippCalls(sip: sip, count: 90, rate: 2)
         defer { sipp.stop() }
         Thread.sleep(forTimeInterval: 6)
@@ -61,7 +61,7 @@ import Glibc
         let spool = dir.appendingPathComponent("spool")
         var flow = try startFlow(link: link, pg: pg, spool: spool)
         #expect(ct.waitForLine(containing: "flow-server flow-db attached") != nil)
-        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "2" })
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == TestSupport.migrationCount })
         let first = try sippCalls(sip: sip, count: 10, rate: 10)
         #expect(TestSupport.waitUntil(30) { !first.isRunning } && first.terminationStatus == 0)
         #expect(TestSupport.waitUntil(20) { (try? pg.query("select count(*) from calls")) == "10" })
@@ -92,7 +92,7 @@ import Glibc
         defer { flow.stop() }
         let line = try #require(flow.outputLines.first { $0.contains("app_link=") })
         let app = try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count)
-        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "2" })
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == TestSupport.migrationCount })
         // Three calls to "sales" on 2026-11-20 (UTC): answered after 10 s (120 s talk, 30 s wrap-up),
         // answered after 40 s (60 s), abandoned after 50 s.
         _ = try pg.query("""
@@ -137,7 +137,7 @@ import Glibc
         defer { flow.stop() }
         let line = try #require(flow.outputLines.first { $0.contains("app_link=") })
         let app = String(try #require(line.split(separator: " ").first { $0.hasPrefix("app_link=") }).dropFirst("app_link=".count))
-        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == "2" })
+        #expect(TestSupport.waitUntil(10) { (try? pg.query("select count(*) from schema_migrations")) == TestSupport.migrationCount })
         let env = ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"].merging(try pg.addOperator("3001", roles: ["admin", "supervisor"])) { $1 }
         func op(_ args: [String]) throws -> (Int32, String) {
             let r = try ChildProcess.run("app-operate", ["customer"] + args + ["--connect", app], environment: env, seconds: 30)

@@ -10,6 +10,12 @@ public enum TestSupport {
     /// The package root (Tests/TestSupport/ is two levels down).
     public static let packageRoot: URL = URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
 
+    /// How many schema migrations the Flow-Server ships (what `schema_migrations` holds once applied).
+    public static var migrationCount: String {
+        let dir = packageRoot.appendingPathComponent("Sources/FlowServer/Storage/Migrations")
+        return String(((try? FileManager.default.contentsOfDirectory(atPath: dir.path)) ?? []).filter { $0.hasSuffix(".sql") }.count)
+    }
+
     /// Folder of built executables: $HOTLINE_BIN_DIR, else .build/debug.
     public static var binDirectory: URL {
         if let d = ProcessInfo.processInfo.environment["HOTLINE_BIN_DIR"] { return URL(fileURLWithPath: d) }
