@@ -94,14 +94,7 @@ extension ChannelManager {
     /// A contact that answered after another had won: ACK its 2xx, then BYE.
     private func endLateFork(_ fork: SIPChannel.Fork, _ r: SIPMessage) {
         guard let endpoint, var dialog = SIPDialog(uacFor: fork.invite, response: r, peer: fork.peer) else { return }
-        var ack = SIPMessage(startLine: .request(method: "ACK", uri: dialog.remoteTarget, version: "SIP/2.0"))
-        ack.add(.maxForwards, "70")
-        ack.add(.from, dialog.localURI)
-        ack.add(.to, dialog.remoteURI)
-        ack.add(.callID, dialog.callID)
-        ack.add(.cseq, "\(fork.invite.cseq?.number ?? 1) ACK")
-        for route in dialog.routeSet { ack.add(.route, route) }
-        endpoint.sendStateless(ack, to: fork.peer)
+        endpoint.sendStateless(dialog.ack(for: fork.invite), to: fork.peer)
         let bye = dialog.makeRequest("BYE")
         endpoint.sendRequest(bye, to: dialog.peer, onResponse: { _ in }, onTimeout: {})
         logger.info("contact \(fork.peer) answered after another: ACK and BYE")

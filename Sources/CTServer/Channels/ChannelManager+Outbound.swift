@@ -197,14 +197,7 @@ extension ChannelManager {
             case .sendAck:
                 guard let r = response, let invite = ch.sentInvite,
                       var dialog = ch.dialog ?? SIPDialog(uacFor: invite, response: r, peer: ch.peer) else { continue }
-                var ack = SIPMessage(startLine: .request(method: "ACK", uri: dialog.remoteTarget, version: "SIP/2.0"))
-                ack.add(.maxForwards, "70")
-                ack.add(.from, dialog.localURI)
-                ack.add(.to, dialog.remoteURI)
-                ack.add(.callID, dialog.callID)
-                ack.add(.cseq, "\(invite.cseq?.number ?? 1) ACK")
-                for route in dialog.routeSet { ack.add(.route, route) }
-                endpoint?.sendStateless(ack, to: ch.peer)
+                endpoint?.sendStateless(dialog.ack(for: invite), to: ch.peer)
                 if ch.dialog == nil {
                     dialog.remoteSeq = 0
                     ch.dialog = dialog

@@ -89,15 +89,8 @@ public final class CTSIPCore: SIPCore {
         guard let endpoint = channels.endpoint else { return }
         for (_, list) in registrar.bindings {
             for b in list where Self.isBehindNAT(b) {
-                let local = endpoint.localAddress(for: b.source)
-                var m = SIPMessage(startLine: .request(method: "OPTIONS", uri: b.contact.uri.description, version: "SIP/2.0"))
-                m.add(.maxForwards, "70")
-                m.add(.from, "<sip:hotline@\(local)>;tag=\(SIPEndpoint.randomToken(8))")
-                m.add(.to, "<\(b.contact.uri.description)>")
-                m.add(.callID, "\(SIPEndpoint.randomToken(16))@hotline")
-                m.add(.cseq, "1 OPTIONS")
-                m.add(.contentLength, "0")
-                endpoint.sendRequest(m, to: b.source, onResponse: { _ in }, onTimeout: {})
+                endpoint.sendRequest(endpoint.optionsRequest(to: b.contact.uri.description, peer: b.source), to: b.source,
+                                     onResponse: { _ in }, onTimeout: {})
                 natKeepalivesSent += 1
                 logger.debug("SIP: keep-alive OPTIONS to \(b.contact.uri) at \(b.source)")
             }

@@ -54,6 +54,18 @@ public struct SIPDialog: Sendable, Equatable {
     }
 
     /// A new in-dialog request from us (RFC 3261 §12.2.1.1); the endpoint adds Via.
+    /// The ACK of a 2xx to our INVITE (RFC 3261 §13.2.2.4): the INVITE's CSeq number, the route set.
+    public func ack(for invite: SIPMessage) -> SIPMessage {
+        var ack = SIPMessage(startLine: .request(method: "ACK", uri: remoteTarget, version: "SIP/2.0"))
+        ack.add(.maxForwards, "70")
+        ack.add(.from, localURI)
+        ack.add(.to, remoteURI)
+        ack.add(.callID, callID)
+        ack.add(.cseq, "\(invite.cseq?.number ?? 1) ACK")
+        for route in routeSet { ack.add(.route, route) }
+        return ack
+    }
+
     public mutating func makeRequest(_ method: String) -> SIPMessage {
         localSeq += 1
         var m = SIPMessage(startLine: .request(method: method, uri: remoteTarget, version: "SIP/2.0"))

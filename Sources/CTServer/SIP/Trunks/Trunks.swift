@@ -58,15 +58,8 @@ public final class Trunks {
         defer { probe(name, after: t.optionsIntervalMs) }
         guard inFlight[name] != true else { return }
         let peer = SIPPeer(transport: .udp, address: t.address)
-        let local = endpoint.localAddress(for: peer)
         let target = "sip:\(t.address.family == .v6 ? "[\(t.address.host)]" : t.address.host):\(t.address.port)"
-        var m = SIPMessage(startLine: .request(method: "OPTIONS", uri: target, version: "SIP/2.0"))
-        m.add(.maxForwards, "70")
-        m.add(.from, "<sip:hotline@\(local)>;tag=\(SIPEndpoint.randomToken(8))")
-        m.add(.to, "<\(target)>")
-        m.add(.callID, "\(SIPEndpoint.randomToken(16))@hotline")
-        m.add(.cseq, "1 OPTIONS")
-        m.add(.contentLength, "0")
+        let m = endpoint.optionsRequest(to: target, peer: peer)
         inFlight[name] = true
         var answered = false
         // Any response means the trunk is alive (401/404 included); silence within the timeout means down.
