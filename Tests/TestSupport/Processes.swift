@@ -85,14 +85,15 @@ public final class ChildProcess {
     public var outputLines: [String] { lines.value + (partial.value.isEmpty ? [] : [String(decoding: partial.value, as: UTF8.self)]) }
     public var outputText: String { outputLines.joined(separator: "\n") }
 
-    /// Waits for a line containing `text` and returns it.
+    /// Waits for a complete line (ended by its newline) containing `text` and returns it. A line
+    /// still being written is not matched: it may end in the middle of the field a caller parses.
     public func waitForLine(containing text: String, seconds: Double = 20) -> String? {
         var found: String?
         TestSupport.waitUntil(seconds) {
-            found = outputLines.first { $0.contains(text) }
+            found = lines.value.first { $0.contains(text) }
             return found != nil || !isRunning
         }
-        return found ?? outputLines.first { $0.contains(text) }
+        return found ?? lines.value.first { $0.contains(text) }
     }
 
     private func reap(blocking: Bool) {

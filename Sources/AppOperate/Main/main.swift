@@ -352,7 +352,9 @@ struct AgentCLI: ParsableCommand {
         Actions: ready [password=…], not-ready reason=… [lock=…], answer, reject, hangup, hold, retrieve,
         transfer to=agent:CODE|queue:NAME|flow:NAME|NUMBER, consult to=…, complete, cancel, conference,
         call to=agent:CODE|NUMBER, return [node=…] [var.NAME=…], status, queue [queue=…], logout;
-        supervisors: board, force-logout agent=…, force-not-ready agent=… reason=….
+        record do=start|pause|resume|stop (your call's recording: pause it while a card number is given);
+        supervisors: board, force-logout agent=…, force-not-ready agent=… reason=…,
+        record agent=CODE do=start|stop|pause|resume [max_minutes=N].
         watch: log in and print every event as it comes (with --auto-ready, and --hangup-after N to end
         each call N seconds after it connects: a scripted agent).
         A one-shot action joins the agent's existing session (the console's or a watcher's).
@@ -459,7 +461,7 @@ struct AppOperateCommand: ParsableCommand {
         abstract: "Hotline App-Operate: the operators' client (agent, supervisor, admin, reports).",
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
         subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self,
-                      AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self])
+                      AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self, RecordingsCommand.self])
 }
 
 AppOperateCommand.main()

@@ -37,6 +37,11 @@ extension ChannelManager {
             case "file":
                 guard !rest.isEmpty, !rest.contains("..") else { return .failure(.failed("file: needs a prompt name")) }
                 do { items.append(.samples(try prompts.load(rest))) } catch { return .failure(.failed("\(error)")) }
+            case "recording":
+                // A call's recording, played back to an operator's phone (stereo mixed down).
+                guard Self.safeRecordingName(rest), rest.hasSuffix(".wav") else { return .failure(.failed("recording: needs a recording's name under the recording folder")) }
+                let path = (settings.recordingDirectory as NSString).appendingPathComponent(rest)
+                do { items.append(.samples(PromptAudio(name: rest, samples: try WAVFile.readPrompt(path: path)))) } catch { return .failure(.failed("\(error)")) }
             case "tts":
                 let vt = rest.split(separator: ":", maxSplits: 1).map(String.init)
                 guard vt.count == 2, !vt[1].isEmpty else { return .failure(.failed("tts: is tts:VOICE:TEXT")) }
@@ -54,7 +59,7 @@ extension ChannelManager {
                 guard let ms = Int(rest), ms > 0 else { return .failure(.failed("silence:MS needs a duration")) }
                 items.append(.silence(ms: ms))
             default:
-                return .failure(.failed("unknown play item \(spec) (file:, tts:, tone:, silence:)"))
+                return .failure(.failed("unknown play item \(spec) (file:, recording:, tts:, tone:, silence:)"))
             }
         }
         guard !items.isEmpty else { return .failure(.failed("nothing to play")) }
@@ -94,8 +99,8 @@ extension ChannelManager {
 
     public func stopMedia(_ m: StopMedia) -> Result<Void, CommandError> {
         mediaChannel(m.channelID).map { ch in
-            if m.what == .all || m.what == .play { media.submit(.stopPlay(id: ch.id)) }
-            if m.what == .all || m.what == .collect { media.submit(.stopCollect(id: ch.id)) }
+            if m.what == .all || m.what == .play || m.what == .playAndCollect { media.submit(.stopPlay(id: ch.id)) }
+            if m.what == .all || m.what == .collect || m.what == .playAndCollect { media.submit(.stopCollect(id: ch.id)) }
             if m.what == .all || m.what == .record { media.submit(.stopRecord(id: ch.id)) }
         }
     }
@@ -109,11 +114,12 @@ extension ChannelManager {
         }
     }
 
-    /// Recording names stay inside the recording folder.
+    /// Recording names stay inside the recording folder: letters, digits, `-`, `_`, `.`, and up
+    /// to four sub-folders (the dated layout YYYY/MM/DD/NAME); no part starts with a dot.
     static func safeRecordingName(_ name: String) -> Bool {
         let allowed = Set("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_./")
         let parts = name.split(separator: "/", omittingEmptySubsequences: false)
-        return !name.isEmpty && name.count <= 200 && name.allSatisfy { allowed.contains($0) } && parts.count <= 2
+        return !name.isEmpty && name.count <= 200 && name.allSatisfy { allowed.contains($0) } && parts.count <= 5
             && parts.allSatisfy { !$0.isEmpty && !$0.hasPrefix(".") }
     }
 
@@ -124,8 +130,37 @@ extension ChannelManager {
             let path = (settings.recordingDirectory as NSString).appendingPathComponent(file)
             if m.beep { media.submit(.play(id: ch.id, player: Player(items: [.tone(.beep, ms: 250)], tag: m.tag))) }
             media.submit(.record(id: ch.id, .init(path: path, stereo: m.stereo, maxMs: Int(m.maxMs), silenceMs: Int(m.silenceMs),
-                                                  terminators: Set(m.terminators), beep: m.beep, tag: m.tag)))
+                                                  terminators: Set(m.terminators), beep: m.beep, tag: m.tag, startedBy: m.startedBy, callID: m.callID)))
             return path
+        }
+    }
+
+    public func recordingControl(_ m: RecordingControl) -> Result<Void, CommandError> {
+        mediaChannel(m.channelID).map { ch in
+            switch m.action {
+            case .pause: media.submit(.pauseRecord(id: ch.id, paused: true))
+            case .resume: media.submit(.pauseRecord(id: ch.id, paused: false))
+            case .stop: media.submit(.stopRecord(id: ch.id))
+            }
+        }
+    }
+
+    /// A closed recording is reported once its file is summed: size and SHA-256 are computed,
+    /// and the catalogue sidecar (`NAME.wav.json`) written, off the loop; then RecordDone goes to
+    /// the channel's owner then (after a Flow-Server's death, the one that adopted the call).
+    func recordingClosed(_ id: String, _ r: RecordingResult, now: UInt64) {
+        logger.info("channel \(id): recording \(r.path) closed (\(r.durationMs) ms, \(r.reason))")
+        let caller = (channel(id: id) ?? recentlyGone(id)).map { ($0.caller, $0.called) } ?? ("", "")
+        RecordingFiles.queue.async { [weak self] in
+            let summary = RecordingFiles.summarize(r, channelID: id, caller: caller.0, called: caller.1)
+            self?.loop.execute { [weak self] in
+                guard let self, let ch = self.channel(id: id) ?? self.recentlyGone(id) else {
+                    self?.logger.warning("channel \(id): recording \(r.path) closed after its channel was forgotten; its sidecar catalogues it")
+                    return
+                }
+                self.reportMedia?(ch, MediaEventMessage(channelID: id, kind: .recordDone, tag: r.tag, reason: r.reason, path: r.path,
+                                                        durationMs: UInt32(clamping: r.durationMs), timestampMs: now, recording: summary))
+            }
         }
     }
 
@@ -224,11 +259,8 @@ extension ChannelManager {
             case .digitsCollected(let id, let tag, let digits, let reason):
                 guard let ch = channel(id: id) else { continue }
                 reportMedia?(ch, MediaEventMessage(channelID: id, kind: .digitsCollected, tag: tag, reason: reason.rawValue, digits: digits, timestampMs: now))
-            case .recordDone(let id, let tag, let path, let ms, let reason):
-                logger.info("channel \(id): recording \(path) closed (\(ms) ms, \(reason))")
-                guard let ch = channel(id: id) ?? recentlyGone(id) else { continue }
-                reportMedia?(ch, MediaEventMessage(channelID: id, kind: .recordDone, tag: tag, reason: reason, path: path,
-                                                   durationMs: UInt32(clamping: ms), timestampMs: now))
+            case .recordDone(let id, let r):
+                recordingClosed(id, r, now: now)
             case .bridgeEnded(let id, let mix):
                 guard let ch = channel(id: id) else { continue }
                 if ch.mixID == mix { ch.mixID = nil }

@@ -332,6 +332,8 @@ public final class CTService: RunnableService {
             command(CollectDigits.self, conn, frame) { sipCore.channels.collect($0) }
         case RecordChannel.messageType:
             command(RecordChannel.self, conn, frame) { sipCore.channels.record($0).map { _ in () } }
+        case RecordingControl.messageType:
+            command(RecordingControl.self, conn, frame) { sipCore.channels.recordingControl($0) }
         case BridgeChannels.messageType:
             command(BridgeChannels.self, conn, frame) { sipCore.channels.bridge($0.channelID, $0.otherChannelID) }
         case UnbridgeChannel.messageType:

@@ -29,6 +29,8 @@ struct ACDCall: Equatable {
     var fromFlow: Bool
     /// Agents who rejected it (never offered to them again).
     var excluded: Set<String> = []
+    /// The queue's post-call survey: when the agent hangs up first, the caller goes to this flow.
+    var surveyFlow: String?
     private(set) var phase: Phase = .waiting
 
     init(id: String, kind: Kind, callerChannel: String?, caller: String, called: String, queue: String, priority: Int = 0,
@@ -455,13 +457,20 @@ struct ACDCall: Equatable {
             phase = .connected(t)
             return a + completeTransfer(t, consult: c, leg: cleg, now: nil)
         }
-        if let cc = callerChannel { a += [.record(.endedBy("agent")), .hangup(cc, cause: "agent hung up")] }
+        // With a survey flow the caller stays on the line for it (the post-call survey);
+        // otherwise the call ends with the agent's hang-up.
+        let survey = surveyFlow.flatMap { fromFlow && callerChannel != nil && kind == .inbound ? $0 : nil }
+        if let cc = callerChannel {
+            a.append(.record(.endedBy("agent")))
+            if let survey { a += [.unbridge(cc), .record(.event(kind: "survey", detail: ["flow": survey, "agent": t.agent]))] }
+            else { a.append(.hangup(cc, cause: "agent hung up")) }
+        }
         if let l = t.dialling, l != callerChannel { a.append(.hangup(l, cause: "agent hung up")) }
         if let l = t.consult?.leg { a.append(.hangup(l, cause: "agent hung up")) }
         if let other = t.consult?.agent { a.append(.agent(other, .callEnded(call: id))) }
-        phase = .ended(.agentHungUp)
+        phase = survey != nil ? .ended(.toFlow) : .ended(.agentHungUp)
         return a + [.handled(agent: t.agent), .notify(t.agent, kind: "ended", fields: ["call": id, "cause": "you hung up"]),
-                    .agent(t.agent, .callEnded(call: id))]
+                    .agent(t.agent, .callEnded(call: id))] + (survey.map { [.toNamedFlow($0)] } ?? [])
     }
 
     private mutating func consultEnded(_ t: Talk, failed: Bool, text: String) -> [Action] {

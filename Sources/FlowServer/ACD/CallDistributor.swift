@@ -86,6 +86,8 @@ final class CallDistributor {
     private var handled: [String: (count: Double, seconds: Double)] = [:]
     /// Two channels another Flow-Server had bridged (it was lost): when one ends, the other is hung up.
     var adoptedPairs: [String: (String, ChannelLink)] = [:]
+    /// Calls' recordings (policy at queueing and answer).
+    var recordings: CallRecordings?
     /// Supervisors' phone legs (listen, whisper, barge) by channel.
     var monitorLegs: [String: MonitorLeg] = [:]
     /// Queue → Flow-Servers with agents logged in for it, and those with a ready one (from agent_presence).
@@ -127,8 +129,9 @@ final class CallDistributor {
     /// A flow's queue node: the call waits for an agent.
     func enqueue(channelID: String, conn: ChannelLink, caller: String, called: String, node q: FlowNode.Queue, variables: [String: String],
                  onOutcome: @escaping (FlowRun.QueueOutcome) -> Void, onFlow: @escaping (String) -> Void, onHandOver: ((String) -> Void)? = nil) {
-        let call = ACDCall(id: channelID, kind: .inbound, callerChannel: channelID, caller: caller, called: called, queue: q.queue, priority: q.priority,
+        var call = ACDCall(id: channelID, kind: .inbound, callerChannel: channelID, caller: caller, called: called, queue: q.queue, priority: q.priority,
                            skills: q.skills, variables: variables, enqueuedAt: now, music: q.music, noAgentsBranch: q.noAgents != nil, fromFlow: true)
+        call.surveyFlow = settings.queues[q.queue]?.surveyFlow
         let entry = CallEntry(call: call, link: conn)
         entry.announce = q.announce
         entry.announceEvery = q.announceEverySeconds
@@ -143,6 +146,7 @@ final class CallDistributor {
             })
         }
         recorder.queued(channelID, queue: q.queue, at: call.enqueuedAt)
+        recordings?.queued(channelID, link: conn, queue: q.queue)
         queueEvent(entry, "entered", ["caller": caller, "priority": String(q.priority)])
         intoQueue(entry)
     }
@@ -235,6 +239,12 @@ final class CallDistributor {
         perform(entry, actions)
     }
 
+    /// The call an agent is on (talking, held, consulting), if any.
+    func agentCall(_ code: String) -> CallEntry? {
+        guard let id = agents[code]?.machine.state.call, let e = calls[id], e.call.agent == code else { return nil }
+        return e
+    }
+
     /// The call that owns a channel.
     func entry(forChannel ch: String) -> CallEntry? { channelIndex[ch].flatMap { calls[$0] } }
 
@@ -247,7 +257,7 @@ final class CallDistributor {
             case .bridge(let a, let b): command(link, BridgeChannels(channelID: a, otherChannelID: b))
             case .unbridge(let ch): command(link, UnbridgeChannel(channelID: ch))
             case .play(let ch, let items): command(link, PlayMedia(channelID: ch, items: items, loop: true, tag: 0))
-            case .stopMedia(let ch): command(link, StopMedia(channelID: ch, what: .all))
+            case .stopMedia(let ch): command(link, StopMedia(channelID: ch, what: .playAndCollect))
             case .conferenceJoin(let ch, let room): command(link, ConferenceJoin(channelID: ch, conference: room))
             case .safePoint(let data):
                 if let cc = entry.call.callerChannel { command(link, ChannelData(channelID: cc, data: data)) }
@@ -309,7 +319,9 @@ final class CallDistributor {
         switch note {
         case .queued(let q): recorder.queued(cc, queue: q, at: now)
         case .offered(let code): recorder.offered(cc, agent: code, at: now)
-        case .agentAnswered(let code, let leg): recorder.agentAnswered(cc, agent: code, channelID: leg, at: now)
+        case .agentAnswered(let code, let leg):
+            recorder.agentAnswered(cc, agent: code, channelID: leg, at: now)
+            if entry.call.kind == .inbound { recordings?.agentAnswered(cc, link: entry.link, queue: entry.call.queue, agent: code) }
         case .agentLegEnded(let leg, let cause): recorder.agentLegEnded(cc, channelID: leg, at: now, cause: cause)
         case .endedBy(let who): recorder.endedBy(cc, who)
         case .hold(let on): recorder.hold(cc, at: now, on: on)

@@ -15,6 +15,8 @@ import Yams
 ///         max_wait_seconds: 600         # a flow's queue node may set a shorter one
 ///         hours: "08:00-20:00"          # opening hours (local time) and days; outside them
 ///         weekdays: [mon, tue, wed, thu, fri]   # calls take the node's no_agents branch
+///         recording: {policy: all, from: answer}  # RecordingPolicy: all, none, percent, on-demand
+///         survey_flow: survey           # the caller's post-call survey when the agent hangs up first
 ///     ring_timeout_ms: 15000            # ring no answer after this
 ///     wrap_up_seconds: 5
 ///     disconnect_grace_seconds: 60      # an agent whose App-Operate link drops is logged out after this
@@ -33,6 +35,10 @@ public struct QueueSettings: Sendable, Equatable {
         /// does not wait — it takes the queue node's `no_agents` branch (or its flow ends).
         public var hours: String?
         public var weekdays: [String]?
+        /// Which of its calls are recorded, from when (RecordingPolicy).
+        public var recording = RecordingPolicy()
+        /// The post-call survey: when the agent hangs up first, the caller goes to this flow.
+        public var surveyFlow: String?
 
         /// Whether the queue takes calls at `date` (in `timeZone`).
         public func isOpen(at date: Date, timeZone: TimeZone = .current) -> Bool {
@@ -107,6 +113,10 @@ public struct QueueSettings: Sendable, Equatable {
                                     throw fail(fv, "queue \(name): weekdays are mon, tue, wed, thu, fri, sat, sun")
                                 }
                                 q.weekdays = names
+                            case "recording": q.recording = try RecordingPolicy.parse(fv, owner: "queue \(name)", fail: fail)
+                            case "survey_flow":
+                                guard let f = fv.string, !f.isEmpty else { throw fail(fv, "queue \(name): survey_flow names a flow") }
+                                q.surveyFlow = f
                             case let other: throw fail(fk, "queue \(name): unknown setting \(other)")
                             }
                         }

@@ -14,6 +14,8 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
     public var flowsDirectory: String?
     /// The CT-Server's prompt folder, when it is visible from here (checks file: prompts).
     public var promptDirectory: String?
+    /// The recording folder as seen from here (download, play, delete, retention).
+    public var recordings: RecordingSettings?
 
     public init(name: String? = nil, logLevel: String? = nil, ctLink: LinkSettings? = nil, appLink: LinkSettings? = nil) {
         self.name = name
@@ -30,6 +32,7 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
         case database
         case flowsDirectory = "flows_directory"
         case promptDirectory = "prompt_directory"
+        case recordings
     }
 
     public static let ctSecretEnvironmentVariable = "HOTLINE_FLOW_LINK_SECRET"
@@ -37,6 +40,22 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
     public static let defaultConnect = "127.0.0.1:7100"
     public static let defaultListen = "127.0.0.1:7200"
     public static let databaseURLEnvironmentVariable = "HOTLINE_DATABASE_URL"
+}
+
+/// The `recordings:` block of flow-server.yaml: the CT-Server's recording folder as mounted on
+/// this host (the same folder: local, NFS or a mounted bucket) and the retention in days.
+public struct RecordingSettings: Codable, Equatable, Sendable {
+    public var directory: String?
+    /// Recordings older than this many days are deleted (files and catalogue rows) once a day.
+    public var retentionDays: Int?
+    public init(directory: String? = nil, retentionDays: Int? = nil) {
+        self.directory = directory
+        self.retentionDays = retentionDays
+    }
+    enum CodingKeys: String, CodingKey {
+        case directory
+        case retentionDays = "retention_days"
+    }
 }
 
 /// The `database:` block of flow-server.yaml.
@@ -65,6 +84,7 @@ extension FlowServerConfig: ValidatedConfiguration {
         p.logLevel(logLevel)
         ctLink?.validate("ct_link", into: &p)
         appLink?.validate("app_link", into: &p)
+        if let d = recordings?.retentionDays { p.check(d >= 1 && d <= 36_500, "recordings.retention_days", "1–36500 days") }
         if let url = database?.url { p.check(PostgresConnection.parses(url), "database.url", "libpq cannot read it (postgresql://user@host/db, or key=value pairs)") }
         try p.throwIfAny()
     }

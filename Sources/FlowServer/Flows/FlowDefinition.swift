@@ -11,6 +11,8 @@ public struct FlowDefinition: Sendable, Equatable {
     public var nodes: [String: FlowNode]
     /// Node ids in file order (for listings and graphs).
     public var order: [String]
+    /// Calls that run this flow are recorded by this policy from the flow's start (IVR calls).
+    public var recording: RecordingPolicy? = nil
 }
 
 public struct FlowNode: Sendable, Equatable {

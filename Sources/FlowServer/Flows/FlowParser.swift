@@ -145,6 +145,7 @@ public struct FlowParser {
             var name: String?, description = "", start: String?, variables: [String: String] = [:]
             var nodes: [String: FlowNode] = [:], order: [String] = []
             var nodesNode: Node?
+            var recording: RecordingPolicy?
             for (key, keyNode, value) in pairs(root) {
                 switch key {
                 case "flow": name = string(value, "flow")
@@ -156,7 +157,11 @@ public struct FlowParser {
                         variables[k] = string(v, "variable \(k)") ?? ""
                     }
                 case "nodes": nodesNode = value
-                default: error(keyNode, "unknown field \(key) (flow, description, start, variables, nodes)")
+                case "recording":
+                    do { recording = try RecordingPolicy.parse(value, owner: "flow") { n, m in PolicyError(node: n, message: m) } }
+                    catch let e as PolicyError { error(e.node ?? value, e.message) }
+                    catch {}
+                default: error(keyNode, "unknown field \(key) (flow, description, start, variables, recording, nodes)")
                 }
             }
             if name == nil { error(root, "the flow has no name (flow:)") }
@@ -173,8 +178,10 @@ public struct FlowParser {
             }
             if let s = start, nodes[s] == nil, errors.isEmpty { error(root["start"], "start node \(s) does not exist") }
             guard let name, let start else { return nil }
-            return FlowDefinition(name: name, description: description, start: start, variables: variables, nodes: nodes, order: order)
+            return FlowDefinition(name: name, description: description, start: start, variables: variables, nodes: nodes, order: order, recording: recording)
         }
+
+        struct PolicyError: Error { var node: Node?; var message: String }
 
         static func validQueue(_ s: String) -> Bool {
             !s.isEmpty && s.count <= 64 && s.allSatisfy { $0.isLetter || $0.isNumber || "-_./".contains($0) }

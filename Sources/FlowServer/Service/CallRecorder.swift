@@ -76,6 +76,22 @@ final class CallRecorder {
 
     func endedBy(_ channelID: String, _ who: String) { open[channelID]?.endedBy = who }
 
+    /// The call's recording began (its first file names the call's `recording`).
+    func recordingStarted(_ channelID: String, path: String, by: String, at t: Double) {
+        guard open[channelID] != nil else { return }
+        if open[channelID]?.recording == nil { open[channelID]?.recording = path }
+        open[channelID]?.events.append(.init(at: t, kind: "recording", detail: ["path": path, "by": by]))
+    }
+
+    /// The caller's post-call survey score.
+    func csat(_ channelID: String, _ score: Int) {
+        guard (1...5).contains(score) else { return }
+        open[channelID]?.csat = score
+    }
+
+    /// What the record knows of a call now (for its recording's catalogue row).
+    func snapshot(_ channelID: String) -> CallRecord? { open[channelID] }
+
     /// An extension answered a phone's direct call: its leg, and the call's disposition.
     func extensionAnswered(_ channelID: String, extension ext: String, channelID leg: String, at t: Double) {
         guard var c = open[channelID] else { return }

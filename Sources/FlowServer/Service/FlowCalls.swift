@@ -29,6 +29,8 @@ final class FlowCalls {
     private(set) var started = 0
     /// The ACD (queue, callback and transfer-to-agent nodes).
     var distributor: CallDistributor?
+    /// Calls' recordings (a flow's `recording:` policy).
+    var recordings: CallRecordings?
     /// Channels an originate node dialled to bridge to a caller → that caller's call.
     private var bridgedOut: [String: Call] = [:]
 
@@ -85,6 +87,7 @@ final class FlowCalls {
         case .established:
             started += 1
             if e.direction == .outbound { recorder.outbound(e.channelID, caller: e.caller, called: e.called, at: Double(e.timestampMs) / 1000) }
+            recordings?.flowStarted(e.channelID, link: CTLink(call.conn), policy: library.flow(named: call.run.flowName)?.0.recording)
             perform(call, call.run.start())
         case .transferred:
             perform(call, call.run.handle(.transferred(ok: true)))
@@ -92,6 +95,8 @@ final class FlowCalls {
             perform(call, call.run.handle(.transferred(ok: false)))
         case .cleared, .failed:
             recorder.flowSteps(e.channelID, call.run.trace)
+            // A survey flow's collect node keeps the caller's key in `csat` (docs/flows.md).
+            if let v = call.run.variables["csat"], let score = Int(v) { recorder.csat(e.channelID, score) }
             calls.removeValue(forKey: e.channelID)
             for (leg, c) in bridgedOut where c === call {
                 bridgedOut.removeValue(forKey: leg)
@@ -116,7 +121,7 @@ final class FlowCalls {
     private func outboundLegEvent(_ call: Call, _ e: ChannelEvent) {
         switch e.kind {
         case .established:
-            request(call, StopMedia(channelID: call.channelID, what: .all)) {}
+            request(call, StopMedia(channelID: call.channelID, what: .playAndCollect)) {}
             request(call, BridgeChannels(channelID: call.channelID, otherChannelID: e.channelID)) {}
             recorder.event(call.channelID, kind: "originate-answered", detail: ["to": e.called, "channel": e.channelID], at: Double(e.timestampMs) / 1000)
             perform(call, call.run.handle(.originated(ok: true)))
@@ -209,7 +214,7 @@ final class FlowCalls {
             calls[e.channelID] = call
             recorder.flowStarted(e.channelID, flow: name, version: version)
             logger.notice("channel \(e.channelID): adopted in IVR; flow \(name) starts again")
-            request(call, StopMedia(channelID: e.channelID, what: .all)) {}
+            request(call, StopMedia(channelID: e.channelID, what: .playAndCollect)) {}
             perform(call, call.run.start())
             return
         }

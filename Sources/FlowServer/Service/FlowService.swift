@@ -13,7 +13,7 @@ public final class FlowService: RunnableService {
     public let startedAt: UInt64
     public let ctLink: Dialer
     public private(set) var appListener: Listener!
-    private let logger: Logger
+    let logger: Logger
     /// Call records on their way to PostgreSQL (nil when no database is configured).
     public let records: RecordWriter?
     private var recorder: CallRecorder!
@@ -23,6 +23,13 @@ public final class FlowService: RunnableService {
     private let extensions: ExtensionCalls
     /// The ACD: queues, agents and offers.
     let distributor: CallDistributor
+    /// Calls' recordings: policy, operators' control, the catalogue.
+    let recordings: CallRecordings
+    /// Where the recording files are seen from here (shared with the CT-Server), and how long they are kept.
+    let recordingDirectory: String
+    let retentionDays: Int?
+    /// Calls ringing an operator's phone to play a recording there: channel → file.
+    var playbacks: [String: String] = [:]
     /// Logged-in operators, role checks and agent commands.
     let operators: OperatorRequests
     /// queues.yaml beside the flows (ACD settings), and when it was last read.
@@ -48,6 +55,11 @@ public final class FlowService: RunnableService {
         let writer = records
         recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
         distributor = CallDistributor(loop: loop, recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
+        recordings = CallRecordings(recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
+        recordings.queuePolicy = { [distributor] q in distributor.settings.queues[q]?.recording ?? RecordingPolicy() }
+        distributor.recordings = recordings
+        recordingDirectory = config.recordings?.directory ?? "run/recordings"
+        retentionDays = config.recordings?.retentionDays
         extensions = ExtensionCalls(recorder: recorder, logger: logger)
         extensions.keepPaired = { [distributor] a, b, conn in distributor.pairAdopted(a, b, conn: CTLink(conn)) }
         operators = OperatorRequests(distributor: distributor, logger: logger)
@@ -57,6 +69,7 @@ public final class FlowService: RunnableService {
             library.reload()
             flowCalls = FlowCalls(library: library, recorder: recorder, loop: loop, logger: logger)
             flowCalls?.distributor = distributor
+            flowCalls?.recordings = recordings
         }
         let identity = LinkIdentity(role: .flowServer, name: name)
 
@@ -100,7 +113,16 @@ public final class FlowService: RunnableService {
 
     private func handleCTEvent(_ conn: Connection, _ frame: Frame) {
         if frame.type == MediaEventMessage.messageType {
-            if let m = try? MediaEventMessage.decode(frame.body) { flowCalls?.mediaEvent(m) }
+            guard let m = try? MediaEventMessage.decode(frame.body) else { return }
+            if playbackDone(m, conn) { return }
+            if m.kind == .recordDone, m.tag == CallRecordings.tag {
+                recordings.recordDone(m) { [distributor] ch in
+                    let call = distributor.entry(forChannel: ch)?.call
+                    return (call?.agent, call?.queue)
+                }
+            } else {
+                flowCalls?.mediaEvent(m)
+            }
             return
         }
         guard frame.type == ChannelEvent.messageType else { return }
@@ -109,9 +131,11 @@ public final class FlowService: RunnableService {
             return
         }
         logger.info("channel \(e.channelID): \(e.kind) \(e.direction == .inbound ? "inbound" : "outbound") to \(e.called)\(e.cause.isEmpty ? "" : " (\(e.cause))")")
+        if playbackEvent(e, conn) { return }
         distributor.channelEvent(e)
         if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
+        if e.kind == .cleared || e.kind == .failed { recordings.callEnded(e.channelID) }
         if extensions.owns(e.channelID) {
             extensions.channelEvent(e)
             return
@@ -143,15 +167,16 @@ public final class FlowService: RunnableService {
     /// adopts a call writes its full record over this one (one row per call either way).
     private func ctLinkLost(_ reason: ProtocolError) {
         let acd = distributor.linkLost()
+        recordings.linkLost()
         let flows = (flowCalls?.linkLost() ?? 0) + extensions.linkLost()
         let records = recorder.closeAll(cause: "ct-server link lost: \(reason.reason)", at: Date().timeIntervalSince1970)
         logger.warning("lost ct-server link: \(reason); \(records) open calls recorded as lost (\(flows) in flows, \(acd) in the ACD)")
     }
 
     /// Database work for App-Operate requests runs here, off the Flow-Server's loop.
-    private let queries = DispatchQueue(label: "flow-server.queries")
+    let queries = DispatchQueue(label: "flow-server.queries")
     private var queryConnection: PostgresConnection?
-    private let databaseURL: String?
+    let databaseURL: String?
 
     /// validate, publish, list, show and rollback of flows and the mapping table.
     private func flowAdmin(_ m: FlowAdminRequest, _ conn: Connection, _ frame: Frame) {
@@ -233,7 +258,7 @@ public final class FlowService: RunnableService {
 
     /// Runs `work` on the shared query connection (call on `queries`); a lost connection is
     /// dropped so that the next request reconnects.
-    private func withQueryConnection<R>(_ url: String, _ work: (PostgresConnection) throws -> R) -> Result<R, Error> {
+    func withQueryConnection<R>(_ url: String, _ work: (PostgresConnection) throws -> R) -> Result<R, Error> {
         let result = Result { () throws -> R in
             if queryConnection?.isConnected != true { queryConnection = try PostgresConnection(url: url) }
             return try work(queryConnection!)
@@ -452,6 +477,7 @@ public final class FlowService: RunnableService {
         }
         if let library = flowCalls?.library { scheduleFlowReload(library) }
         records?.start()
+        scheduleRetention()
         ctLink.start()
     }
 
@@ -464,10 +490,14 @@ public final class FlowService: RunnableService {
             operators.login(m, conn, frame)
         case AgentCommand.messageType:
             guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
+            if m.action == "record" { recordCommand(m, conn, frame); return }
             operators.command(m, conn, frame)
         case StatisticsRequest.messageType:
             guard operators.require(["supervisor", "admin"], conn, frame, what: "reports") else { return }
             statistics(conn, frame)
+        case RecordingRequest.messageType:
+            guard let m = decodeRequest(RecordingRequest.self, conn, frame) else { return }
+            recordingRequest(m, conn, frame)
         case ChargingRequest.messageType:
             guard let m = decodeRequest(ChargingRequest.self, conn, frame) else { return }
             // Re-rating changes charges: admin only; bills and reports: supervisors too.

@@ -172,16 +172,17 @@ public final class RecordWriter: @unchecked Sendable {
     static let insertCall = """
         INSERT INTO calls (call_id, channel_id, flow_server, direction, caller, called, customer_id, arrived_at, answered_at,
             flow, flow_version, queue, queued_at, offered_at, agent, agent_answered_at, ended_at, disposition, ended_by, cause,
-            sip_code, hold_seconds, wrapup_seconds, transfers, recording, line)
+            sip_code, hold_seconds, wrapup_seconds, transfers, recording, line, csat)
         VALUES ($1::uuid, $2, $3, $4, $5, $6, $7::bigint, to_timestamp($8::float8), to_timestamp($9::float8), $10, $11::int, $12,
             to_timestamp($13::float8), to_timestamp($14::float8), $15, to_timestamp($16::float8), to_timestamp($17::float8), $18, $19, $20,
-            $21::int, $22::float8, $23::float8, $24::int, $25, $26)
+            $21::int, $22::float8, $23::float8, $24::int, $25, $26, $27::smallint)
         ON CONFLICT (call_id) DO UPDATE SET flow_server = EXCLUDED.flow_server, customer_id = EXCLUDED.customer_id,
             answered_at = EXCLUDED.answered_at, flow = EXCLUDED.flow, flow_version = EXCLUDED.flow_version, queue = EXCLUDED.queue,
             queued_at = EXCLUDED.queued_at, offered_at = EXCLUDED.offered_at, agent = EXCLUDED.agent,
             agent_answered_at = EXCLUDED.agent_answered_at, ended_at = EXCLUDED.ended_at, disposition = EXCLUDED.disposition,
             ended_by = EXCLUDED.ended_by, cause = EXCLUDED.cause, sip_code = EXCLUDED.sip_code, hold_seconds = EXCLUDED.hold_seconds,
-            wrapup_seconds = EXCLUDED.wrapup_seconds, transfers = EXCLUDED.transfers, recording = EXCLUDED.recording, line = EXCLUDED.line
+            wrapup_seconds = EXCLUDED.wrapup_seconds, transfers = EXCLUDED.transfers, recording = coalesce(EXCLUDED.recording, calls.recording), line = EXCLUDED.line,
+            csat = coalesce(EXCLUDED.csat, calls.csat)
             WHERE calls.disposition = 'lost' AND EXCLUDED.disposition <> 'lost'
 
         """
@@ -195,8 +196,15 @@ public final class RecordWriter: @unchecked Sendable {
         ON CONFLICT DO NOTHING
         """
     static let insertRecording = """
-        INSERT INTO recordings (path, call_id, channel_id, started_at, duration_ms, reason)
-        VALUES ($1, $2::uuid, $3, to_timestamp($4::float8), $5::int, $6) ON CONFLICT DO NOTHING
+        INSERT INTO recordings (path, call_id, channel_id, started_at, duration_ms, reason, caller, called, queue, agents, channels, size_bytes,
+            sha256, pauses, started_by)
+        VALUES ($1, $2::uuid, $3, to_timestamp($4::float8), $5::int, $6, $7, $8, $9, $10::text[], $11::smallint, $12::bigint, $13, $14::jsonb, $15)
+        ON CONFLICT DO NOTHING
+        """
+    /// The call's record names its recording (the call's row may be written before or after).
+    static let linkRecording = """
+        UPDATE calls SET recording = $1 WHERE call_id = $2::uuid AND recording IS DISTINCT FROM $1
+            AND NOT EXISTS (SELECT 1 FROM recordings r WHERE r.call_id = $2::uuid AND r.path <> $1 AND r.started_at < to_timestamp($3::float8))
         """
     static let insertAgentState = """
         INSERT INTO agent_states (event_key, agent, state, reason, started_at, ended_at)
@@ -238,7 +246,7 @@ public final class RecordWriter: @unchecked Sendable {
     public static func store(_ records: [StoredRecord], _ db: PostgresConnection, tariffs: [(Int, Tariff)] = []) throws {
         var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
         var charges: [[String?]] = []
-        var queueEvents: [[String?]] = [], wrapUps: [[String?]] = []
+        var queueEvents: [[String?]] = [], wrapUps: [[String?]] = [], links: [[String?]] = []
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         for r in records {
@@ -248,7 +256,8 @@ public final class RecordWriter: @unchecked Sendable {
                 calls.append([id, c.channelID, c.flowServer, c.direction, c.caller, c.called, c.customerID.map { String($0) }, ts(c.arrivedAt),
                               ts(c.answeredAt), c.flow, c.flowVersion.map { String($0) }, c.queue, ts(c.queuedAt), ts(c.offeredAt), c.agent,
                               ts(c.agentAnsweredAt), ts(c.endedAt), c.disposition, c.endedBy, c.cause, c.sipCode.map { String($0) },
-                              String(c.holdSeconds), String(c.wrapupSeconds), String(c.transfers), c.recording, c.line])
+                              String(c.holdSeconds), String(c.wrapupSeconds), String(c.transfers), c.recording, c.line,
+                              c.csat.map { String($0) }])
                 if c.disposition != "lost", let charge = Rating.rate(ratingInput(c), versions: tariffs) { charges.append(chargeRow(c.callID, charge)) }
                 for l in c.legs {
                     legs.append([id, String(l.leg), l.channelID, l.party, l.role, ts(l.startedAt), ts(l.answeredAt), ts(l.endedAt), l.cause])
@@ -260,7 +269,11 @@ public final class RecordWriter: @unchecked Sendable {
             case .wrapUp(let w):
                 wrapUps.append([w.callID.uuidString, String(w.seconds), w.agent])
             case .recording(let r):
-                recs.append([r.path, r.callID?.uuidString, r.channelID, ts(r.startedAt), String(r.durationMs), r.reason])
+                let agents = "{" + (r.agents ?? []).map { "\"" + $0.filter { $0 != "\"" && $0 != "\\" } + "\"" }.joined(separator: ",") + "}"
+                let pauses = "[" + (r.pauses ?? []).map { "[" + $0.map(String.init).joined(separator: ",") + "]" }.joined(separator: ",") + "]"
+                recs.append([r.path, r.callID?.uuidString, r.channelID, ts(r.startedAt), String(r.durationMs), r.reason, r.caller, r.called, r.queue,
+                             agents, String(r.channels ?? 1), String(r.sizeBytes ?? 0), r.sha256, pauses, r.startedBy])
+                if let id = r.callID { links.append([r.path, id.uuidString, ts(r.startedAt) ?? "0"]) }
             case .agentState(let s):
                 states.append([s.key, s.agent, s.state, s.reason, ts(s.startedAt), ts(s.endedAt)])
             case .queueEvent(let q):
@@ -277,5 +290,6 @@ public final class RecordWriter: @unchecked Sendable {
         try db.executeBatch(prepared: "upsert_charge", upsertCharge, charges)
         // After the inserts: a replayed spool holds the call before its wrap-up.
         try db.executeBatch(prepared: "update_wrapup", updateWrapUp, wrapUps)
+        try db.executeBatch(prepared: "link_recording", linkRecording, links)
     }
 }

@@ -66,6 +66,8 @@ public struct CallRecord: Codable, Sendable, Equatable {
     public var wrapupSeconds: Double = 0
     public var transfers: Int = 0
     public var recording: String?
+    /// The caller's post-call survey score (1–5), when it gave one.
+    public var csat: Int?
     /// The line it came in on or went out through: a trunk's name, or "sip" (phones).
     public var line: String?
     public var legs: [Leg] = []
@@ -85,7 +87,9 @@ public struct CallRecord: Codable, Sendable, Equatable {
     }
 }
 
-/// A recording's file, as the CT-Server reported it.
+/// A recording's file, as the CT-Server reported it, with what the Flow-Server knows of its
+/// call: the catalogue row (`recordings`). Fields added after the first release are optional,
+/// so a spool written by an older Flow-Server still replays.
 public struct RecordingRecord: Codable, Sendable, Equatable {
     public var path: String
     public var callID: UUID?
@@ -93,6 +97,16 @@ public struct RecordingRecord: Codable, Sendable, Equatable {
     public var startedAt: Double?
     public var durationMs: Int
     public var reason: String?
+    public var caller: String?
+    public var called: String?
+    public var queue: String?
+    public var agents: [String]?
+    public var channels: Int?
+    public var sizeBytes: UInt64?
+    public var sha256: String?
+    /// Paused spans in ms from the start: [[start, end], …].
+    public var pauses: [[Int]]?
+    public var startedBy: String?
     public init(path: String, callID: UUID?, channelID: String, startedAt: Double?, durationMs: Int, reason: String?) {
         self.path = path
         self.callID = callID

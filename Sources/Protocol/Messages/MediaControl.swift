@@ -14,6 +14,7 @@ extension MessageCatalogue {
     public static let conferenceLeave = MessageType(rawValue: 0x1027)
     public static let monitorChannel = MessageType(rawValue: 0x1028)
     public static let sendDTMF = MessageType(rawValue: 0x1029)
+    public static let recordingControl = MessageType(rawValue: 0x102A)
 }
 
 private let channelTag = FieldTag(1, mandatory: true)
@@ -51,10 +52,11 @@ public struct PlayMedia: WireMessage {
     }
 }
 
-/// Stop what a channel is doing: 1 play, 2 collect, 3 record, 0 all three.
+/// Stop what a channel is doing: 1 play, 2 collect, 3 record, 0 all three, 4 play and collect
+/// (a call's recording goes on: what flows and the ACD send when a caller moves on).
 public struct StopMedia: WireMessage {
     public static let messageType = MessageCatalogue.stopMedia
-    public enum What: UInt8, Sendable { case all = 0, play = 1, collect = 2, record = 3 }
+    public enum What: UInt8, Sendable { case all = 0, play = 1, collect = 2, record = 3, playAndCollect = 4 }
     public var channelID: String
     public var what: What
     public init(channelID: String, what: What) {
@@ -136,8 +138,12 @@ public struct RecordChannel: WireMessage {
     public var terminators: String
     public var beep: Bool
     public var tag: UInt32
+    /// A call's recording: who started it (an operator's work code, or `policy`) and the call
+    /// id it belongs to; both come back in RecordDone, and in the file's catalogue sidecar.
+    public var startedBy: String
+    public var callID: String
     public init(channelID: String, name: String, stereo: Bool = false, maxMs: UInt32 = 3_600_000, silenceMs: UInt32 = 0,
-                terminators: String = "", beep: Bool = false, tag: UInt32 = 0) {
+                terminators: String = "", beep: Bool = false, tag: UInt32 = 0, startedBy: String = "", callID: String = "") {
         self.channelID = channelID
         self.name = name
         self.stereo = stereo
@@ -146,6 +152,8 @@ public struct RecordChannel: WireMessage {
         self.terminators = terminators
         self.beep = beep
         self.tag = tag
+        self.startedBy = startedBy
+        self.callID = callID
     }
     public init(fields f: inout TLVFields) throws {
         channelID = try TLVFields.required(f.string(channelTag), "channel-id")
@@ -156,6 +164,8 @@ public struct RecordChannel: WireMessage {
         terminators = try f.string(6) ?? ""
         beep = try f.bool(7) ?? false
         tag = try f.uint32(8) ?? 0
+        startedBy = try f.string(9) ?? ""
+        callID = try f.string(10) ?? ""
     }
     public func encode(into w: inout TLVWriter) {
         w.write(channelTag, channelID)
@@ -166,6 +176,33 @@ public struct RecordChannel: WireMessage {
         w.write(6, terminators)
         w.write(7, beep)
         w.write(8, tag)
+        if !startedBy.isEmpty { w.write(9, startedBy) }
+        if !callID.isEmpty { w.write(10, callID) }
+    }
+}
+
+/// Pause, resume or stop a channel's recording (0x102A). Paused, the file goes on with
+/// silence (what is said then — a card number — is never written) and RecordDone lists the
+/// span. Stop is StopMedia `record`'s equivalent.
+public struct RecordingControl: WireMessage {
+    public static let messageType = MessageCatalogue.recordingControl
+    public enum Action: UInt8, Sendable { case pause = 1, resume = 2, stop = 3 }
+    public var channelID: String
+    public var action: Action
+    public init(channelID: String, action: Action) {
+        self.channelID = channelID
+        self.action = action
+    }
+    public init(fields f: inout TLVFields) throws {
+        channelID = try TLVFields.required(f.string(channelTag), "channel-id")
+        guard let a = Action(rawValue: try TLVFields.required(f.uint8(FieldTag(2, mandatory: true)), "action")) else {
+            throw ProtocolError(.badMessage, "recording action is 1 pause, 2 resume or 3 stop")
+        }
+        action = a
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(channelTag, channelID)
+        w.write(FieldTag(2, mandatory: true), action.rawValue)
     }
 }
 
@@ -304,8 +341,30 @@ public struct MediaEventMessage: WireMessage {
     public var path: String
     public var durationMs: UInt32
     public var timestampMs: UInt64
+    /// RecordDone of a call's recording: the file as closed — size, SHA-256 (hex), channels,
+    /// when it started (Unix ms), paused spans (`START-END` in ms from its start, comma
+    /// separated), and what RecordChannel said: who started it and the call id.
+    public var recording: Recording?
+    public struct Recording: Sendable, Equatable {
+        public var sizeBytes: UInt64
+        public var sha256: String
+        public var channels: UInt8
+        public var startedAtMs: UInt64
+        public var pauses: String
+        public var startedBy: String
+        public var callID: String
+        public init(sizeBytes: UInt64, sha256: String, channels: UInt8, startedAtMs: UInt64, pauses: String, startedBy: String, callID: String) {
+            self.sizeBytes = sizeBytes
+            self.sha256 = sha256
+            self.channels = channels
+            self.startedAtMs = startedAtMs
+            self.pauses = pauses
+            self.startedBy = startedBy
+            self.callID = callID
+        }
+    }
     public init(channelID: String, kind: Kind, tag: UInt32 = 0, reason: String = "", digits: String = "", path: String = "",
-                durationMs: UInt32 = 0, timestampMs: UInt64) {
+                durationMs: UInt32 = 0, timestampMs: UInt64, recording: Recording? = nil) {
         self.channelID = channelID
         self.kind = kind
         self.tag = tag
@@ -314,6 +373,7 @@ public struct MediaEventMessage: WireMessage {
         self.path = path
         self.durationMs = durationMs
         self.timestampMs = timestampMs
+        self.recording = recording
     }
     public init(fields f: inout TLVFields) throws {
         channelID = try TLVFields.required(f.string(channelTag), "channel-id")
@@ -327,6 +387,10 @@ public struct MediaEventMessage: WireMessage {
         path = try f.string(6) ?? ""
         durationMs = try f.uint32(7) ?? 0
         timestampMs = try f.uint64(8) ?? 0
+        if let size = try f.uint64(9) {
+            recording = Recording(sizeBytes: size, sha256: try f.string(10) ?? "", channels: try f.uint8(11) ?? 1, startedAtMs: try f.uint64(12) ?? 0,
+                                  pauses: try f.string(13) ?? "", startedBy: try f.string(14) ?? "", callID: try f.string(15) ?? "")
+        }
     }
     public func encode(into w: inout TLVWriter) {
         w.write(channelTag, channelID)
@@ -337,6 +401,15 @@ public struct MediaEventMessage: WireMessage {
         if !path.isEmpty { w.write(6, path) }
         w.write(7, durationMs)
         w.write(8, timestampMs)
+        if let r = recording {
+            w.write(9, r.sizeBytes)
+            w.write(10, r.sha256)
+            w.write(11, r.channels)
+            w.write(12, r.startedAtMs)
+            if !r.pauses.isEmpty { w.write(13, r.pauses) }
+            if !r.startedBy.isEmpty { w.write(14, r.startedBy) }
+            if !r.callID.isEmpty { w.write(15, r.callID) }
+        }
     }
 }
 
@@ -355,6 +428,7 @@ extension PlayMedia: ChannelAddressed {}
 extension StopMedia: ChannelAddressed {}
 extension CollectDigits: ChannelAddressed {}
 extension RecordChannel: ChannelAddressed {}
+extension RecordingControl: ChannelAddressed {}
 extension BridgeChannels: ChannelAddressed {}
 extension UnbridgeChannel: ChannelAddressed {}
 extension ConferenceLeave: ChannelAddressed {}

@@ -97,3 +97,28 @@ public enum PasswordHash {
         return out
     }
 }
+
+extension Crypto {
+    /// The size and lower-case hex SHA-256 of a file, read in 1 MiB blocks (recordings).
+    public static func sha256(file path: String) -> (size: UInt64, hex: String)? {
+        let fd = open(path, O_RDONLY | O_CLOEXEC)
+        guard fd >= 0 else { return nil }
+        defer { close(fd) }
+        guard let ctx = EVP_MD_CTX_new() else { return nil }
+        defer { EVP_MD_CTX_free(ctx) }
+        guard EVP_DigestInit_ex(ctx, EVP_sha256(), nil) == 1 else { return nil }
+        var buf = [UInt8](repeating: 0, count: 1 << 20)
+        var size: UInt64 = 0
+        while true {
+            let n = buf.withUnsafeMutableBytes { read(fd, $0.baseAddress, $0.count) }
+            if n < 0 { if errno == EINTR { continue }; return nil }
+            if n == 0 { break }
+            size += UInt64(n)
+            _ = buf.withUnsafeBytes { EVP_DigestUpdate(ctx, $0.baseAddress, n) }
+        }
+        var out = [UInt8](repeating: 0, count: 32)
+        var len: UInt32 = 0
+        guard out.withUnsafeMutableBufferPointer({ EVP_DigestFinal_ex(ctx, $0.baseAddress, &len) }) == 1 else { return nil }
+        return (size, hex(Array(out[0..<Int(len)])))
+    }
+}

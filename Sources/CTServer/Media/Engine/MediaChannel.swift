@@ -131,29 +131,54 @@ final class MediaChannel {
 }
 
 /// A recording in progress: mono (what the channel said and heard, mixed) or stereo (left:
-/// what the channel said — the caller; right: what it heard — the agent in a bridge).
+/// what the channel said — the caller; right: what it heard — the agent in a bridge). While
+/// paused it writes silence, so the file keeps the call's timeline, and lists the span.
 final class Recorder {
     let writer: WAVWriter
     let request: MediaCommand.RecordRequest
+    let startedAtMs: UInt64
     var silentMs = 0
     var heardSpeech = false
+    private(set) var pauses: [RecordingResult.Pause] = []
+    private var pausedAt: Int?
     private var frame: [Int16]
 
     init(_ r: MediaCommand.RecordRequest) throws {
         request = r
         writer = try WAVWriter(path: r.path, channels: r.stereo ? 2 : 1)
         frame = [Int16](repeating: 0, count: JitterBuffer.frameSamples * 2)
+        var tv = timeval()
+        gettimeofday(&tv, nil)
+        startedAtMs = UInt64(tv.tv_sec) * 1000 + UInt64(tv.tv_usec / 1000)
+    }
+
+    var isPaused: Bool { pausedAt != nil }
+
+    func pause(_ on: Bool) {
+        if on, pausedAt == nil { pausedAt = writer.durationMs }
+        if !on, let at = pausedAt {
+            pauses.append(.init(startMs: at, endMs: writer.durationMs))
+            pausedAt = nil
+        }
+    }
+
+    /// The result once closed (an open pause ends with the file).
+    func result(reason: String) -> RecordingResult {
+        if pausedAt != nil { pause(false) }
+        return RecordingResult(tag: request.tag, path: request.path, durationMs: writer.durationMs, reason: reason, channels: writer.channels,
+                               startedAtMs: startedAtMs, pauses: pauses, startedBy: request.startedBy, callID: request.callID)
     }
 
     /// Appends one frame; returns a reason when the recording should end.
     func append(input: [Int16], hasInput: Bool, output: [Int16], hasOutput: Bool) -> String? {
         let n = JitterBuffer.frameSamples
         var energy: Int64 = 0
+        let paused = pausedAt != nil
         frame.withUnsafeMutableBufferPointer { f in
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeBufferPointer { out in
                     for i in 0..<n {
-                        let a = hasInput ? inp[i] : 0, b = hasOutput ? out[i] : 0
+                        let a = hasInput && !paused ? inp[i] : 0, b = hasOutput && !paused ? out[i] : 0
                         energy += Int64(a) * Int64(a)
                         if request.stereo { f[2 * i] = a; f[2 * i + 1] = b } else { f[i] = Int16(clamping: Int32(a) + Int32(b)) }
                     }
@@ -161,9 +186,10 @@ final class Recorder {
             }
             writer.append(f.baseAddress!, count: request.stereo ? 2 * n : n)
         }
+        if writer.durationMs >= request.maxMs { return "max-length" }
+        if paused { return nil }
         // Silence: mean power below about -45 dBFS.
         if energy / Int64(n) < 180 { silentMs += 20 } else { silentMs = 0; heardSpeech = true }
-        if writer.durationMs >= request.maxMs { return "max-length" }
         if request.silenceMs > 0, silentMs >= request.silenceMs { return "silence" }
         return nil
     }

@@ -59,8 +59,11 @@ public enum MediaCommand: Sendable {
         public var terminators: Set<Character>
         public var beep: Bool
         public var tag: UInt32
+        /// Passed through to the result (the call's recording: who started it, which call).
+        public var startedBy: String
+        public var callID: String
         public init(path: String, stereo: Bool = false, maxMs: Int = 3_600_000, silenceMs: Int = 0, terminators: Set<Character> = [],
-                    beep: Bool = false, tag: UInt32 = 0) {
+                    beep: Bool = false, tag: UInt32 = 0, startedBy: String = "", callID: String = "") {
             self.path = path
             self.stereo = stereo
             self.maxMs = maxMs
@@ -68,6 +71,8 @@ public enum MediaCommand: Sendable {
             self.terminators = terminators
             self.beep = beep
             self.tag = tag
+            self.startedBy = startedBy
+            self.callID = callID
         }
     }
 
@@ -81,6 +86,8 @@ public enum MediaCommand: Sendable {
     case stopCollect(id: String)
     case record(id: String, RecordRequest)
     case stopRecord(id: String)
+    /// Paused: the recording goes on with silence (card numbers are never written) and the span is listed.
+    case pauseRecord(id: String, paused: Bool)
     case join(mix: String, id: String, role: MixRole, bridge: Bool)
     case leave(id: String)
     case setRole(id: String, role: MixRole)
@@ -94,12 +101,30 @@ public enum MediaCommand: Sendable {
 
 public enum DTMFSource: String, Sendable { case rfc4733, inband, info }
 
+/// A closed recording, as the channel loop reports it: its file, length, why it ended, the
+/// paused spans (milliseconds from its start, written as silence) and what it was started with.
+public struct RecordingResult: Sendable, Equatable {
+    public struct Pause: Sendable, Equatable {
+        public var startMs: Int
+        public var endMs: Int
+    }
+    public var tag: UInt32
+    public var path: String
+    public var durationMs: Int
+    public var reason: String
+    public var channels: Int
+    public var startedAtMs: UInt64
+    public var pauses: [Pause]
+    public var startedBy: String
+    public var callID: String
+}
+
 /// What the channel loop reports back (on the signalling loop).
 public enum MediaEvent: Sendable, Equatable {
     case dtmf(id: String, digit: Character, source: DTMFSource)
     case playDone(id: String, tag: UInt32, outcome: Player.Outcome)
     case digitsCollected(id: String, tag: UInt32, digits: String, reason: DigitCollector.Reason)
-    case recordDone(id: String, tag: UInt32, path: String, durationMs: Int, reason: String)
+    case recordDone(id: String, RecordingResult)
     /// The channel's bridge came apart (the other party left); it is alone now.
     case bridgeEnded(id: String, mix: String)
     case failed(id: String, what: String)

@@ -442,7 +442,7 @@ public final class MediaEngine: @unchecked Sendable {
         guard let r = ch.recorder else { return }
         ch.recorder = nil
         r.writer.close()
-        events.append(.recordDone(id: ch.id, tag: r.request.tag, path: r.request.path, durationMs: r.writer.durationMs, reason: reason))
+        events.append(.recordDone(id: ch.id, r.result(reason: reason)))
     }
 
     // MARK: commands
@@ -494,10 +494,13 @@ public final class MediaEngine: @unchecked Sendable {
                 ch.recorder = try Recorder(request)
             } catch {
                 events.append(.failed(id: id, what: "record: \(error)"))
-                events.append(.recordDone(id: id, tag: request.tag, path: request.path, durationMs: 0, reason: "failed"))
+                events.append(.recordDone(id: id, RecordingResult(tag: request.tag, path: request.path, durationMs: 0, reason: "failed", channels: request.stereo ? 2 : 1,
+                                                                  startedAtMs: 0, pauses: [], startedBy: request.startedBy, callID: request.callID)))
             }
         case .stopRecord(let id):
             if let ch = channels[id] { stopRecording(ch, reason: "stopped") }
+        case .pauseRecord(let id, let paused):
+            channels[id]?.recorder?.pause(paused)
         case .join(let mixID, let id, let role, let bridge):
             guard let ch = channels[id] else { return }
             leaving.removeAll { $0 === ch }
