@@ -83,7 +83,8 @@ import Glibc
             }
             for i in 0..<flowServers {
                 let name = i == 0 ? "flow-acd" : "flow-acd\(i + 1)"
-                let server = try FlowServerUnderTest(name: name, ct: link, database: pg.url, spool: dir.appendingPathComponent("spool-\(i)"), flows: flows)
+                let server = try FlowServerUnderTest(name: name, ct: link, database: pg.url, spool: dir.appendingPathComponent("spool-\(i)"), flows: flows,
+                                                     ["--recordings", dir.appendingPathComponent("recordings").path, "--retention-days", "30"])
                 let f = server.process
                 self.flows.append(f)
                 apps.append(server.app)

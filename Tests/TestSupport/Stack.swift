@@ -7,7 +7,8 @@ public struct StartFailed: Error, CustomStringConvertible {
 
 /// A CT-Server started for one test: SIP and the Flow-Server link on ephemeral ports, SIP user
 /// 1001 (password pw-1001-secret) plus `extraSIP` (YAML under `sip:`, two spaces in), an RTP
-/// range from the one port allocator, its files in a folder of its own. Every end-to-end suite
+/// range from the one port allocator, its files in a folder of its own (recordings under
+/// `dir/recordings` unless `top` has a media block). Every end-to-end suite
 /// starts its CT-Server through this.
 public final class CTServerUnderTest {
     public static let environment = ["HOTLINE_FLOW_LINK_SECRET": "e2e-flow-link-secret"]
@@ -33,7 +34,7 @@ public final class CTServerUnderTest {
         \(extraSIP)
         flow_link:
           listen: 127.0.0.1:\(linkPort)
-        \(top)
+        \(top.contains("media:") ? top : "media:\n  recording_directory: \(dir.appendingPathComponent("recordings").path)\n" + top)
         """.write(to: cfg, atomically: true, encoding: .utf8)
         process = try ChildProcess("ct-server", ["--config", cfg.path], environment: Self.environment)
         guard let line = process.waitForLine(containing: " sip="),

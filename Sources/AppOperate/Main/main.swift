@@ -26,7 +26,9 @@ struct ConnectionOptions: ParsableArguments {
     }
 
     /// Connects, and logs in when a work code is given.
-    func open() throws -> FlowClient { try openSession().client }
+    /// A one-shot command's connection: an agent logged in elsewhere (its console, a watcher)
+    /// joins that session rather than being refused.
+    func open() throws -> FlowClient { try openSession(login: OperatorLogin(workCode: "", password: "", attach: true)).client }
 
     /// Connects and logs in when a work code is given (`login` carries the agent's extension,
     /// mode and attach); the session is nil without a work code.

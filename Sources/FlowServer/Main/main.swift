@@ -70,6 +70,8 @@ struct FlowServerCommand: ParsableCommand {
     @Option(help: "PostgreSQL URL (postgresql://…); HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
     @Option(help: "Spool folder for records on their way to PostgreSQL.") var spool: String?
     @Option(help: "Folder of flows (*.yaml) and mapping.yaml.") var flows: String?
+    @Option(help: "The CT-Server's recording folder as seen from here (recordings.directory).") var recordings: String?
+    @Option(help: "Delete recordings older than this many days (recordings.retention_days).") var retentionDays: Int?
     @Flag(help: "Check the configuration (file, flags, environment), print the effective one (secrets hidden) and exit.") var checkConfig = false
 
     func run() throws {
@@ -90,6 +92,12 @@ struct FlowServerCommand: ParsableCommand {
             cfg.appLink = l
         }
         if let flows { cfg.flowsDirectory = flows }
+        if recordings != nil || retentionDays != nil {
+            var r = cfg.recordings ?? RecordingSettings()
+            if let recordings { r.directory = recordings }
+            if let retentionDays { r.retentionDays = retentionDays }
+            cfg.recordings = r
+        }
         // An empty URL would make libpq fall back to its default socket: refused, not guessed.
         let env = ProcessInfo.processInfo.environment[FlowServerConfig.databaseURLEnvironmentVariable]
         for (what, value) in [("--database-url", databaseURL), (FlowServerConfig.databaseURLEnvironmentVariable, env), ("database.url", cfg.database?.url)] {

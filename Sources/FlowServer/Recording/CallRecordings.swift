@@ -23,6 +23,9 @@ final class CallRecordings {
         /// The policy's decision for this call (made once: a percentage is not re-rolled).
         var decided: Bool?
         var policyStarted = false
+        /// The call's numbers, kept from its record (which is written before the file is closed).
+        var caller: String?
+        var called: String?
         init(machine: CallRecording, link: ChannelLink) {
             self.machine = machine
             self.link = link
@@ -49,6 +52,9 @@ final class CallRecordings {
         if let e = entries[channel] { return e }
         let id = recorder.callID(channel) ?? UUID()
         let e = Entry(machine: CallRecording(channel: channel, callID: id, day: now()), link: link)
+        let snapshot = recorder.snapshot(channel)
+        e.caller = snapshot?.caller
+        e.called = snapshot?.called
         entries[channel] = e
         return e
     }
@@ -153,8 +159,8 @@ final class CallRecordings {
         var agents = e?.agents ?? []
         if let a = now.agent, !agents.contains(a) { agents.append(a) }
         if agents.isEmpty, let a = snapshot?.agent { agents = [a] }
-        row.caller = snapshot?.caller
-        row.called = snapshot?.called
+        row.caller = snapshot?.caller ?? e?.caller
+        row.called = snapshot?.called ?? e?.called
         row.queue = e?.queue ?? now.queue ?? snapshot?.queue
         row.agents = agents
         row.channels = Int(r?.channels ?? 1)

@@ -65,9 +65,9 @@ enum RecordingCatalogue {
     /// Deletes every recording that started more than `days` days ago (files and rows), under an
     /// advisory lock so that one Flow-Server of several does it; returns what it deleted.
     static func purge(_ db: PostgresConnection, days: Int, directory: String, by op: String) throws -> (count: Int, bytes: UInt64, paths: [String]) {
-        let lock = try db.execute("SELECT pg_try_advisory_lock(72_531_015) AS got")
+        let lock = try db.execute("SELECT pg_try_advisory_lock(72531015) AS got")
         guard lock.value(0, "got") == "t" else { return (0, 0, []) }
-        defer { _ = try? db.execute("SELECT pg_advisory_unlock(72_531_015)") }
+        defer { _ = try? db.execute("SELECT pg_advisory_unlock(72531015)") }
         let rows = try db.execute("""
             SELECT id, path, size_bytes FROM recordings WHERE started_at < now() - make_interval(days => $1::int) ORDER BY started_at LIMIT 100000
             """, [String(days)])
