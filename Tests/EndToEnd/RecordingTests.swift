@@ -159,3 +159,112 @@ import TestSupport
         #expect(try c.pg.query("select count(*) from recording_audit where action = 'delete' and outcome = 'done' and operator = '2001'") == "1")
     }
 }
+
+extension RecordingTests {
+    /// A call transferred from 1001 to 1002 is one recording covering both agents: the right
+    /// channel carries 1001's 600 Hz first, then 1002's 900 Hz; the catalogue names both. A
+    /// supervisor scores it; the quality report averages the score for 1001.
+    @Test func recordingFollowsATransferAndIsScored() throws {
+        let c = try AgentTests.Center(edge: edge, queues: """
+            queues:
+              sales:
+                strategy: skill-level-first
+                recording: {policy: all, from: answer}
+            ring_timeout_ms: 10000
+            wrap_up_seconds: 1
+            """)
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        _ = try c.phone("1002", answers: true, audio: try AgentTests.toneWAV(c.dir, 900))
+        let a1 = try c.watcher("1001", ["--transfer-to", "agent:1002", "--transfer-after", "4"])
+        let a2 = try c.watcher("1002", ["--hangup-after", "4"])
+        let caller = try c.caller(audio: try AgentTests.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a1.waitForLine(containing: "\"action\":\"transfer\"", seconds: 30) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(a2.waitForLine(containing: "\"action\":\"hangup\"", seconds: 30) != nil, "\(a2.outputText)")
+        #expect(caller.wait(seconds: 30) == 0, "\(caller.outputText.suffix(1000))")
+        #expect(TestSupport.waitUntil(20) { (try? c.pg.query("select count(*) from recordings")) == "1" }, "\(c.flow.outputText.suffix(3000))")
+        #expect(try catalogue(c, "array_to_string(agents, ',')") == "1001,1002")
+        let file = c.dir.appendingPathComponent("recordings").appendingPathComponent(try catalogue(c, "path"))
+        let wav = try Self.stereo(file)
+        let first = 1000 * 8..<3000 * 8, last = (wav.right.count - 2500 * 8)..<(wav.right.count - 500 * 8)
+        #expect(Self.power(wav.right[first], 600) > 20 * Self.power(wav.right[first], 900), "1001 first")
+        #expect(Self.power(wav.right[last], 900) > 20 * Self.power(wav.right[last], 600), "1002 last")
+        #expect(Self.power(wav.left[last], 440) > 20 * Self.power(wav.left[last], 900), "the caller throughout")
+        let id = try catalogue(c, "id")
+        let agentScore = try c.appOperate("1001", ["recordings", "score", id, "90", "own call"])
+        #expect(agentScore.status != 0, "an agent cannot score: \(agentScore.output)")
+        let score = try c.appOperate("2001", ["recordings", "score", id, "80", "clear, polite, transferred correctly"])
+        #expect(score.status == 0 && score.output.contains("scored 80 for 1001"), "\(score.output)")
+        let report = try c.appOperate("2001", ["recordings", "report", "--format", "csv"])
+        #expect(report.status == 0 && report.output.contains("agent,1001,0,,1,80.0"), "\(report.output)")
+    }
+
+    /// The agent hangs up first: the caller goes to the queue's survey flow, presses 4 (SIP
+    /// INFO); the score is on the call's record and in the CSAT report by agent and queue.
+    @Test func postCallSurveyScoreReachesTheRecordAndTheReport() throws {
+        let c = try AgentTests.Center(edge: edge, queues: """
+            queues:
+              sales:
+                survey_flow: survey
+            wrap_up_seconds: 1
+            """, extraFlows: ["survey": Self.survey])
+        defer { c.stop() }
+        _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        let a1 = try c.watcher("1001", ["--hangup-after", "3"])
+        let text = try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uac_survey.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "@AUDIO@", with: try AgentTests.tone(c.dir, 440).path)
+            .replacingOccurrences(of: "@PAUSE@", with: "9000").replacingOccurrences(of: "@KEY@", with: "4")
+        let scenario = c.dir.appendingPathComponent("survey-caller.xml")
+        try text.write(to: scenario, atomically: true, encoding: .utf8)
+        let caller = try SIPp.start("127.0.0.1:\(c.sip)", scenario: scenario, ["-s", "4000", "-m", "1", "-timeout", "60", "-timeout_error"])
+        defer { _ = caller.stop() }
+        #expect(a1.waitForLine(containing: "\"action\":\"hangup\"", seconds: 30) != nil, "\(a1.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(caller.wait(seconds: 45) == 0, "the survey flow ended the call: \(caller.outputText.suffix(1500))\n\(c.flow.outputText.suffix(2500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select csat from calls")) == "4" },
+                "\((try? c.pg.query("select disposition || ' ' || coalesce(csat::text, '-') from calls")) ?? "")\n\(c.flow.outputText.suffix(2500))")
+        #expect(try c.pg.query("select agent || ' ' || ended_by from calls") == "1001 agent")
+        let report = try c.appOperate("2001", ["recordings", "report", "--format", "csv"])
+        #expect(report.status == 0 && report.output.contains("agent,1001,1,4.00") && report.output.contains("queue,sales,1,4.00"), "\(report.output)")
+    }
+
+    /// The Flow-Server that owns a recorded call is killed mid-call: the CT-Server keeps
+    /// writing, the Flow-Server that adopts the call catalogues the complete file.
+    @Test func recordingSurvivesTheOwningFlowServersDeath() throws {
+        let c = try AgentTests.Center(edge: edge, queues: """
+            queues:
+              sales:
+                recording: {policy: all, from: answer}
+            wrap_up_seconds: 1
+            """, flowServers: 2)
+        defer { c.stop() }
+        let phone = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        let a = try c.watcher("1001", [], server: 1)
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select flow_server from agent_presence where agent = '1001'")) == "flow-acd2" })
+        Thread.sleep(forTimeInterval: 4)   // the first Flow-Server reads the presence (every 3 s)
+        let caller = try c.caller(audio: try AgentTests.tone(c.dir, 440))
+        defer { _ = caller.stop() }
+        #expect(a.waitForLine(containing: "\"kind\":\"connected\"", seconds: 25) != nil, "\(a.outputText)\n\(c.flows.map { $0.outputText.suffix(1500) }.joined(separator: "\n----\n"))")
+        let connected = Date()
+        Thread.sleep(forTimeInterval: 2)
+        c.flows[1].signal(SIGKILL)
+        #expect(c.ct.waitForLine(containing: "channels adopted by flow-acd") != nil, "\(c.ct.outputText.suffix(1500))")
+        Thread.sleep(forTimeInterval: 4)
+        phone.command("hangup")
+        let talked = Date().timeIntervalSince(connected)
+        #expect(caller.wait(seconds: 15) == 0, "\(caller.outputText.suffix(800))")
+        #expect(TestSupport.waitUntil(20) { (try? c.pg.query("select count(*) from recordings")) == "1" },
+                "not catalogued: \(c.flows[0].outputText.suffix(3000))\n\(c.ct.outputText.suffix(1500))")
+        let path = try catalogue(c, "path")
+        let file = c.dir.appendingPathComponent("recordings").appendingPathComponent(path)
+        #expect(try catalogue(c, "sha256") == Crypto.sha256(file: file.path)?.hex)
+        let ms = Int(try catalogue(c, "duration_ms")) ?? 0
+        #expect(Double(ms) / 1000 > talked - 1.5 && Double(ms) / 1000 < talked + 1.5, "complete: \(ms) ms for \(talked) s of talk")
+        let wav = try Self.stereo(file)
+        let after = (ms - 3000) * 8..<(ms - 1000) * 8   // after the Flow-Server's death
+        #expect(Self.power(wav.left[after], 440) > 20 * Self.power(wav.left[after], 600) && Self.power(wav.right[after], 600) > 20 * Self.power(wav.right[after], 440),
+                "both parties recorded after the death")
+        #expect(try c.pg.query("select started_by || ' ' || coalesce(call_id::text, '-') = (select 'policy ' || call_id::text from calls) from recordings") == "t")
+        #expect(c.flows[0].outputText.contains("catalogued"), "the adopter catalogued it")
+    }
+}
