@@ -1,6 +1,7 @@
 import Foundation
 import Testing
 @testable import CTServerKit
+import Protocol
 
 @Suite struct G711Tests {
     @Test func uLawRoundTripIsWithinQuantisation() {
@@ -296,6 +297,37 @@ import Testing
         let full = try WAVFile.readPrompt(path: path)
         #expect(full.count == 12000)
         #expect(Array(full.prefix(100)) == Array(tone.prefix(100)))
+    }
+
+    /// A stereo recorder: caller left, what it hears right; paused, both are silence and the
+    /// span is listed (an open pause ends with the file); the file's SHA-256 and size are summed.
+    @Test func recorderPausesIntoSilenceAndListsTheSpan() throws {
+        let dir = FileManager.default.temporaryDirectory.appendingPathComponent("rec-\(UUID().uuidString)")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let path = dir.appendingPathComponent("a/b.wav").path
+        let r = try Recorder(.init(path: path, stereo: true, startedBy: "policy", callID: "c1"))
+        let n = JitterBuffer.frameSamples
+        let left = [Int16](repeating: 1000, count: n), right = [Int16](repeating: -2000, count: n)
+        for i in 0..<150 {
+            if i == 50 { r.pause(true) }
+            if i == 100 { r.pause(false) }
+            if i == 120 { r.pause(true) }
+            #expect(r.append(input: left, hasInput: true, output: right, hasOutput: true) == nil)
+        }
+        r.writer.close()
+        let result = r.result(reason: "hangup")
+        #expect(result.pauses == [.init(startMs: 1000, endMs: 2000), .init(startMs: 2400, endMs: 3000)])
+        #expect(result.durationMs == 3000 && result.channels == 2 && result.startedBy == "policy" && result.callID == "c1")
+        let b = [UInt8](try Data(contentsOf: URL(fileURLWithPath: path)))
+        func sample(_ frame: Int, _ ch: Int) -> Int16 { let o = 44 + frame * 4 + ch * 2; return Int16(bitPattern: UInt16(b[o]) | UInt16(b[o + 1]) << 8) }
+        #expect(sample(10, 0) == 1000 && sample(10, 1) == -2000)
+        #expect(sample(8000 + 10, 0) == 0 && sample(8000 + 10, 1) == 0)    // 1.0–2.0 s: paused
+        #expect(sample(16000 + 10, 0) == 1000)
+        #expect(sample(20000 + 10, 1) == 0)                                 // 2.4 s on: paused to the end
+        let summed = try #require(Crypto.sha256(file: path))
+        #expect(summed.size == UInt64(b.count) && summed.size == 44 + 3 * 8000 * 4)
+        #expect(summed.hex.count == 64)
+        #expect(Crypto.sha256(file: dir.appendingPathComponent("none").path) == nil)
     }
 
     @Test func resamplesAndMixesDownOtherFormats() throws {

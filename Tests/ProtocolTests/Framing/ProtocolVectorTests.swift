@@ -162,3 +162,26 @@ extension ProtocolVectorTests {
         #expect(throws: ProtocolError.self) { try MonitorChannel.decode(MonitorChannel(channelID: "s", targetChannelID: "a", mode: .listen).encodedBody().map { $0 == 1 ? 9 : $0 }) }
     }
 }
+
+extension ProtocolVectorTests {
+    @Test func recordingMessagesRoundTrip() throws {
+        let r = try RecordChannel.decode(RecordChannel(channelID: "c", name: "2026/12/03/x", stereo: true, tag: 7, startedBy: "policy", callID: "abc").encodedBody())
+        #expect(r.name == "2026/12/03/x" && r.startedBy == "policy" && r.callID == "abc")
+        let c = try RecordingControl.decode(RecordingControl(channelID: "c", action: .resume).encodedBody())
+        #expect(c.channelID == "c" && c.action == .resume)
+        #expect(throws: ProtocolError.self) { try RecordingControl.decode(RecordingControl(channelID: "c", action: .pause).encodedBody().map { $0 == 1 ? 9 : $0 }) }
+        let summary = MediaEventMessage.Recording(sizeBytes: 288_044, sha256: "ab", channels: 2, startedAtMs: 1_796_300_000_000, pauses: "3120-5380",
+                                                  startedBy: "1001", callID: "abc")
+        let e = try MediaEventMessage.decode(MediaEventMessage(channelID: "c", kind: .recordDone, tag: 5, reason: "hangup", path: "/r/x.wav", durationMs: 9000,
+                                                               timestampMs: 1, recording: summary).encodedBody())
+        #expect(e.recording == summary)
+        let plain = try MediaEventMessage.decode(MediaEventMessage(channelID: "c", kind: .playDone, timestampMs: 1).encodedBody())
+        #expect(plain.recording == nil)
+        let q = try RecordingRequest.decode(RecordingRequest(action: "download", fromMs: 1, toMs: 2, agent: "1001", id: 9, offset: 524_288, score: 80,
+                                                             comment: "ok", limit: 5, sipExtension: "1003").encodedBody())
+        #expect(q.action == "download" && q.id == 9 && q.offset == 524_288 && q.score == 80 && q.agent == "1001" && q.sipExtension == "1003" && q.limit == 5)
+        let reply = try RecordingReply.decode(RecordingReply(summary: "s", columns: ["a"], rows: [["1"]], data: [1, 2, 3], totalBytes: 3, sha256: "ff").encodedBody())
+        #expect(reply.data == [1, 2, 3] && reply.totalBytes == 3 && reply.rows == [["1"]] && reply.sha256 == "ff")
+        #expect(try StopMedia.decode(StopMedia(channelID: "c", what: .playAndCollect).encodedBody()).what == .playAndCollect)
+    }
+}
