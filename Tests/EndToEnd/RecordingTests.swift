@@ -266,5 +266,14 @@ extension RecordingTests {
                 "both parties recorded after the death")
         #expect(try c.pg.query("select started_by || ' ' || coalesce(call_id::text, '-') = (select 'policy ' || call_id::text from calls) from recordings") == "t")
         #expect(c.flows[0].outputText.contains("catalogued"), "the adopter catalogued it")
+        // Rows lost (a folder restored without them): the sidecars catalogue the files again.
+        let sha = try catalogue(c, "sha256")
+        _ = try c.pg.query("delete from recordings")
+        let dir = c.dir.appendingPathComponent("recordings").path
+        let imported = try ChildProcess.run("flow-server", ["recordings-import", "--directory", dir, "--database-url", c.pg.url], seconds: 30)
+        #expect(imported.status == 0 && imported.output.contains("1 catalogued now"), "\(imported.output)")
+        #expect(try catalogue(c, "path || ' ' || sha256 || ' ' || started_by") == "\(path) \(sha) policy")
+        let again = try ChildProcess.run("flow-server", ["recordings-import", "--directory", dir, "--database-url", c.pg.url], seconds: 30)
+        #expect(again.status == 0 && again.output.contains("0 catalogued now, 1 already there"), "\(again.output)")
     }
 }

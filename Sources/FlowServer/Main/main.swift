@@ -8,7 +8,7 @@ struct FlowServerRoot: ParsableCommand {
     static let configuration = CommandConfiguration(
         commandName: "flow-server",
         abstract: "Hotline Flow-Server: flows, ACD, agents and records.",
-        subcommands: [FlowServerCommand.self, OperatorCommand.self],
+        subcommands: [FlowServerCommand.self, OperatorCommand.self, RecordingsImportCommand.self],
         defaultSubcommand: FlowServerCommand.self)
 }
 
@@ -52,6 +52,26 @@ struct OperatorCommand: ParsableCommand {
                                                    sipExtension: sipExtension, mayCallExternal: external), password: password, db)
             print("operator \(workCode) created (id \(id), roles \(role.sorted().joined(separator: ",")))")
         }
+    }
+}
+
+/// Catalogues recordings from the CT-Server's sidecars (`NAME.wav.json`): those whose
+/// RecordDone reached no Flow-Server, or a recording folder restored without its rows.
+struct RecordingsImportCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(commandName: "recordings-import",
+                                                    abstract: "Catalogue every recording under a folder whose sidecar has no row yet (idempotent).")
+    @Option(help: "The recording folder (as recordings.directory).") var directory: String = "run/recordings"
+    @Option(help: "PostgreSQL URL; HOTLINE_DATABASE_URL beats it.") var databaseURL: String?
+    func run() throws {
+        guard let url = ProcessInfo.processInfo.environment[FlowServerConfig.databaseURLEnvironmentVariable] ?? databaseURL else {
+            throw ValidationError("give --database-url or \(FlowServerConfig.databaseURLEnvironmentVariable)")
+        }
+        let db = try PostgresConnection(url: url)
+        try Migrator.bundled().migrate(db)
+        let r = try RecordingCatalogue.importSidecars(db, directory: directory)
+        print("recordings-import: \(r.found) sidecars under \(directory), \(r.added) catalogued now, \(r.found - r.added - r.bad.count) already there")
+        for b in r.bad { print("  unreadable sidecar: \(b)") }
+        if !r.bad.isEmpty { throw ExitCode(1) }
     }
 }
 

@@ -3,7 +3,7 @@ import Foundation
 /// The recording catalogue in PostgreSQL: finding recordings, the audit of every play,
 /// download and delete, supervisors' scores, the quality report and the retention run.
 /// Parameterised SQL only; the caller runs it off the loop.
-enum RecordingCatalogue {
+public enum RecordingCatalogue {
     struct Row {
         var id: Int64
         var path: String
@@ -105,5 +105,56 @@ enum RecordingCatalogue {
             ORDER BY 1, 2
             """, [String(from), String(to)])
         return (0..<rows.count).map { i in ["by", "name", "surveys", "csat", "scored", "score"].map { rows.value(i, $0) ?? "" } }
+    }
+}
+
+extension RecordingCatalogue {
+    /// The CT-Server's sidecar of a closed call recording (`NAME.wav.json`).
+    struct Sidecar: Decodable {
+        var channelID: String
+        var callID: String
+        var caller: String
+        var called: String
+        var startedAtMs: UInt64
+        var durationMs: Int
+        var channels: Int
+        var sizeBytes: UInt64
+        var sha256: String
+        var pauses: String
+        var startedBy: String
+        var reason: String
+    }
+
+    /// Catalogues every recording under `directory` whose sidecar has no row yet (a RecordDone
+    /// that reached no Flow-Server, or a folder restored without its rows). Rows already there
+    /// are left as they are. Returns (sidecars found, rows added, sidecars unreadable).
+    public static func importSidecars(_ db: PostgresConnection, directory: String) throws -> (found: Int, added: Int, bad: [String]) {
+        let root = URL(fileURLWithPath: directory).standardizedFileURL
+        guard let walker = FileManager.default.enumerator(at: root, includingPropertiesForKeys: nil) else { return (0, 0, []) }
+        var found = 0, added = 0, bad: [String] = []
+        for case let url as URL in walker where url.lastPathComponent.hasSuffix(".wav.json") {
+            found += 1
+            let relative = String(url.standardizedFileURL.path.dropFirst(root.path.count).drop { $0 == "/" }.dropLast(5))
+            guard let data = try? Data(contentsOf: url), let car = try? JSONDecoder().decode(Sidecar.self, from: data) else {
+                bad.append(relative + ".json")
+                continue
+            }
+            guard FileManager.default.fileExists(atPath: (directory as NSString).appendingPathComponent(relative)) else { continue }
+            let pauses = "[" + car.pauses.split(separator: ",").compactMap { span -> String? in
+                let p = span.split(separator: "-").compactMap { Int($0) }
+                return p.count == 2 ? "[\(p[0]),\(p[1])]" : nil
+            }.joined(separator: ",") + "]"
+            let rows = try db.execute("""
+                INSERT INTO recordings (path, call_id, channel_id, started_at, duration_ms, reason, caller, called, channels, size_bytes, sha256, pauses, started_by)
+                VALUES ($1, $2::uuid, $3, to_timestamp($4::float8), $5::int, $6, $7, $8, $9::smallint, $10::bigint, $11, $12::jsonb, $13)
+                ON CONFLICT DO NOTHING RETURNING path
+                """, [relative, UUID(uuidString: car.callID)?.uuidString, car.channelID, String(Double(car.startedAtMs) / 1000), String(car.durationMs), car.reason,
+                      car.caller, car.called, String(car.channels), String(car.sizeBytes), car.sha256, pauses, car.startedBy])
+            if rows.count == 1 {
+                added += 1
+                _ = try db.execute("UPDATE calls SET recording = $1 WHERE call_id = $2::uuid AND recording IS NULL", [relative, UUID(uuidString: car.callID)?.uuidString])
+            }
+        }
+        return (found, added, bad)
     }
 }

@@ -4,7 +4,7 @@ import Protocol
 /// What the CT-Server does with a call's recording once it is closed, off the channel loop:
 /// sums the file (size, SHA-256) and writes its catalogue sidecar beside it (`NAME.wav.json`),
 /// so a recording whose RecordDone reached no Flow-Server (none attached at that moment) can
-/// still be catalogued from the shared recording folder (`flow-server recordings import`).
+/// still be catalogued from the shared recording folder (`flow-server recordings-import`).
 enum RecordingFiles {
     static let queue = DispatchQueue(label: "hotline.recordings", qos: .utility)
 
