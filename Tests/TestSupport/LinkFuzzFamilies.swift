@@ -38,11 +38,19 @@ public enum LinkFuzzFamilies {
                  body(FlowAdminRequest(action: "rollback", name: "fuzz", version: 1)),
                  body(FlowAdminRequest(action: "validate", kind: "mapping", source: "mappings:\n  - called: \"1\"\n    flow: fuzz\n"))]
             },
+            .init(name: "app/recordings", type: RecordingRequest.messageType) { _ in
+                [body(RecordingRequest(action: "find", fromMs: 1_700_000_000_000, toMs: 1_700_086_400_000, agent: "1001", caller: "5550001", queue: "sales")),
+                 body(RecordingRequest(action: "download", id: 1, offset: 0)), body(RecordingRequest(action: "download", id: 1, offset: 1 << 40)),
+                 body(RecordingRequest(action: "play", id: 1, sipExtension: "1001")), body(RecordingRequest(action: "delete", id: 999_999)),
+                 body(RecordingRequest(action: "score", id: 1, score: 50, comment: "fuzz")), body(RecordingRequest(action: "report")),
+                 body(RecordingRequest(action: "purge"))]
+            },
         ]
         let arguments: [String: String] = ["reason": "break", "queue": "sales", "to": "1999", "agent": "1001", "mode": "listen",
-                                           "password": "lock", "extension": "1001", "node": "a", "flow": "fuzz"]
+                                           "password": "lock", "extension": "1001", "node": "a", "flow": "fuzz", "do": "pause", "max_minutes": "5"]
         for action in ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult", "complete",
-                       "cancel", "conference", "call", "return", "status", "queue", "board", "force-logout", "force-not-ready", "monitor", "stop-monitor"] {
+                       "cancel", "conference", "call", "return", "status", "queue", "board", "force-logout", "force-not-ready", "monitor", "stop-monitor",
+                       "record"] {
             families.append(.init(name: "app/agent:\(action)", type: AgentCommand.messageType) { _ in
                 [body(AgentCommand(action: action)), body(AgentCommand(action: action, arguments: arguments))]
             })
@@ -66,10 +74,16 @@ public enum LinkFuzzFamilies {
             .init(name: "flow/transfer", type: TransferChannel.messageType) { l in ids(l).map { body(TransferChannel(channelID: $0, target: "1999")) } },
             .init(name: "flow/hand-over", type: HandOverChannel.messageType) { l in ids(l).map { body(HandOverChannel(channelID: $0, flowServer: "nobody", data: ["k": "v"])) } },
             .init(name: "flow/channel-data", type: ChannelData.messageType) { l in ids(l).map { body(ChannelData(channelID: $0, data: ["k": "v"])) } },
-            .init(name: "flow/play", type: PlayMedia.messageType) { l in ids(l).map { body(PlayMedia(channelID: $0, items: ["tone:beep:200", "silence:100", "file:none"], tag: 7)) } },
+            .init(name: "flow/play", type: PlayMedia.messageType) { l in ids(l).map { body(PlayMedia(channelID: $0, items: ["tone:beep:200", "silence:100", "file:none", "recording:2026/12/03/none.wav"], tag: 7)) } },
             .init(name: "flow/stop-media", type: StopMedia.messageType) { l in ids(l).map { body(StopMedia(channelID: $0, what: .all)) } },
             .init(name: "flow/collect", type: CollectDigits.messageType) { l in ids(l).map { body(CollectDigits(channelID: $0, minDigits: 1, maxDigits: 4)) } },
-            .init(name: "flow/record", type: RecordChannel.messageType) { l in ids(l).map { body(RecordChannel(channelID: $0, name: "fuzz", maxMs: 500)) } },
+            .init(name: "flow/record", type: RecordChannel.messageType) { l in
+                ids(l).map { body(RecordChannel(channelID: $0, name: "fuzz", maxMs: 500)) }
+                    + ids(l).map { body(RecordChannel(channelID: $0, name: "2026/12/03/fuzz", stereo: true, maxMs: 500, startedBy: "policy", callID: "c")) }
+            },
+            .init(name: "flow/recording-control", type: RecordingControl.messageType) { l in
+                ids(l).map { body(RecordingControl(channelID: $0, action: .pause)) } + ids(l).map { body(RecordingControl(channelID: $0, action: .stop)) }
+            },
             .init(name: "flow/bridge", type: BridgeChannels.messageType) { l in [body(BridgeChannels(channelID: ids(l)[0], otherChannelID: ids(l).last!))] },
             .init(name: "flow/unbridge", type: UnbridgeChannel.messageType) { l in ids(l).map { body(UnbridgeChannel(channelID: $0)) } },
             .init(name: "flow/conference-join", type: ConferenceJoin.messageType) { l in ids(l).map { body(ConferenceJoin(channelID: $0, conference: "fuzz")) } },

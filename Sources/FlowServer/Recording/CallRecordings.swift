@@ -159,8 +159,8 @@ final class CallRecordings {
         var agents = e?.agents ?? []
         if let a = now.agent, !agents.contains(a) { agents.append(a) }
         if agents.isEmpty, let a = snapshot?.agent { agents = [a] }
-        row.caller = snapshot?.caller ?? e?.caller
-        row.called = snapshot?.called ?? e?.called
+        row.caller = snapshot?.caller ?? e?.caller ?? r.flatMap { $0.caller.isEmpty ? nil : $0.caller }
+        row.called = snapshot?.called ?? e?.called ?? r.flatMap { $0.called.isEmpty ? nil : $0.called }
         row.queue = e?.queue ?? now.queue ?? snapshot?.queue
         row.agents = agents
         row.channels = Int(r?.channels ?? 1)

@@ -16,17 +16,21 @@ public enum RecordingCatalogue {
     static let columns = ["id", "started", "duration_s", "caller", "called", "queue", "agents", "channels", "bytes", "sha256", "pauses", "started_by", "call", "file"]
 
     /// Recordings that started in [from, to) (Unix seconds), filtered; `agent` matches the
-    /// recording's agents or its call's agent.
+    /// recording's agents or its call's agent. What the row lacks (a recording catalogued by a
+    /// Flow-Server that adopted the call after it ended) comes from the call's record.
     static func find(_ db: PostgresConnection, from: Double, to: Double, agent: String, caller: String, queue: String, call: String, limit: Int) throws -> [[String]] {
         let rows = try db.execute("""
             SELECT r.id, to_char(r.started_at AT TIME ZONE 'UTC', 'YYYY-MM-DD"T"HH24:MI:SS.MS"Z"') AS started,
-                   round(r.duration_ms / 1000.0, 2) AS duration_s, coalesce(r.caller, '') AS caller, coalesce(r.called, '') AS called,
-                   coalesce(r.queue, '') AS queue, array_to_string(r.agents, ',') AS agents, r.channels, r.size_bytes, coalesce(r.sha256, '') AS sha256,
+                   round(r.duration_ms / 1000.0, 2) AS duration_s, coalesce(nullif(r.caller, ''), c.caller, '') AS caller,
+                   coalesce(nullif(r.called, ''), c.called, '') AS called, coalesce(r.queue, c.queue, '') AS queue,
+                   CASE WHEN cardinality(r.agents) > 0 THEN array_to_string(r.agents, ',') ELSE coalesce(c.agent, '') END AS agents,
+                   r.channels, r.size_bytes, coalesce(r.sha256, '') AS sha256,
                    r.pauses::text AS pauses, coalesce(r.started_by, '') AS started_by, coalesce(r.call_id::text, '') AS call, r.path
-            FROM recordings r
+            FROM recordings r LEFT JOIN calls c ON c.call_id = r.call_id
             WHERE r.started_at >= to_timestamp($1::float8) AND r.started_at < to_timestamp($2::float8)
-              AND ($3 = '' OR $3 = ANY (r.agents) OR EXISTS (SELECT 1 FROM calls c WHERE c.call_id = r.call_id AND c.agent = $3))
-              AND ($4 = '' OR r.caller = $4) AND ($5 = '' OR r.queue = $5) AND ($6 = '' OR r.call_id::text = lower($6))
+              AND ($3 = '' OR $3 = ANY (r.agents) OR c.agent = $3)
+              AND ($4 = '' OR coalesce(nullif(r.caller, ''), c.caller) = $4) AND ($5 = '' OR coalesce(r.queue, c.queue) = $5)
+              AND ($6 = '' OR r.call_id::text = lower($6))
             ORDER BY r.started_at, r.id LIMIT $7::int
             """, [String(from), String(to), agent, caller, queue, call, String(limit)])
         let names = ["id", "started", "duration_s", "caller", "called", "queue", "agents", "channels", "size_bytes", "sha256", "pauses", "started_by", "call", "path"]

@@ -112,7 +112,7 @@ extension FlowService {
                 self.loop.execute {
                     switch found {
                     case .success(.success(let r)): self.playRecording(r, to: ext, conn, frame)
-                    case .success(.failure(let why)): fail(why.text)
+                    case .success(.failure(let why)): conn.respond(to: frame, error: ProtocolError(.badMessage, why.text))
                     case .failure(let e): conn.respond(to: frame, error: ProtocolError(.unavailable, "database: \(e)"))
                     }
                 }

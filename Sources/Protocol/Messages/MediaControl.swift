@@ -353,7 +353,13 @@ public struct MediaEventMessage: WireMessage {
         public var pauses: String
         public var startedBy: String
         public var callID: String
-        public init(sizeBytes: UInt64, sha256: String, channels: UInt8, startedAtMs: UInt64, pauses: String, startedBy: String, callID: String) {
+        /// The channel's calling and called numbers (the recording's caller and called).
+        public var caller: String = ""
+        public var called: String = ""
+        public init(sizeBytes: UInt64, sha256: String, channels: UInt8, startedAtMs: UInt64, pauses: String, startedBy: String, callID: String,
+                    caller: String = "", called: String = "") {
+            self.caller = caller
+            self.called = called
             self.sizeBytes = sizeBytes
             self.sha256 = sha256
             self.channels = channels
@@ -389,7 +395,8 @@ public struct MediaEventMessage: WireMessage {
         timestampMs = try f.uint64(8) ?? 0
         if let size = try f.uint64(9) {
             recording = Recording(sizeBytes: size, sha256: try f.string(10) ?? "", channels: try f.uint8(11) ?? 1, startedAtMs: try f.uint64(12) ?? 0,
-                                  pauses: try f.string(13) ?? "", startedBy: try f.string(14) ?? "", callID: try f.string(15) ?? "")
+                                  pauses: try f.string(13) ?? "", startedBy: try f.string(14) ?? "", callID: try f.string(15) ?? "",
+                                  caller: try f.string(16) ?? "", called: try f.string(17) ?? "")
         }
     }
     public func encode(into w: inout TLVWriter) {
@@ -409,6 +416,8 @@ public struct MediaEventMessage: WireMessage {
             if !r.pauses.isEmpty { w.write(13, r.pauses) }
             if !r.startedBy.isEmpty { w.write(14, r.startedBy) }
             if !r.callID.isEmpty { w.write(15, r.callID) }
+            if !r.caller.isEmpty { w.write(16, r.caller) }
+            if !r.called.isEmpty { w.write(17, r.called) }
         }
     }
 }

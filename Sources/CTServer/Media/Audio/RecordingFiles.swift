@@ -31,7 +31,7 @@ enum RecordingFiles {
     static func summarize(_ r: RecordingResult, channelID: String, caller: String, called: String) -> MediaEventMessage.Recording {
         let summed = Crypto.sha256(file: r.path)
         let s = MediaEventMessage.Recording(sizeBytes: summed?.size ?? 0, sha256: summed?.hex ?? "", channels: UInt8(clamping: r.channels),
-                                            startedAtMs: r.startedAtMs, pauses: pauses(r), startedBy: r.startedBy, callID: r.callID)
+                                            startedAtMs: r.startedAtMs, pauses: pauses(r), startedBy: r.startedBy, callID: r.callID, caller: caller, called: called)
         if summed != nil, !r.callID.isEmpty {
             let car = Sidecar(path: r.path, channelID: channelID, callID: r.callID, caller: caller, called: called, startedAtMs: r.startedAtMs,
                               durationMs: r.durationMs, channels: r.channels, sizeBytes: s.sizeBytes, sha256: s.sha256, pauses: s.pauses,
