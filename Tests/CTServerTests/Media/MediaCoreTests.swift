@@ -299,6 +299,30 @@ import Protocol
         #expect(Array(full.prefix(100)) == Array(tone.prefix(100)))
     }
 
+    /// Tones come from a per-tone table: the same samples as the formula, cadence included,
+    /// at any position (a caller who has held for an hour hears the same tone).
+    @Test func toneTableEqualsTheFormula() {
+        for spec in [ToneSpec.ringback, .busy, .dialTone, .beep, ToneSpec.dtmf("5")!] {
+            let period = spec.cadence.reduce(0, +) * 8
+            for t in [0, 160, 7_999, 15_840, 28_800_000 + 37] {
+                var out = [Int16](repeating: 1, count: 160)
+                out.withUnsafeMutableBufferPointer { spec.render(into: $0.baseAddress!, count: 160, at: t) }
+                for i in stride(from: 0, to: 160, by: 7) {
+                    let n = t + i
+                    var on = true
+                    if period > 0 {
+                        var pos = n % period, idx = 0
+                        while pos >= spec.cadence[idx] * 8 { pos -= spec.cadence[idx] * 8; idx += 1 }
+                        on = idx % 2 == 0
+                    }
+                    let v = spec.frequencies.reduce(0.0) { $0 + sin(2 * Double.pi * $1 * Double(n) / 8000) }
+                    let want = on ? Int16(max(-32767, min(32767, v * spec.level * 32767 / Double(spec.frequencies.count)))) : 0
+                    #expect(abs(Int(out[i]) - Int(want)) <= 1, "\(spec) at \(n): \(out[i]) vs \(want)")
+                }
+            }
+        }
+    }
+
     /// A stereo recorder: caller left, what it hears right; paused, both are silence and the
     /// span is listed (an open pause ends with the file); the file's SHA-256 and size are summed.
     @Test func recorderPausesIntoSilenceAndListsTheSpan() throws {

@@ -2,7 +2,7 @@ import Foundation
 
 /// Call-progress tones, generated (never stored): a cadence of on/off periods with one or two
 /// frequencies. Defaults follow ITU-T E.180 / the North American plan.
-public struct ToneSpec: Equatable, Sendable {
+public struct ToneSpec: Hashable, Sendable {
     public var frequencies: [Double]
     /// Alternating on/off durations in ms; empty = continuous.
     public var cadence: [Int]
@@ -39,23 +39,39 @@ public struct ToneSpec: Equatable, Sendable {
         }
     }
 
-    /// Renders `samples` of the tone at position `t` (samples since the tone started).
+    /// Renders `samples` of the tone at position `t` (samples since the tone started). The
+    /// signal comes from a one-second table computed once per tone (every whole-hertz
+    /// frequency repeats within 8000 samples at 8 kHz): music-on-hold and ringback for hundreds
+    /// of callers cost a copy per frame, not two sines per sample.
     public func render(into out: UnsafeMutablePointer<Int16>, count: Int, at t: Int) {
+        let table = ToneTables.table(for: self)
         let period = cadence.reduce(0, +) * 8
-        for i in 0..<count {
-            let n = t + i
-            var on = true
-            if period > 0 {
-                var pos = n % period
-                var idx = 0
-                while pos >= cadence[idx] * 8 { pos -= cadence[idx] * 8; idx += 1 }
-                on = idx % 2 == 0
+        table.withUnsafeBufferPointer { tb in
+            let len = tb.count
+            for i in 0..<count {
+                let n = t + i
+                if period > 0 {
+                    var pos = n % period
+                    var idx = 0
+                    while pos >= cadence[idx] * 8 { pos -= cadence[idx] * 8; idx += 1 }
+                    if idx % 2 == 1 { out[i] = 0; continue }
+                }
+                out[i] = tb[n % len]
             }
-            if !on { out[i] = 0; continue }
+        }
+    }
+
+    /// The tone's continuous signal from sample 0: one second (8000 samples) when every
+    /// frequency is a whole number of hertz, else ten seconds (a click every ten seconds).
+    func signal() -> [Int16] {
+        let whole = frequencies.allSatisfy { $0 == $0.rounded() }
+        var out = [Int16](repeating: 0, count: whole ? 8000 : 80_000)
+        for n in 0..<out.count {
             var v = 0.0
             for f in frequencies { v += sin(2 * Double.pi * f * Double(n) / 8000) }
-            out[i] = Int16(max(-32767, min(32767, v * level * 32767 / Double(max(1, frequencies.count)))))
+            out[n] = Int16(max(-32767, min(32767, v * level * 32767 / Double(max(1, frequencies.count)))))
         }
+        return out
     }
 
     /// Generates a finite tone (e.g. a DTMF digit for tests and read-back).
@@ -63,5 +79,20 @@ public struct ToneSpec: Equatable, Sendable {
         var out = [Int16](repeating: 0, count: ms * 8)
         out.withUnsafeMutableBufferPointer { render(into: $0.baseAddress!, count: $0.count, at: 0) }
         return out
+    }
+}
+
+/// The tables of the tones in use, computed on first use and kept (a handful of tones).
+enum ToneTables {
+    private static let lock = NSLock()
+    nonisolated(unsafe) private static var tables: [ToneSpec: [Int16]] = [:]
+
+    static func table(for spec: ToneSpec) -> [Int16] {
+        lock.lock()
+        defer { lock.unlock() }
+        if let t = tables[spec] { return t }
+        let t = spec.signal()
+        if tables.count < 256 { tables[spec] = t }
+        return t
     }
 }
