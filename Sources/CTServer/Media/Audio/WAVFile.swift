@@ -130,11 +130,16 @@ public final class WAVWriter {
 
     /// Appends mono samples, or interleaved stereo (left, right, left, …).
     public func append(_ p: UnsafePointer<Int16>, count: Int) {
+        #if _endian(little)
+        // WAV is little-endian, like the host: the samples' bytes are copied as they are.
+        pending.append(contentsOf: UnsafeRawBufferPointer(start: p, count: count * 2))
+        #else
         for i in 0..<count {
             let v = UInt16(bitPattern: p[i])
             pending.append(UInt8(v & 0xFF))
             pending.append(UInt8(v >> 8))
         }
+        #endif
         frames += count / channels
         if pending.count >= 8000 * 2 * channels { flush() }
     }

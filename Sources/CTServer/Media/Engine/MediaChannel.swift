@@ -174,20 +174,23 @@ final class Recorder {
         let n = JitterBuffer.frameSamples
         var energy: Int64 = 0
         let paused = pausedAt != nil
+        let a = hasInput && !paused, b = hasOutput && !paused
         frame.withUnsafeMutableBufferPointer { f in
             input.withUnsafeBufferPointer { inp in
                 output.withUnsafeBufferPointer { out in
-                    for i in 0..<n {
-                        let a = hasInput && !paused ? inp[i] : 0, b = hasOutput && !paused ? out[i] : 0
-                        energy += Int64(a) * Int64(a)
-                        if request.stereo { f[2 * i] = a; f[2 * i + 1] = b } else { f[i] = Int16(clamping: Int32(a) + Int32(b)) }
+                    if request.stereo {
+                        for i in 0..<n { f[2 * i] = a ? inp[i] : 0; f[2 * i + 1] = b ? out[i] : 0 }
+                    } else {
+                        for i in 0..<n { f[i] = Int16(clamping: Int32(a ? inp[i] : 0) + Int32(b ? out[i] : 0)) }
                     }
+                    // The caller's energy, for stopping at silence (only when asked: calls' recordings don't).
+                    if request.silenceMs > 0, a { for i in 0..<n { energy += Int64(inp[i]) * Int64(inp[i]) } }
                 }
             }
             writer.append(f.baseAddress!, count: request.stereo ? 2 * n : n)
         }
         if writer.durationMs >= request.maxMs { return "max-length" }
-        if paused { return nil }
+        if paused || request.silenceMs == 0 { return nil }
         // Silence: mean power below about -45 dBFS.
         if energy / Int64(n) < 180 { silentMs += 20 } else { silentMs = 0; heardSpeech = true }
         if request.silenceMs > 0, silentMs >= request.silenceMs { return "silence" }
