@@ -130,7 +130,8 @@ extension ChannelManager {
             let path = (settings.recordingDirectory as NSString).appendingPathComponent(file)
             if m.beep { media.submit(.play(id: ch.id, player: Player(items: [.tone(.beep, ms: 250)], tag: m.tag))) }
             media.submit(.record(id: ch.id, .init(path: path, stereo: m.stereo, maxMs: Int(m.maxMs), silenceMs: Int(m.silenceMs),
-                                                  terminators: Set(m.terminators), beep: m.beep, tag: m.tag, startedBy: m.startedBy, callID: m.callID)))
+                                                  terminators: Set(m.terminators), beep: m.beep, tag: m.tag, startedBy: m.startedBy, callID: m.callID,
+                                                  io: RecordingFiles.queue)))
             return path
         }
     }
@@ -146,7 +147,8 @@ extension ChannelManager {
     }
 
     /// A closed recording is reported once its file is summed: size and SHA-256 are computed,
-    /// and the catalogue sidecar (`NAME.wav.json`) written, off the loop; then RecordDone goes to
+    /// and the catalogue sidecar (`NAME.wav.json`) written, off the loop — on the serial queue
+    /// that wrote the file, so after its last write; then RecordDone goes to
     /// the channel's owner then (after a Flow-Server's death, the one that adopted the call).
     func recordingClosed(_ id: String, _ r: RecordingResult, now: UInt64) {
         logger.info("channel \(id): recording \(r.path) closed (\(r.durationMs) ms, \(r.reason))")

@@ -106,23 +106,24 @@ public enum WAVFile {
 /// A WAV file being recorded: samples are buffered and written about once a second, and the
 /// header's sizes are patched on every write, so the file on disk is always a valid WAV
 /// however the call ends (even if the process dies, it holds everything up to the last write).
+/// With an `io` queue (the channel loop's recordings) the file is created, written and closed
+/// on that queue: the real-time thread only fills memory, and never waits on the disk (page
+/// cache write-back throttling stalled it for tens of milliseconds at 16 MB/s). Without one
+/// (tests, tools) every step happens at once and a failure to create the file is thrown.
 public final class WAVWriter {
     public let path: String
     public let channels: Int
-    private let fd: Int32
+    private let sink: WAVSink
+    private let io: DispatchQueue?
     private var pending: [UInt8] = []
     public private(set) var frames = 0
-    private var dataBytes = 0
 
-    public init(path: String, channels: Int) throws {
+    public init(path: String, channels: Int, io: DispatchQueue? = nil) throws {
         self.path = path
         self.channels = channels
-        let dir = (path as NSString).deletingLastPathComponent
-        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
-        fd = open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
-        guard fd >= 0 else { throw WAVError.unreadable(path, String(cString: strerror(errno))) }
-        let h = WAVFile.header(channels: channels, dataBytes: 0)
-        _ = h.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+        self.io = io
+        sink = WAVSink(path: path, channels: channels)
+        if let io { io.async { [sink] in try? sink.open() } } else { try sink.open() }
         pending.reserveCapacity(8000 * 2 * channels + 64)
     }
 
@@ -146,15 +147,50 @@ public final class WAVWriter {
 
     public func flush() {
         guard !pending.isEmpty else { return }
-        _ = pending.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(44 + dataBytes)) }
-        dataBytes += pending.count
-        pending.removeAll(keepingCapacity: true)
-        let h = WAVFile.header(channels: channels, dataBytes: dataBytes)
-        _ = h.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+        let chunk = pending
+        pending = []
+        pending.reserveCapacity(8000 * 2 * channels + 64)
+        if let io { io.async { [sink] in sink.write(chunk) } } else { sink.write(chunk) }
     }
 
     public func close() {
         flush()
+        if let io { io.async { [sink] in sink.close() } } else { sink.close() }
+    }
+}
+
+/// The file behind a WAVWriter; used by one thread at a time (the writer's, or its io queue).
+final class WAVSink: @unchecked Sendable {
+    let path: String
+    let channels: Int
+    private var fd: Int32 = -1
+    private var dataBytes = 0
+
+    init(path: String, channels: Int) {
+        self.path = path
+        self.channels = channels
+    }
+
+    func open() throws {
+        let dir = (path as NSString).deletingLastPathComponent
+        if !dir.isEmpty { try? FileManager.default.createDirectory(atPath: dir, withIntermediateDirectories: true) }
+        fd = Foundation.open(path, O_WRONLY | O_CREAT | O_TRUNC | O_CLOEXEC, 0o640)
+        guard fd >= 0 else { throw WAVError.unreadable(path, String(cString: strerror(errno))) }
+        let h = WAVFile.header(channels: channels, dataBytes: 0)
+        _ = h.withUnsafeBytes { Foundation.write(fd, $0.baseAddress, $0.count) }
+    }
+
+    func write(_ chunk: [UInt8]) {
+        guard fd >= 0 else { return }
+        _ = chunk.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, off_t(44 + dataBytes)) }
+        dataBytes += chunk.count
+        let h = WAVFile.header(channels: channels, dataBytes: dataBytes)
+        _ = h.withUnsafeBytes { pwrite(fd, $0.baseAddress, $0.count, 0) }
+    }
+
+    func close() {
+        guard fd >= 0 else { return }
         Foundation.close(fd)
+        fd = -1
     }
 }

@@ -145,7 +145,7 @@ final class Recorder {
 
     init(_ r: MediaCommand.RecordRequest) throws {
         request = r
-        writer = try WAVWriter(path: r.path, channels: r.stereo ? 2 : 1)
+        writer = try WAVWriter(path: r.path, channels: r.stereo ? 2 : 1, io: r.io)
         frame = [Int16](repeating: 0, count: JitterBuffer.frameSamples * 2)
         var tv = timeval()
         gettimeofday(&tv, nil)

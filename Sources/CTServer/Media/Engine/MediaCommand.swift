@@ -1,3 +1,4 @@
+import Foundation
 import Protocol
 
 /// How a party takes part in a mix (bridge, conference, monitor tap).
@@ -62,8 +63,11 @@ public enum MediaCommand: Sendable {
         /// Passed through to the result (the call's recording: who started it, which call).
         public var startedBy: String
         public var callID: String
+        /// Where the file is created and written (nil: at once, on the channel loop — tests).
+        public var io: DispatchQueue?
         public init(path: String, stereo: Bool = false, maxMs: Int = 3_600_000, silenceMs: Int = 0, terminators: Set<Character> = [],
-                    beep: Bool = false, tag: UInt32 = 0, startedBy: String = "", callID: String = "") {
+                    beep: Bool = false, tag: UInt32 = 0, startedBy: String = "", callID: String = "", io: DispatchQueue? = nil) {
+            self.io = io
             self.path = path
             self.stereo = stereo
             self.maxMs = maxMs
