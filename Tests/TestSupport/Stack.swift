@@ -32,9 +32,10 @@ public final class CTServerUnderTest {
             - user: "1001"
               password: "pw-1001-secret"
         \(extraSIP)
+        \(top.contains("media:") ? "" : "media:\n  recording_directory: \(dir.appendingPathComponent("recordings").path)")
         flow_link:
           listen: 127.0.0.1:\(linkPort)
-        \(top.contains("media:") ? top : "media:\n  recording_directory: \(dir.appendingPathComponent("recordings").path)\n" + top)
+        \(top)
         """.write(to: cfg, atomically: true, encoding: .utf8)
         process = try ChildProcess("ct-server", ["--config", cfg.path], environment: Self.environment)
         guard let line = process.waitForLine(containing: " sip="),

@@ -245,10 +245,6 @@ public final class FlowService: RunnableService {
         }
     }
 
-    static func message(_ c: Customer) -> CustomerMessage {
-        CustomerMessage(id: UInt64(clamping: c.id ?? 0), account: c.account ?? "", name: c.name, phones: c.phones, fields: c.fields)
-    }
-
     func decodeRequest<M: WireMessage>(_ type: M.Type, _ conn: Connection, _ frame: Frame) -> M? {
         do { return try M.decode(frame.body) } catch {
             conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
@@ -508,59 +504,11 @@ public final class FlowService: RunnableService {
             let changes = m.action == "publish" || m.action == "rollback"
             guard operators.require(changes ? ["admin"] : ["supervisor", "admin"], conn, frame, what: "\(m.kind) \(m.action)") else { return }
             flowAdmin(m, conn, frame)
-        case CustomerLookup.messageType:
-            guard operators.require(["agent", "supervisor", "admin"], conn, frame, what: "customer look-up") else { return }
-            guard let m = decodeRequest(CustomerLookup.self, conn, frame) else { return }
-            guard !m.phone.isEmpty || !m.account.isEmpty || m.id != 0 else {
-                conn.respond(to: frame, error: ProtocolError(.badMessage, "give a phone number, an account or an id"))
-                return
-            }
-            guard let id = customerID(m.id, conn, frame) else { return }
-            database(conn, frame) { db in
-                let found: [Customer]
-                if id != 0 { found = try CustomerStore.get(id: id, db).map { [$0] } ?? [] }
-                else if !m.account.isEmpty { found = try CustomerStore.find(account: m.account, db).map { [$0] } ?? [] }
-                else { found = try CustomerStore.find(phone: m.phone, db) }
-                return CustomerList(customers: found.map(Self.message))
-            }
-        case CustomerSave.messageType:
-            guard operators.require(["agent", "admin"], conn, frame, what: "customer edit") else { return }
-            guard let m = decodeRequest(CustomerSave.self, conn, frame) else { return }
-            guard !m.customer.name.isEmpty || !m.customer.phones.isEmpty || !m.customer.account.isEmpty else {
-                conn.respond(to: frame, error: ProtocolError(.badMessage, "a customer needs a name, a phone number or an account"))
-                return
-            }
-            guard let id = customerID(m.customer.id, conn, frame) else { return }
-            database(conn, frame) { db in
-                let c = m.customer
-                let saved = try CustomerStore.save(Customer(id: id == 0 ? nil : id, account: c.account.isEmpty ? nil : c.account,
-                                                            name: c.name, phones: c.phones, fields: c.fields), db)
-                return CustomerList(customers: [Self.message(saved)])
-            }
-        case CustomerHistory.messageType:
-            guard operators.require(["agent", "supervisor", "admin"], conn, frame, what: "customer history") else { return }
-            guard let m = decodeRequest(CustomerHistory.self, conn, frame) else { return }
-            guard let id = customerID(m.id, conn, frame) else { return }
-            database(conn, frame) { db in
-                guard let c = try CustomerStore.get(id: id, db) else { throw PostgresError(message: "no customer \(m.id)", sqlState: "P0002") }
-                return CustomerCalls(calls: try CustomerStore.history(of: c, limit: Int(min(m.limit, 10_000)), db).map {
-                    CustomerCalls.Call(callID: $0.callID, arrivedMs: UInt64(max(0, $0.arrivedAt) * 1000), caller: $0.caller, called: $0.called,
-                                       disposition: $0.disposition, queue: $0.queue ?? "", agent: $0.agent ?? "", durationMs: UInt64(max(0, $0.durationSeconds) * 1000))
-                })
-            }
+        case CustomerLookup.messageType, CustomerSave.messageType, CustomerHistory.messageType:
+            customerRequest(conn, frame)
         default:
             conn.respond(to: frame, error: ProtocolError(.unknownMessage, "flow-server does not handle \(frame.type)"))
         }
-    }
-
-    /// A customer id from the wire (unsigned 64 bits) as the database's bigint: ids beyond its
-    /// range are refused with a clear error, never converted with a trap.
-    private func customerID(_ raw: UInt64, _ conn: Connection, _ frame: Frame) -> Int64? {
-        guard let id = Int64(exactly: raw) else {
-            conn.respond(to: frame, error: ProtocolError(.badMessage, "customer id \(raw) is out of range (1…\(Int64.max))"))
-            return nil
-        }
-        return id
     }
 
     /// The CT-Server's view (itself and its Flow-Servers) plus this server's own clients.
