@@ -1,4 +1,5 @@
 import Foundation
+import Protocol
 
 /// The recording catalogue in PostgreSQL: finding recordings, the audit of every play,
 /// download and delete, supervisors' scores, the quality report and the retention run.
@@ -113,22 +114,6 @@ public enum RecordingCatalogue {
 }
 
 extension RecordingCatalogue {
-    /// The CT-Server's sidecar of a closed call recording (`NAME.wav.json`).
-    struct Sidecar: Decodable {
-        var channelID: String
-        var callID: String
-        var caller: String
-        var called: String
-        var startedAtMs: UInt64
-        var durationMs: Int
-        var channels: Int
-        var sizeBytes: UInt64
-        var sha256: String
-        var pauses: String
-        var startedBy: String
-        var reason: String
-    }
-
     /// Catalogues every recording under `directory` whose sidecar has no row yet (a RecordDone
     /// that reached no Flow-Server, or a folder restored without its rows). Rows already there
     /// are left as they are. Returns (sidecars found, rows added, sidecars unreadable).
@@ -139,7 +124,7 @@ extension RecordingCatalogue {
         for case let url as URL in walker where url.lastPathComponent.hasSuffix(".wav.json") {
             found += 1
             let relative = String(url.standardizedFileURL.path.dropFirst(root.path.count).drop { $0 == "/" }.dropLast(5))
-            guard let data = try? Data(contentsOf: url), let car = try? JSONDecoder().decode(Sidecar.self, from: data) else {
+            guard let data = try? Data(contentsOf: url), let car = try? JSONDecoder().decode(RecordingSidecar.self, from: data) else {
                 bad.append(relative + ".json")
                 continue
             }

@@ -24,8 +24,9 @@ extension FlowService {
         let manager = op.roles.contains("supervisor") || op.roles.contains("admin")
         let directory = recordingDirectory
         // An agent sees only its own calls' recordings.
-        func allowed(_ r: RecordingCatalogue.Row) -> Bool { manager || r.agents.contains(op.workCode) }
-        func fail(_ why: String) { conn.respond(to: frame, error: ProtocolError(.badMessage, why)) }
+        let code = op.workCode
+        let allowed: @Sendable (RecordingCatalogue.Row) -> Bool = { r in manager || r.agents.contains(code) }
+        let fail = { (why: String) -> Void in _ = conn.respond(to: frame, error: ProtocolError(.badMessage, why)) }
         let from = m.fromMs == 0 && m.toMs == 0 ? 0 : Double(m.fromMs) / 1000
         let to = m.toMs == 0 ? 4_102_444_800 : Double(m.toMs) / 1000
         guard let id = Int64(exactly: m.id) else { fail("recording id \(m.id) is out of range"); return }

@@ -58,19 +58,34 @@ public struct ChargingReport: WireMessage {
     }
     public init(fields f: inout TLVFields) throws {
         summary = try f.string(1) ?? ""
-        columns = try f.groups(2).map { g in var g = g; return try g.string(1) ?? "" }
-        rows = try f.groups(3).map { g in
+        (columns, rows) = try f.table()
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(1, summary)
+        w.writeTable(columns: columns, rows: rows)
+    }
+}
+
+/// A table in a body, as ChargingReport and RecordingReply carry it: repeated group 2 = 1 column
+/// name; repeated group 3 = a row (repeated group 1 = 1 cell, in column order).
+extension TLVWriter {
+    public mutating func writeTable(columns: [String], rows: [[String]]) {
+        for c in columns { writeGroup(2) { $0.write(1, c) } }
+        for r in rows {
+            writeGroup(3) { g in for cell in r { g.writeGroup(1) { $0.write(1, cell) } } }
+        }
+    }
+}
+
+extension TLVFields {
+    public mutating func table() throws -> (columns: [String], rows: [[String]]) {
+        let columns = try groups(2).map { g in var g = g; return try g.string(1) ?? "" }
+        let rows = try groups(3).map { g in
             var g = g
             var cells: [String] = []
             for var c in try g.groups(1) { cells.append(try c.string(1) ?? "") }
             return cells
         }
-    }
-    public func encode(into w: inout TLVWriter) {
-        w.write(1, summary)
-        for c in columns { w.writeGroup(2) { $0.write(1, c) } }
-        for r in rows {
-            w.writeGroup(3) { g in for cell in r { g.writeGroup(1) { $0.write(1, cell) } } }
-        }
+        return (columns, rows)
     }
 }

@@ -103,25 +103,52 @@ public struct RecordingReply: WireMessage {
     }
     public init(fields f: inout TLVFields) throws {
         summary = try f.string(1) ?? ""
-        columns = try f.groups(2).map { g in var g = g; return try g.string(1) ?? "" }
-        rows = try f.groups(3).map { g in
-            var g = g
-            var cells: [String] = []
-            for var c in try g.groups(1) { cells.append(try c.string(1) ?? "") }
-            return cells
-        }
+        (columns, rows) = try f.table()
         data = f.bytes(4) ?? []
         totalBytes = try f.uint64(5) ?? 0
         sha256 = try f.string(6) ?? ""
     }
     public func encode(into w: inout TLVWriter) {
         w.write(1, summary)
-        for c in columns { w.writeGroup(2) { $0.write(1, c) } }
-        for r in rows {
-            w.writeGroup(3) { g in for cell in r { g.writeGroup(1) { $0.write(1, cell) } } }
-        }
+        w.writeTable(columns: columns, rows: rows)
         if !data.isEmpty { w.write(4, bytes: data) }
         w.write(5, totalBytes)
         if !sha256.isEmpty { w.write(6, sha256) }
+    }
+}
+
+/// The sidecar the CT-Server writes beside a closed call recording (`NAME.wav.json`, JSON with
+/// these keys): the file's facts, so that a Flow-Server can catalogue a recording whose
+/// RecordDone reached none (`flow-server recordings-import`).
+public struct RecordingSidecar: Codable, Sendable, Equatable {
+    public var path: String
+    public var channelID: String
+    public var callID: String
+    public var caller: String
+    public var called: String
+    public var startedAtMs: UInt64
+    public var durationMs: Int
+    public var channels: Int
+    public var sizeBytes: UInt64
+    public var sha256: String
+    /// Paused spans, `START-END` in ms from the start, comma separated.
+    public var pauses: String
+    public var startedBy: String
+    public var reason: String
+    public init(path: String, channelID: String, callID: String, caller: String, called: String, startedAtMs: UInt64, durationMs: Int, channels: Int,
+                sizeBytes: UInt64, sha256: String, pauses: String, startedBy: String, reason: String) {
+        self.path = path
+        self.channelID = channelID
+        self.callID = callID
+        self.caller = caller
+        self.called = called
+        self.startedAtMs = startedAtMs
+        self.durationMs = durationMs
+        self.channels = channels
+        self.sizeBytes = sizeBytes
+        self.sha256 = sha256
+        self.pauses = pauses
+        self.startedBy = startedBy
+        self.reason = reason
     }
 }

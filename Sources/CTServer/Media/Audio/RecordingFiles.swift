@@ -8,23 +8,6 @@ import Protocol
 enum RecordingFiles {
     static let queue = DispatchQueue(label: "hotline.recordings", qos: .utility)
 
-    /// The sidecar: the file's facts as the CT-Server knows them.
-    struct Sidecar: Codable {
-        var path: String
-        var channelID: String
-        var callID: String
-        var caller: String
-        var called: String
-        var startedAtMs: UInt64
-        var durationMs: Int
-        var channels: Int
-        var sizeBytes: UInt64
-        var sha256: String
-        var pauses: String
-        var startedBy: String
-        var reason: String
-    }
-
     /// "START-END,START-END" in ms from the recording's start.
     static func pauses(_ r: RecordingResult) -> String { r.pauses.map { "\($0.startMs)-\($0.endMs)" }.joined(separator: ",") }
 
@@ -33,7 +16,7 @@ enum RecordingFiles {
         let s = MediaEventMessage.Recording(sizeBytes: summed?.size ?? 0, sha256: summed?.hex ?? "", channels: UInt8(clamping: r.channels),
                                             startedAtMs: r.startedAtMs, pauses: pauses(r), startedBy: r.startedBy, callID: r.callID, caller: caller, called: called)
         if summed != nil, !r.callID.isEmpty {
-            let car = Sidecar(path: r.path, channelID: channelID, callID: r.callID, caller: caller, called: called, startedAtMs: r.startedAtMs,
+            let car = RecordingSidecar(path: r.path, channelID: channelID, callID: r.callID, caller: caller, called: called, startedAtMs: r.startedAtMs,
                               durationMs: r.durationMs, channels: r.channels, sizeBytes: s.sizeBytes, sha256: s.sha256, pauses: s.pauses,
                               startedBy: r.startedBy, reason: r.reason)
             let enc = JSONEncoder()
