@@ -124,6 +124,7 @@ public final class Baresip {
 }
 
 /// 16-bit PCM WAV samples (mono), for comparing what was sent with what came back.
+/// (A size-0 data chunk — a file never closed — is read to the end.)
 public enum WAV {
     public static func samples(_ url: URL) throws -> [Int16] {
         let d = try [UInt8](Data(contentsOf: url))
@@ -132,7 +133,10 @@ public enum WAV {
             let id = String(decoding: d[i..<(i + 4)], as: UTF8.self)
             let size = Int(d[i + 4]) | Int(d[i + 5]) << 8 | Int(d[i + 6]) << 16 | Int(d[i + 7]) << 24
             if id == "data" {
-                let body = d[(i + 8)..<min(d.count, i + 8 + size)]
+                // A writer killed before it closed the file (baresip past its grace under load)
+                // leaves the size 0: what was written up to then is read to the end of the file.
+                let end = size == 0 || i + 8 + size > d.count ? d.count : i + 8 + size
+                let body = d[(i + 8)..<end]
                 return stride(from: body.startIndex, to: body.endIndex - 1, by: 2).map { Int16(bitPattern: UInt16(body[$0]) | UInt16(body[$0 + 1]) << 8) }
             }
             i += 8 + size + (size & 1)
