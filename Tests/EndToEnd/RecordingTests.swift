@@ -8,6 +8,16 @@ import TestSupport
 @Suite(.serialized) struct RecordingTests {
     let edge = SIPEdgeTests()
 
+    /// Queue `sales` recording every answered call by policy (skill-level-first: 1001 first).
+    static let recordedSales = """
+    queues:
+      sales:
+        strategy: skill-level-first
+        recording: {policy: all, from: answer}
+    ring_timeout_ms: 10000
+    wrap_up_seconds: 1
+    """
+
     static let survey = """
     flow: survey
     start: ask
@@ -64,14 +74,7 @@ import TestSupport
     /// agent's delete is refused and audited, a supervisor's done and audited; the retention run
     /// deletes exactly the old recording.
     @Test func policyRecordsTheCallInStereoWithAPause() throws {
-        let c = try AgentTests.Center(edge: edge, queues: """
-            queues:
-              sales:
-                strategy: skill-level-first
-                recording: {policy: all, from: answer}
-            ring_timeout_ms: 10000
-            wrap_up_seconds: 1
-            """)
+        let c = try AgentTests.Center(edge: edge, queues: Self.recordedSales)
         defer { c.stop() }
         let p1 = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
         let a1 = try c.watcher("1001", ["--hangup-after", "9"])
@@ -165,14 +168,7 @@ extension RecordingTests {
     /// channel carries 1001's 600 Hz first, then 1002's 900 Hz; the catalogue names both. A
     /// supervisor scores it; the quality report averages the score for 1001.
     @Test func recordingFollowsATransferAndIsScored() throws {
-        let c = try AgentTests.Center(edge: edge, queues: """
-            queues:
-              sales:
-                strategy: skill-level-first
-                recording: {policy: all, from: answer}
-            ring_timeout_ms: 10000
-            wrap_up_seconds: 1
-            """)
+        let c = try AgentTests.Center(edge: edge, queues: Self.recordedSales)
         defer { c.stop() }
         _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
         _ = try c.phone("1002", answers: true, audio: try AgentTests.toneWAV(c.dir, 900))
