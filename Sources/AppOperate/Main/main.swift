@@ -355,7 +355,9 @@ struct AgentCLI: ParsableCommand {
         transfer to=agent:CODE|queue:NAME|flow:NAME|NUMBER, consult to=…, complete, cancel, conference,
         call to=agent:CODE|NUMBER, return [node=…] [var.NAME=…], status, queue [queue=…], logout;
         record do=start|pause|resume|stop (your call's recording: pause it while a card number is given);
-        supervisors: board, force-logout agent=…, force-not-ready agent=… reason=…,
+        supervisors: board, monitor agent=… mode=listen|whisper|barge, stop-monitor, intercept agent=…,
+        force-release agent=… [reason=…], force-ready agent=…, force-logout agent=…, force-not-ready agent=… reason=…
+        (the same as app-operate supervise; the agent may be on any Flow-Server),
         record agent=CODE do=start|stop|pause|resume [max_minutes=N].
         watch: log in and print every event as it comes (with --auto-ready, and --hangup-after N to end
         each call N seconds after it connects: a scripted agent).
@@ -463,7 +465,8 @@ struct AppOperateCommand: ParsableCommand {
         abstract: "Hotline App-Operate: the operators' client (agent, supervisor, admin, reports).",
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
         subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self,
-                      AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self, RecordingsCommand.self])
+                      AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self, RecordingsCommand.self,
+                      SuperviseCommand.self])
 }
 
 AppOperateCommand.main()

@@ -217,6 +217,26 @@ public final class CTService: RunnableService {
         conn.respond(to: frame, with: ChannelCommandResult(channelID: ch.id))
     }
 
+    /// PeerRelay: a request for another Flow-Server, delivered with the sender's authenticated
+    /// name in place of the target's, and its answer (or error) returned to the sender.
+    private func relay(_ m: PeerRelay, _ conn: Connection, _ frame: Frame) {
+        guard let from = conn.peer?.name else { return }
+        guard let target = flowListener.establishedConnections.first(where: { $0.peer?.name == m.peer }), target.id != conn.id else {
+            conn.respond(to: frame, error: ProtocolError(.unavailable, "flow-server \(m.peer) is not attached"))
+            return
+        }
+        let forwarded = PeerRelay(peer: from, innerType: m.innerType, body: m.body)
+        target.requestFrame(Frame(type: PeerRelay.messageType, body: forwarded.encodedBody()), timeoutMs: 10_000) { [weak conn] r in
+            guard let conn else { return }
+            switch r {
+            case .success(let answer):
+                conn.send(Frame(type: frame.type, version: frame.version, flags: [.response], correlationID: frame.correlationID, body: answer.body))
+            case .failure(let e):
+                conn.respond(to: frame, error: e)
+            }
+        }
+    }
+
     /// Connects the channel layer to the Flow-Server links: offers, events, commands.
     private func wireChannels() {
         let channels = sipCore.channels
@@ -318,6 +338,9 @@ public final class CTService: RunnableService {
         case HandOverChannel.messageType:
             guard let m = decode(HandOverChannel.self, frame, conn) else { return }
             handOver(m, conn, frame)
+        case PeerRelay.messageType:
+            guard let m = decode(PeerRelay.self, frame, conn) else { return }
+            relay(m, conn, frame)
         case Originate.messageType:
             guard let m = decode(Originate.self, frame, conn) else { return }
             switch sipCore.channels.originate(destination: m.destination, callerID: m.callerID, timeoutMs: Int(m.timeoutMs), owner: conn.id, trunk: m.trunk, autoAnswer: m.autoAnswer) {

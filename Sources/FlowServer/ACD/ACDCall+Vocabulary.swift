@@ -42,6 +42,14 @@ extension ACDCall {
         /// Callback and agent calls: the outside party's leg while it rings (the caller once answered).
         var dialling: String?
         var dialPending = false
+        /// A supervisor taking the call over (intercept): its phone while it rings.
+        var intercept: Intercept?
+    }
+
+    /// A supervisor's intercept in progress: `leg` is the supervisor's phone once dialled.
+    struct Intercept: Equatable {
+        var supervisor: String
+        var leg: String?
     }
 
     enum Phase: Equatable {
@@ -52,6 +60,9 @@ extension ACDCall {
         case transferringOut(target: String, leg: String?)
         /// The caller talks to an outside party (after a transfer out); either hanging up ends both.
         case external(leg: String)
+        /// A supervisor took the call from the agent (intercept): the caller talks to the
+        /// supervisor's `leg`; either hanging up ends both.
+        case intercepted(supervisor: String, leg: String)
         case ended(Ending)
 
         var name: String {
@@ -64,6 +75,7 @@ extension ACDCall {
                 return t.held ? "held" : "connected"
             case .transferringOut: return "transferring"
             case .external: return "external"
+            case .intercepted: return "intercepted"
             case .ended: return "ended"
             }
         }
@@ -72,13 +84,15 @@ extension ACDCall {
     /// How the call left the ACD.
     enum Ending: Equatable {
         case callerLeft, agentHungUp, toFlow, handedOver, transferredOut, failed
+        /// A supervisor cleared it (force-release), or hung up after taking it (intercept).
+        case released
     }
 
     /// Why an offer went back to the queue (from the agent's state machine).
     typealias RequeueReason = AgentStateMachine.RequeueReason
 
     /// The role of a channel the call owns.
-    enum Role: Equatable { case caller, offer(String), agent(String), consult, outside }
+    enum Role: Equatable { case caller, offer(String), agent(String), consult, outside, supervisor(String) }
 
     enum Event: Equatable {
         /// Into (or back into) the queue; `open` and `staffed` are the queue's state now.
@@ -113,6 +127,14 @@ extension ACDCall {
         case returnToFlow(node: String?, variables: [String: String])
         /// The CT-Server link is gone: the call ends here (its channels are the CT-Server's now).
         case linkLost
+        // Supervisors' actions (the runner checks the role; the machine checks the state).
+        /// Take the caller from the agent: `leg` is the supervisor's connected phone (it was
+        /// monitoring), or nil to ring `destination` with auto-answer first.
+        case intercept(supervisor: String, leg: String?, destination: String)
+        case interceptDialled(leg: String)
+        case interceptDialFailed(reason: String)
+        /// Clear the call (caller, agent and any party it has), with the supervisor's reason.
+        case forceRelease(supervisor: String, reason: String)
     }
 
     enum Transfer: Equatable {
@@ -133,6 +155,8 @@ extension ACDCall {
         case dialAgent(agent: String, autoAnswer: Bool)
         case dialOutside(destination: String, route: DialRoute, callerID: String)
         case dialConsult(destination: String, route: DialRoute, autoAnswer: Bool, callerID: String)
+        /// Ring a supervisor's phone with auto-answer (intercept).
+        case dialSupervisor(destination: String, supervisor: String)
         case safePoint([String: String])
         // The routing engine.
         case enqueue, dequeue
@@ -166,5 +190,7 @@ extension ACDCall {
         case transferred(to: String, by: String)
         case event(kind: String, detail: [String: String])
         case outbound(channel: String, caller: String, called: String)
+        /// A supervisor's phone took the call (intercept): a leg of the record, role supervisor.
+        case supervisorAnswered(supervisor: String, leg: String)
     }
 }

@@ -31,7 +31,8 @@ struct ACDCall: Equatable {
     var excluded: Set<String> = []
     /// The queue's post-call survey: when the agent hangs up first, the caller goes to this flow.
     var surveyFlow: String?
-    private(set) var phase: Phase = .waiting
+    /// Set only by the machine's transitions (here and in ACDCall+Supervision.swift).
+    var phase: Phase = .waiting
 
     init(id: String, kind: Kind, callerChannel: String?, caller: String, called: String, queue: String, priority: Int = 0,
          skills: [String: Int] = [:], variables: [String: String] = [:], enqueuedAt: Double, music: [String] = [],
@@ -69,6 +70,9 @@ struct ACDCall: Equatable {
             if let l = t.leg { r[l] = .agent(t.agent) }
             if let l = t.consult?.leg { r[l] = .consult }
             if let l = t.dialling { r[l] = .outside }
+            if let i = t.intercept, let l = i.leg { r[l] = .supervisor(i.supervisor) }
+        case .intercepted(let s, let leg):
+            r[leg] = .supervisor(s)
         case .transferringOut(_, let leg):
             if let leg { r[leg] = .outside }
         case .external(let leg):
@@ -184,6 +188,10 @@ struct ACDCall: Equatable {
             if leg == t.consult?.leg { return consultEnded(t, failed: failed, text: text) }
             if leg == t.dialling { return outsideFailed(t, text: text.isEmpty ? cause.text : text) }
             return []
+        case (.connected(let t), .answered(let leg)) where leg == t.intercept?.leg:
+            return supervise(e)
+        case (.connected(let t), .cleared(let leg, _, _, _)) where leg == t.intercept?.leg:
+            return supervise(e)
         case (.connected(var t), .answered(let leg)):
             if leg == t.consult?.leg, var c = t.consult {
                 c.connected = true
@@ -212,9 +220,9 @@ struct ACDCall: Equatable {
             return []
         case (.connected(let t), .outsideDialFailed(let reason)) where t.dialPending:
             return outsideFailed(t, text: reason)
-        case (.connected(let t), .transfer(let target)) where callerChannel != nil && t.dialling == nil && !t.dialPending && t.consult == nil:
+        case (.connected(let t), .transfer(let target)) where callerChannel != nil && t.dialling == nil && !t.dialPending && t.consult == nil && t.intercept == nil:
             return transfer(t, to: target, now: now)
-        case (.connected(var t), .consult(let target, let other, let destination, let auto)) where t.consult == nil && t.conference == nil && callerChannel != nil:
+        case (.connected(var t), .consult(let target, let other, let destination, let auto)) where t.consult == nil && t.conference == nil && t.intercept == nil && callerChannel != nil:
             var a: [Action] = []
             if !t.held { a += hold(t); t = talk! }
             t.consult = Consult(target: target, agent: other)
@@ -273,6 +281,12 @@ struct ACDCall: Equatable {
             phase = .ended(.toFlow)
             return a + [.toFlow(.returned(node: node, variables: vars))]
 
+        // Supervisors (ACDCall+Supervision.swift).
+        case (.connected, .intercept), (.connected, .interceptDialled), (.connected, .interceptDialFailed), (.connected, .forceRelease):
+            return supervise(e)
+        case (.intercepted(_, let l), .cleared(let leg, _, _, _)) where leg == l:
+            return supervise(e)
+
         // Transfer out to a number, and the outside party after it.
         case (.transferringOut(let target, nil), .outsideDialled(let leg)):
             phase = .transferringOut(target: target, leg: leg)
@@ -300,7 +314,7 @@ struct ACDCall: Equatable {
     /// a channel dialled for it is hung up; nothing else changes.
     private func lateEvent(_ e: Event) -> [Action] {
         switch e {
-        case .agentDialled(_, let leg), .consultDialled(let leg), .outsideDialled(let leg):
+        case .agentDialled(_, let leg), .consultDialled(let leg), .outsideDialled(let leg), .interceptDialled(let leg):
             return [.hangup(leg, cause: "no longer needed")]
         default:
             return []
@@ -404,6 +418,7 @@ struct ACDCall: Equatable {
             }
             if let l = t.consult?.leg { a.append(.hangup(l, cause: "caller hung up")) }
             if let l = t.dialling, l != callerChannel { a.append(.hangup(l, cause: "caller hung up")) }
+            if let l = t.intercept?.leg { a.append(.hangup(l, cause: "caller hung up")) }
             a += [.handled(agent: t.agent), .notify(t.agent, kind: "ended", fields: ["call": id, "cause": text.isEmpty ? "caller hung up" : text]),
                   .agent(t.agent, .callEnded(call: id))]
             if let other = t.consult?.agent { a.append(.agent(other, .callEnded(call: id))) }
@@ -411,6 +426,8 @@ struct ACDCall: Equatable {
             if let leg { a.append(.hangup(leg, cause: "caller hung up")) }
         case .external(let leg):
             a.append(.hangup(leg, cause: "other party hung up"))
+        case .intercepted(_, let leg):
+            a.append(.hangup(leg, cause: "caller hung up"))
         case .ended:
             return []
         }
@@ -436,9 +453,10 @@ struct ACDCall: Equatable {
                 .notify(t.agent, kind: "retrieved", fields: ["call": id])]
     }
 
-    /// The agent leaves the call (which goes on elsewhere, or ends).
-    private func release(_ t: Talk, cause: String) -> [Action] {
-        var a: [Action] = []
+    /// The agent leaves the call (which goes on elsewhere, or ends); a supervisor's phone still
+    /// ringing to take it over is hung up.
+    func release(_ t: Talk, cause: String) -> [Action] {
+        var a: [Action] = t.intercept?.leg.map { [.hangup($0, cause: "intercept cancelled: \(cause)")] } ?? []
         if let l = t.leg {
             a.append(.hangup(l, cause: cause))
             if callerChannel != nil { a.append(.record(.agentLegEnded(leg: l, cause: cause))) }
@@ -467,6 +485,7 @@ struct ACDCall: Equatable {
         }
         if let l = t.dialling, l != callerChannel { a.append(.hangup(l, cause: "agent hung up")) }
         if let l = t.consult?.leg { a.append(.hangup(l, cause: "agent hung up")) }
+        if let l = t.intercept?.leg { a.append(.hangup(l, cause: "agent hung up")) }
         if let other = t.consult?.agent { a.append(.agent(other, .callEnded(call: id))) }
         phase = survey != nil ? .ended(.toFlow) : .ended(.agentHungUp)
         return a + [.handled(agent: t.agent), .notify(t.agent, kind: "ended", fields: ["call": id, "cause": "you hung up"]),

@@ -5,7 +5,9 @@
 /// not-ready carries a reason and an optional lock password that must be given to become
 /// ready again; ring-no-answer (RONA) makes the agent not ready and sends the call to the
 /// next agent; logout is refused while on a call; a lost App-Operate connection starts a grace
-/// period (the call, if any, goes on), then logs the agent out.
+/// period (the call, if any, goes on), then logs the agent out. A supervisor may force an
+/// agent ready (even locked), not ready or logged out; forced on a call, not ready and logout
+/// wait for the call to end (not ready after its wrap-up, logout at once).
 ///
 /// "Reserved" and "ringing" always carry their call, and every way out of them (answer, reject,
 /// ring timeout, the caller leaving, the connection lost) is handled, so an agent cannot be
@@ -68,6 +70,12 @@ public struct AgentStateMachine: Sendable, Equatable {
         case connectionLost
         case connectionRestored
         case graceExpired
+        /// A supervisor's force-ready: from not ready (locked or not) or wrap-up.
+        case forceReady
+        /// A supervisor's force-not-ready: at once, or when the call in hand ends (after its wrap-up).
+        case forceNotReady(reason: String)
+        /// A supervisor's force-logout: at once, or when the call in hand ends.
+        case forceLogout
     }
 
     /// Why an offered call goes back to its queue.
@@ -96,6 +104,10 @@ public struct AgentStateMachine: Sendable, Equatable {
         /// A state period ended: write it (AgentStateRecord).
         case record(state: String, reason: String?, from: Double, to: Double)
         case refuse(String)
+        /// The agent is logged out by a forced logout: the runner ends its session.
+        case sessionEnded
+        /// A forced state waits for the call in hand to end.
+        case deferred(String)
     }
 
     public private(set) var state: State = .loggedOut
@@ -104,6 +116,9 @@ public struct AgentStateMachine: Sendable, Equatable {
     private var lockPassword: String?
     public var wrapUpSeconds: Double
     public private(set) var callsHandled = 0
+    /// A forced logout or not-ready waiting for the call in hand to end.
+    public private(set) var pendingLogout = false
+    public private(set) var pendingNotReady: String?
 
     public init(wrapUpSeconds: Double = 10) {
         self.wrapUpSeconds = wrapUpSeconds
@@ -154,24 +169,25 @@ public struct AgentStateMachine: Sendable, Equatable {
             callsHandled += 1
             return go(.talking(call: call), at: now)
         case (.reserved(let c), .rejected(let call)) where c == call, (.ringing(let c), .rejected(let call)) where c == call:
-            return go(.ready(since: now), at: now) + [.requeue(call: call, reason: .rejected)]
+            return afterCall(.ready(since: now), at: now) + [.requeue(call: call, reason: .rejected)]
         case (.ringing(let c), .ringTimeout(let call)) where c == call, (.reserved(let c), .ringTimeout(let call)) where c == call:
             // RONA: the agent is away; not ready, and the call goes to the next agent.
-            return go(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: .ringNoAnswer)]
+            return afterCall(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: .ringNoAnswer)]
         case (.reserved(let c), .phoneUnreachable(let call)) where c == call, (.ringing(let c), .phoneUnreachable(let call)) where c == call:
-            return go(.notReady(reason: "phone unreachable", locked: false), at: now) + [.requeue(call: call, reason: .phoneUnreachable)]
+            return afterCall(.notReady(reason: "phone unreachable", locked: false), at: now) + [.requeue(call: call, reason: .phoneUnreachable)]
         case (.reserved(let c), .callEnded(let call)) where c == call, (.ringing(let c), .callEnded(let call)) where c == call:
             // The caller left before the agent answered.
-            return go(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)
+            return afterCall(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)
         case (.talking, .hold):
             return go(.held(call: state.call!), at: now)
         case (.held, .retrieve):
             return go(.talking(call: state.call!), at: now)
         case (.talking(let c), .callEnded(let call)) where c == call, (.held(let c), .callEnded(let call)) where c == call:
+            if pendingLogout { return afterCall(.loggedOut, at: now) }
             if disconnected { return go(.notReady(reason: "disconnected", locked: false), at: now) + [.startGraceTimer] }
             return go(.wrapUp(until: now + wrapUpSeconds), at: now) + [.startWrapUpTimer(seconds: wrapUpSeconds)]
         case (.wrapUp, .wrapUpEnded):
-            return go(.ready(since: now), at: now)
+            return afterCall(.ready(since: now), at: now)
         case (.loggedOut, .connectionLost):
             return []
         case (_, .connectionLost):
@@ -194,9 +210,51 @@ public struct AgentStateMachine: Sendable, Equatable {
             case .notReady, .ready, .wrapUp: return go(.loggedOut, at: now)
             default: return [.startGraceTimer]   // still on a call: wait for it to end
             }
+
+        // Supervisors.
+        case (.notReady, .forceReady), (.wrapUp, .forceReady):
+            lockPassword = nil
+            pendingNotReady = nil
+            return go(.ready(since: now), at: now)
+        case (.ready, .forceReady):
+            return []
+        case (.loggedOut, .forceReady), (.loggedOut, .forceNotReady), (.loggedOut, .forceLogout):
+            return [.refuse("not logged in")]
+        case (_, .forceReady):
+            return [.refuse("\(state.name): on a call")]
+        case (.ready, .forceNotReady(let reason)), (.notReady, .forceNotReady(let reason)), (.wrapUp, .forceNotReady(let reason)):
+            lockPassword = nil
+            return go(.notReady(reason: reason, locked: false), at: now)
+        case (_, .forceNotReady(let reason)):
+            pendingNotReady = reason
+            return [.deferred("not ready (\(reason)) when the call ends")]
+        case (.ready, .forceLogout), (.notReady, .forceLogout), (.wrapUp, .forceLogout):
+            lockPassword = nil
+            return go(.loggedOut, at: now) + [.sessionEnded]
+        case (_, .forceLogout):
+            pendingLogout = true
+            return [.deferred("logged out when the call ends")]
+
         default:
             return [.refuse("\(state.name): cannot \(e)")]
         }
+    }
+
+    /// The call in hand left the agent: a forced logout or not-ready waiting for it now takes
+    /// effect (not-ready after the wrap-up: `next` is ready only when the wrap-up ends).
+    private mutating func afterCall(_ next: State, at now: Double) -> [Action] {
+        if pendingLogout {
+            pendingLogout = false
+            pendingNotReady = nil
+            lockPassword = nil
+            return go(.loggedOut, at: now) + [.sessionEnded]
+        }
+        if case .ready = next, let reason = pendingNotReady {
+            pendingNotReady = nil
+            return go(.notReady(reason: reason, locked: false), at: now)
+        }
+        if case .notReady = next { pendingNotReady = nil }
+        return go(next, at: now)
     }
 }
 

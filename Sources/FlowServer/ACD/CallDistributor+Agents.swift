@@ -12,9 +12,12 @@ extension CallDistributor {
         let actions = a.machine.handle(e, now: now)
         var refused: String?
         var requeued: [(String, AgentStateMachine.RequeueReason)] = []
+        var sessionEnded = false
         for action in actions {
             switch action {
             case .refuse(let why): refused = why
+            case .deferred: break   // the supervisor's command reads the machine's pending flags
+            case .sessionEnded: sessionEnded = true
             case .record(let state, let reason, let from, let to):
                 submit(.agentState(AgentStateRecord(agent: a.code, state: state, reason: reason, startedAt: from, endedAt: to)))
                 if state == AgentStateMachine.State.wrapUp(until: 0).name { recorder.wrapUpEnded(agent: a.code, started: from, seconds: max(0, to - from)) }
@@ -64,6 +67,16 @@ extension CallDistributor {
             }
             push(a, "state", ["from": before.name, "reason": { if case .notReady(let r, _) = after { return r }; return "" }()])
             logger.info("agent \(a.code): \(before.name) → \(after.name)")
+        }
+        if sessionEnded {
+            // A forced logout took effect: the session ends as an agent's own logout does.
+            for t in [a.timer, a.graceTimer].compactMap({ $0 }) { clock.cancel(t) }
+            a.timer = nil
+            a.graceTimer = nil
+            if agents[a.code] === a { agents.removeValue(forKey: a.code) }
+            engine.agentUnavailable(a.code)
+            submit(.agentState(AgentStateRecord(agent: a.code, state: "logged-out", reason: "forced by a supervisor", startedAt: now, endedAt: now)))
+            logger.info("agent \(a.code): logged out by a supervisor")
         }
         // The calls the machine gave back (after its own state changed, so it is not offered them again).
         for (callID, reason) in requeued {

@@ -56,6 +56,7 @@ extension CallDistributor {
         case .offered(let o): return o.isEmpty ? nil : "offered"
         case .connected: return "connected"
         case .transferringOut, .external: return "external"
+        case .intercepted: return "intercepted"
         case .ended: return nil
         }
     }

@@ -1,8 +1,92 @@
 import Protocol
 
-/// Supervisors listening to, whispering to or barging into agents' calls: the supervisor's
-/// phone is rung with auto-answer and tapped into the agent's leg.
+/// Supervisors' actions on this Flow-Server's agents: listening to, whispering to or barging
+/// into a call (the supervisor's phone is rung with auto-answer and tapped into the agent's
+/// leg), intercepting it, clearing it, and forcing the agent's state. The role is checked by
+/// the caller (`SupervisorRequests`); agents of other Flow-Servers are reached through it.
 extension CallDistributor {
+    /// Carries out a supervisor's command on an agent of this Flow-Server; returns the reply's text.
+    func supervise(_ m: SupervisorCommand) throws -> String {
+        if m.action == .stopMonitor {
+            try stopMonitor(supervisor: m.supervisor)
+            return "monitoring stopped"
+        }
+        guard let a = agents[m.agent] else { throw CommandError(message: "agent \(m.agent) is not logged in") }
+        let notice: (String) -> Void = { [weak self] text in self?.push(a, "notice", ["text": "\(text) by supervisor \(m.supervisor)"]) }
+        switch m.action {
+        case .listen, .whisper, .barge:
+            return try monitor(supervisor: m.supervisor, sipExtension: m.sipExtension, agent: m.agent, mode: m.action.monitorMode!)
+        case .stopMonitor:
+            return ""
+        case .intercept:
+            return try intercept(supervisor: m.supervisor, sipExtension: m.sipExtension, agent: m.agent)
+        case .forceRelease:
+            guard let entry = agentCall(m.agent), entry.call.talk != nil else { throw CommandError(message: "agent \(m.agent) is not on a call") }
+            logger.info("acd: supervisor \(m.supervisor) released \(m.agent)'s call \(entry.id): \(m.reason)")
+            feed(entry, .forceRelease(supervisor: m.supervisor, reason: m.reason))
+            return "\(m.agent)'s call released"
+        case .forceReady:
+            if let why = handle(a, .forceReady) { throw CommandError(message: "\(m.agent): \(why)") }
+            notice("made ready")
+            return "\(m.agent): \(a.machine.state.name)"
+        case .forceNotReady:
+            let reason = m.reason.isEmpty ? "set by supervisor" : m.reason
+            if let why = handle(a, .forceNotReady(reason: reason)) { throw CommandError(message: "\(m.agent): \(why)") }
+            if a.machine.pendingNotReady != nil {
+                notice("not ready (\(reason)) after this call:")
+                return "\(m.agent) is on a call: not ready (\(reason)) when it ends"
+            }
+            notice("made not ready (\(reason))")
+            return "\(m.agent): \(a.machine.state.name)"
+        case .forceLogout:
+            if let why = handle(a, .forceLogout) { throw CommandError(message: "\(m.agent): \(why)") }
+            if a.machine.pendingLogout {
+                notice("logout after this call:")
+                return "\(m.agent) is on a call: logged out when it ends"
+            }
+            push(a, "notice", ["text": "logged out by supervisor \(m.supervisor)"])
+            return "\(m.agent): logged out"
+        }
+    }
+
+    /// The supervisor takes the agent's caller: with the supervisor's monitoring leg on that
+    /// agent, at once; else the supervisor's phone is rung with auto-answer first.
+    func intercept(supervisor: String, sipExtension: String, agent code: String) throws -> String {
+        guard let entry = agentCall(code), let t = entry.call.talk, entry.call.callerChannel != nil, t.leg != nil else {
+            throw CommandError(message: "agent \(code) is not on a call with a caller")
+        }
+        guard t.intercept == nil else { throw CommandError(message: "\(t.intercept!.supervisor) is already taking this call") }
+        if let (ch, leg) = monitorLegs.first(where: { $0.value.supervisor == supervisor }), leg.established, leg.target == t.leg {
+            // The monitoring leg becomes the caller's partner; it is no longer a tap.
+            monitorLegs.removeValue(forKey: ch)
+            feed(entry, .intercept(supervisor: supervisor, leg: ch, destination: ""))
+            logger.info("acd: supervisor \(supervisor) intercepted \(code)'s call \(entry.id) from the monitoring leg")
+            return "you have \(code)'s caller"
+        }
+        guard !sipExtension.isEmpty else { throw CommandError(message: "give extension=… (your phone) or set one for your work code") }
+        feed(entry, .intercept(supervisor: supervisor, leg: nil, destination: sipExtension))
+        logger.info("acd: supervisor \(supervisor) intercepting \(code)'s call \(entry.id) (phone \(sipExtension))")
+        return "ringing your phone \(sipExtension); then you have \(code)'s caller"
+    }
+
+    /// Rings a supervisor's phone with auto-answer for an intercept.
+    func dialSupervisor(_ entry: CallEntry, destination: String, supervisor: String) {
+        entry.link.command(Originate(destination: destination, callerID: entry.call.caller, timeoutMs: 20_000, autoAnswer: true)) { [weak self] r in
+            guard let self else { return }
+            switch r {
+            case .success(let res):
+                guard self.calls[entry.id] === entry else {
+                    self.command(entry.link, HangupChannel(channelID: res.channelID, cause: "no longer needed"))
+                    return
+                }
+                self.feed(entry, .interceptDialled(leg: res.channelID))
+            case .failure(let e):
+                self.logger.warning("acd: cannot ring supervisor \(supervisor) at \(destination): \(e.reason)")
+                self.feed(entry, .interceptDialFailed(reason: e.reason))
+            }
+        }
+    }
+
     struct MonitorLeg {
         var supervisor: String
         var agent: String

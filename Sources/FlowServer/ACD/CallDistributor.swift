@@ -267,6 +267,8 @@ final class CallDistributor {
                 dialOutside(entry, destination: destination, route: route, callerID: callerID)
             case .dialConsult(let destination, let route, let auto, let agentCode):
                 dialConsult(entry, destination: destination, route: route, autoAnswer: auto, from: agentCode)
+            case .dialSupervisor(let destination, let supervisor):
+                dialSupervisor(entry, destination: destination, supervisor: supervisor)
             case .enqueue:
                 ensureQueue(entry.call.queue)
                 engine.enqueue(engineCall(entry.call))
@@ -327,6 +329,7 @@ final class CallDistributor {
         case .hold(let on): recorder.hold(cc, at: now, on: on)
         case .transferred(let to, let by): recorder.transferred(cc, to: to, by: by, at: now)
         case .event(let kind, let detail): recorder.event(cc, kind: kind, detail: detail, at: now)
+        case .supervisorAnswered(let supervisor, let leg): recorder.supervisorAnswered(cc, supervisor: supervisor, channelID: leg, at: now)
         case .outbound: break
         }
     }

@@ -76,6 +76,14 @@ final class CallRecorder {
 
     func endedBy(_ channelID: String, _ who: String) { open[channelID]?.endedBy = who }
 
+    /// A supervisor took the call from its agent (intercept): the supervisor's leg joins the
+    /// record (role supervisor); the agent stays the call's agent.
+    func supervisorAnswered(_ channelID: String, supervisor: String, channelID leg: String, at t: Double) {
+        guard var c = open[channelID] else { return }
+        c.legs.append(.init(leg: c.legs.count + 1, channelID: leg, party: supervisor, role: "supervisor", startedAt: t, answeredAt: t))
+        open[channelID] = c
+    }
+
     /// The call's recording began (its first file names the call's `recording`).
     func recordingStarted(_ channelID: String, path: String, by: String, at t: Double) {
         guard open[channelID] != nil else { return }
@@ -272,7 +280,7 @@ final class CallRecorder {
             if e.kind == .failed { c.disposition = "failed" }
             c.legs[0].endedAt = t
             c.legs[0].cause = e.cause
-            for i in c.legs.indices where c.legs[i].role == "extension" && c.legs[i].endedAt == nil { c.legs[i].endedAt = t }
+            for i in c.legs.indices where (c.legs[i].role == "extension" || c.legs[i].role == "supervisor") && c.legs[i].endedAt == nil { c.legs[i].endedAt = t }
             c.events.append(.init(at: t, kind: "ended", detail: ["cause": e.cause]))
             if let agent = c.agent {
                 if lastCallOfAgent.count > 100_000 { lastCallOfAgent.removeAll() }

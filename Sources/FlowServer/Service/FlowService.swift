@@ -83,9 +83,17 @@ public final class FlowService: RunnableService {
             guard let c = self?.ctLink.connection, c.isEstablished else { return nil }
             return CTLink(c)
         }
+        operators.supervision.ctConnection = { [weak self] in self?.ctLink.connection.flatMap { $0.isEstablished ? $0 : nil } }
         ctLink.onEstablished = { [weak self] c in self?.logger.notice("attached to ct-server \(c.peer?.name ?? "?") at \(c.remoteAddress)") }
         ctLink.onConnection = { [weak self] c in
             c.onEvent = { conn, frame in self?.handleCTEvent(conn, frame) }
+            c.onRequest = { conn, frame in
+                guard frame.type == PeerRelay.messageType else {
+                    conn.respond(to: frame, error: ProtocolError(.unknownMessage, "flow-server does not handle \(frame.type) from the ct-server"))
+                    return
+                }
+                self?.operators.supervision.peerRequest(conn, frame)
+            }
         }
         ctLink.onDisconnected = { [weak self] reason in self?.ctLinkLost(reason) }
 
@@ -362,7 +370,7 @@ public final class FlowService: RunnableService {
         let me = name
         queries.async { [weak self] in
             guard let self else { return }
-            let r = self.withQueryConnection(url) { db -> ([String: [String]], [String: [String]]) in
+            let r = self.withQueryConnection(url) { db -> ([String: [String]], [String: [String]], [String: String]) in
                 try db.transaction {
                     try db.execute("DELETE FROM agent_presence WHERE flow_server = $1 AND NOT (agent = ANY($2::text[]))",
                                    [me, Self.textArray(mine.map(\.0))])
@@ -384,12 +392,22 @@ public final class FlowService: RunnableService {
                     if !(byQueue[q]?.contains(s) ?? false) { byQueue[q, default: []].append(s) }
                     if rows.value(i, "state") == "ready", !(ready[q]?.contains(s) ?? false) { ready[q, default: []].append(s) }
                 }
-                return (byQueue, ready)
+                // Every agent of another Flow-Server, for supervisors' actions routed there.
+                let agents = try db.execute("""
+                    SELECT agent, flow_server FROM agent_presence
+                    WHERE flow_server <> $1 AND state <> 'logged-out' AND updated_at > now() - interval '15 seconds'
+                    """, [me])
+                var where_: [String: String] = [:]
+                for i in 0..<agents.count {
+                    if let a = agents.value(i, "agent"), let s = agents.value(i, "flow_server") { where_[a] = s }
+                }
+                return (byQueue, ready, where_)
             }
             self.loop.execute {
-                if case .success(let (byQueue, ready)) = r {
+                if case .success(let (byQueue, ready, agents)) = r {
                     self.distributor.remoteQueues = byQueue
                     self.distributor.remoteReady = ready
+                    self.operators.supervision.remoteAgents = agents
                     self.distributor.rebalance()
                 }
             }
@@ -488,6 +506,9 @@ public final class FlowService: RunnableService {
             guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
             if m.action == "record" { recordCommand(m, conn, frame); return }
             operators.command(m, conn, frame)
+        case SupervisorCommand.messageType:
+            guard let m = decodeRequest(SupervisorCommand.self, conn, frame) else { return }
+            operators.supervise(m, conn, frame)
         case StatisticsRequest.messageType:
             guard operators.require(["supervisor", "admin"], conn, frame, what: "reports") else { return }
             statistics(conn, frame)

@@ -9,9 +9,11 @@ final class OperatorRequests {
     /// The roles that may send each request (by message type, and for agent commands by action).
     static let agentActions: Set<String> = ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult",
                                             "complete", "cancel", "conference", "call", "return", "status", "queue"]
-    static let supervisorActions: Set<String> = ["board", "force-logout", "force-not-ready", "monitor", "stop-monitor"]
+    /// `board`, and the supervisor actions as AgentCommand words (`monitor` takes mode=listen|whisper|barge).
+    static let supervisorActions: Set<String> = Set(["board", "monitor"]).union(SupervisorCommand.Action.allCases.map(\.word))
 
     let distributor: CallDistributor
+    let supervision: SupervisorRequests
     let logger: Logger
     /// Checks a work code and password off the loop (nil: wrong code or password).
     var authenticate: ((_ code: String, _ password: String, _ done: @escaping (Result<Operator?, Error>) -> Void) -> Void)?
@@ -25,7 +27,21 @@ final class OperatorRequests {
 
     init(distributor: CallDistributor, logger: Logger) {
         self.distributor = distributor
+        self.supervision = SupervisorRequests(distributor: distributor, logger: logger)
         self.logger = logger
+    }
+
+    /// SupervisorCommand from App-Operate: the role checked here, then carried out on the
+    /// agent's Flow-Server (this one or another).
+    func supervise(_ m: SupervisorCommand, _ conn: Connection, _ frame: Frame) {
+        guard require(["supervisor", "admin"], conn, frame, what: m.action.word), let op = loggedIn(conn) else { return }
+        supervision.request(m, from: op) { [weak conn] r in
+            guard let conn else { return }
+            switch r {
+            case .success(let reply): conn.respond(to: frame, with: reply)
+            case .failure(let e): conn.respond(to: frame, error: e)
+            }
+        }
     }
 
     func loggedIn(_ conn: Connection) -> Operator? { operators[ObjectIdentifier(conn)] }
@@ -104,37 +120,18 @@ final class OperatorRequests {
                 var b = d.board()
                 b.fields["in_flows"] = String(callsInFlows?() ?? 0)
                 conn.respond(to: frame, with: AgentReply(state: "", text: "\(b.rows.count) agents, \(b.fields["waiting"] ?? "0") waiting", fields: b.fields, rows: b.rows))
-            case "monitor", "stop-monitor":
-                guard let op = loggedIn(conn) else { return }
-                do {
-                    if m.action == "stop-monitor" {
-                        try d.stopMonitor(supervisor: op.workCode)
-                        conn.respond(to: frame, with: AgentReply(state: "", text: "monitoring stopped"))
-                        return
-                    }
-                    let modes: [String: MonitorChannel.Mode] = ["listen": .listen, "whisper": .whisper, "barge": .barge]
-                    guard let code = args["agent"], let mode = modes[args["mode"] ?? "listen"] else {
-                        throw CallDistributor.CommandError(message: "monitor needs agent=CODE and mode=listen|whisper|barge")
-                    }
-                    let text = try d.monitor(supervisor: op.workCode, sipExtension: args["extension"] ?? op.sipExtension ?? "", agent: code, mode: mode)
-                    conn.respond(to: frame, with: AgentReply(state: "", text: text))
-                } catch {
-                    conn.respond(to: frame, error: ProtocolError(.badMessage, "\(error)"))
-                }
             default:
-                guard let code = args["agent"], let a = d.agents[code] else {
-                    conn.respond(to: frame, error: ProtocolError(.badMessage, "agent \(args["agent"] ?? "?") is not logged in"))
+                // The same as SupervisorCommand (`monitor` mode=… is listen, whisper or barge).
+                let word = m.action == "monitor" ? (args["mode"] ?? "listen") : m.action
+                guard let action = SupervisorCommand.Action(word: word), m.action != "monitor" || action.monitorMode != nil else {
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, "monitor needs agent=CODE and mode=listen|whisper|barge"))
                     return
                 }
-                let refused: String?
-                if m.action == "force-logout" {
-                    refused = (try? d.logout(a)) == nil ? "\(code) is on a call" : nil
-                } else {
-                    refused = d.handle(a, .notReady(reason: args["reason"] ?? "set by supervisor", lockPassword: nil))
+                guard action == .stopMonitor || !(args["agent"] ?? "").isEmpty else {
+                    conn.respond(to: frame, error: ProtocolError(.badMessage, "\(m.action) needs agent=CODE"))
+                    return
                 }
-                if let refused { conn.respond(to: frame, error: ProtocolError(.badMessage, refused)); return }
-                d.push(a, "notice", ["text": "\(m.action) by \(loggedIn(conn)?.workCode ?? "supervisor")"])
-                conn.respond(to: frame, with: AgentReply(state: a.machine.state.name, text: "\(code): \(a.machine.state.name)"))
+                supervise(SupervisorCommand(action: action, agent: args["agent"] ?? "", sipExtension: args["extension"] ?? "", reason: args["reason"] ?? ""), conn, frame)
             }
             return
         }
