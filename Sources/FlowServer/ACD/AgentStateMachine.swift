@@ -124,14 +124,31 @@ public struct AgentStateMachine: Sendable, Equatable {
         self.wrapUpSeconds = wrapUpSeconds
     }
 
-    private mutating func go(_ s: State, at now: Double, reason: String? = nil) -> [Action] {
+    /// Every state change goes through here: a forced logout waiting for the call takes effect
+    /// as soon as no call is in hand; a forced not-ready replaces the next ready.
+    private mutating func go(_ next: State, at now: Double, reason: String? = nil) -> [Action] {
+        var s = next
+        var extra: [Action] = []
+        if pendingLogout, s.call == nil {
+            pendingLogout = false
+            s = .loggedOut
+            extra = [.sessionEnded]
+        }
+        if let why = pendingNotReady {
+            switch s {
+            case .ready: s = .notReady(reason: why, locked: false); pendingNotReady = nil
+            case .notReady, .loggedOut: pendingNotReady = nil
+            default: break
+            }
+        }
+        if s == .loggedOut { lockPassword = nil }
         var r: String?
         if case .notReady(let why, _) = state { r = why }
         let wasLoggedOut = state == .loggedOut
         let rec = Action.record(state: state.name, reason: r, from: since, to: now)
         state = s
         since = now
-        return wasLoggedOut ? [] : [rec]
+        return (wasLoggedOut ? [] : [rec]) + extra
     }
 
     public mutating func handle(_ e: Event, now: Double) -> [Action] {
@@ -169,25 +186,25 @@ public struct AgentStateMachine: Sendable, Equatable {
             callsHandled += 1
             return go(.talking(call: call), at: now)
         case (.reserved(let c), .rejected(let call)) where c == call, (.ringing(let c), .rejected(let call)) where c == call:
-            return afterCall(.ready(since: now), at: now) + [.requeue(call: call, reason: .rejected)]
+            return go(.ready(since: now), at: now) + [.requeue(call: call, reason: .rejected)]
         case (.ringing(let c), .ringTimeout(let call)) where c == call, (.reserved(let c), .ringTimeout(let call)) where c == call:
             // RONA: the agent is away; not ready, and the call goes to the next agent.
-            return afterCall(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: .ringNoAnswer)]
+            return go(.notReady(reason: "ring no answer", locked: false), at: now) + [.requeue(call: call, reason: .ringNoAnswer)]
         case (.reserved(let c), .phoneUnreachable(let call)) where c == call, (.ringing(let c), .phoneUnreachable(let call)) where c == call:
-            return afterCall(.notReady(reason: "phone unreachable", locked: false), at: now) + [.requeue(call: call, reason: .phoneUnreachable)]
+            return go(.notReady(reason: "phone unreachable", locked: false), at: now) + [.requeue(call: call, reason: .phoneUnreachable)]
         case (.reserved(let c), .callEnded(let call)) where c == call, (.ringing(let c), .callEnded(let call)) where c == call:
             // The caller left before the agent answered.
-            return afterCall(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)
+            return go(disconnected ? .notReady(reason: "disconnected", locked: false) : .ready(since: now), at: now)
         case (.talking, .hold):
             return go(.held(call: state.call!), at: now)
         case (.held, .retrieve):
             return go(.talking(call: state.call!), at: now)
         case (.talking(let c), .callEnded(let call)) where c == call, (.held(let c), .callEnded(let call)) where c == call:
-            if pendingLogout { return afterCall(.loggedOut, at: now) }
+            if pendingLogout { return go(.loggedOut, at: now) }
             if disconnected { return go(.notReady(reason: "disconnected", locked: false), at: now) + [.startGraceTimer] }
             return go(.wrapUp(until: now + wrapUpSeconds), at: now) + [.startWrapUpTimer(seconds: wrapUpSeconds)]
         case (.wrapUp, .wrapUpEnded):
-            return afterCall(.ready(since: now), at: now)
+            return go(.ready(since: now), at: now)
         case (.loggedOut, .connectionLost):
             return []
         case (_, .connectionLost):
@@ -229,7 +246,7 @@ public struct AgentStateMachine: Sendable, Equatable {
             pendingNotReady = reason
             return [.deferred("not ready (\(reason)) when the call ends")]
         case (.ready, .forceLogout), (.notReady, .forceLogout), (.wrapUp, .forceLogout):
-            lockPassword = nil
+            pendingNotReady = nil
             return go(.loggedOut, at: now) + [.sessionEnded]
         case (_, .forceLogout):
             pendingLogout = true
@@ -240,21 +257,5 @@ public struct AgentStateMachine: Sendable, Equatable {
         }
     }
 
-    /// The call in hand left the agent: a forced logout or not-ready waiting for it now takes
-    /// effect (not-ready after the wrap-up: `next` is ready only when the wrap-up ends).
-    private mutating func afterCall(_ next: State, at now: Double) -> [Action] {
-        if pendingLogout {
-            pendingLogout = false
-            pendingNotReady = nil
-            lockPassword = nil
-            return go(.loggedOut, at: now) + [.sessionEnded]
-        }
-        if case .ready = next, let reason = pendingNotReady {
-            pendingNotReady = nil
-            return go(.notReady(reason: reason, locked: false), at: now)
-        }
-        if case .notReady = next { pendingNotReady = nil }
-        return go(next, at: now)
-    }
 }
 

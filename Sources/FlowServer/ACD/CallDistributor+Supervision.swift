@@ -96,6 +96,14 @@ extension CallDistributor {
         let conn: ChannelLink
     }
 
+    /// A monitoring leg being dialled: its mode may change, or it may be stopped, before it exists.
+    struct MonitorDial {
+        var agent: String
+        var target: String
+        var mode: MonitorChannel.Mode
+        var cancelled = false
+    }
+
     /// Asked again with another mode while connected, the same leg changes mode. The leg is
     /// hung up when the call ends.
     func monitor(supervisor: String, sipExtension: String, agent code: String, mode: MonitorChannel.Mode) throws -> String {
@@ -108,13 +116,25 @@ extension CallDistributor {
             if leg.established { command(leg.conn, MonitorChannel(channelID: ch, targetChannelID: target, mode: mode)) }
             return "\(Self.modeName(mode)) on \(code)"
         }
+        if let dialling = monitorDialling[supervisor], !dialling.cancelled {
+            guard dialling.target == target else { throw CommandError(message: "your phone is being rung to monitor \(dialling.agent): stop-monitor first") }
+            monitorDialling[supervisor]?.mode = mode
+            return "\(Self.modeName(mode)) on \(code) once your phone answers"
+        }
         guard !sipExtension.isEmpty else { throw CommandError(message: "give extension=… (your phone) or set one for your work code") }
         let link = entry.link
+        monitorDialling[supervisor] = MonitorDial(agent: code, target: target, mode: mode)
         link.command(Originate(destination: sipExtension, callerID: "monitor-\(code)", timeoutMs: 20_000, autoAnswer: true)) { [weak self] r in
             guard let self else { return }
+            let dial = self.monitorDialling.removeValue(forKey: supervisor)
             switch r {
             case .success(let res):
-                self.monitorLegs[res.channelID] = MonitorLeg(supervisor: supervisor, agent: code, target: target, mode: mode, established: false, conn: link)
+                // Stopped meanwhile, or the call it was for is over: the leg is not needed.
+                guard let dial, !dial.cancelled, self.calls.values.contains(where: { $0.call.talk?.leg == dial.target }) else {
+                    self.command(link, HangupChannel(channelID: res.channelID, cause: "monitoring no longer needed"))
+                    return
+                }
+                self.monitorLegs[res.channelID] = MonitorLeg(supervisor: supervisor, agent: code, target: target, mode: dial.mode, established: false, conn: link)
             case .failure(let e):
                 self.logger.warning("acd: cannot ring supervisor \(supervisor) at \(sipExtension): \(e.reason)")
             }
@@ -124,6 +144,10 @@ extension CallDistributor {
     }
 
     func stopMonitor(supervisor: String) throws {
+        if monitorDialling[supervisor]?.cancelled == false {
+            monitorDialling[supervisor]?.cancelled = true
+            return
+        }
         guard let (ch, leg) = monitorLegs.first(where: { $0.value.supervisor == supervisor }) else { throw CommandError(message: "you are not monitoring anyone") }
         monitorLegs.removeValue(forKey: ch)
         command(leg.conn, HangupChannel(channelID: ch, cause: "monitoring stopped"))

@@ -90,6 +90,8 @@ final class CallDistributor {
     var recordings: CallRecordings?
     /// Supervisors' phone legs (listen, whisper, barge) by channel.
     var monitorLegs: [String: MonitorLeg] = [:]
+    /// Supervisors whose phone is being rung for monitoring (the Originate not answered yet): one at a time.
+    var monitorDialling: [String: MonitorDial] = [:]
     /// Queue → Flow-Servers with agents logged in for it, and those with a ready one (from agent_presence).
     var remoteQueues: [String: [String]] = [:]
     var remoteReady: [String: [String]] = [:]

@@ -69,7 +69,7 @@ import TestSupport
         // (A connected consultation with another agent or a three-way call needs a ready agent
         // while calls wait, so not every seed gets there; ACDCallTests covers them step by step.)
         #expect(seen.isSuperset(of: ["waiting", "offered", "connected", "held", "consulting", "consulting-agent", "consulting-number",
-                                     "conferenced", "transferring", "external"]), "the walks went through every phase: \(seen.sorted())")
+                                     "conferenced", "transferring", "external", "intercepted"]), "the walks went through every phase: \(seen.sorted())")
     }
 
     /// One seed's walk; returns the call phases it went through.
@@ -98,6 +98,8 @@ import TestSupport
         var seen: Set<String> = []
         var consultErrors: [String: Int] = [:]   // the call phases the walk went through
         var trace: [String] = []   // the last steps, shown when an invariant breaks
+        var supervised: [SupervisorCommand.Action: Int] = [:]   // supervisors' actions carried out
+        func supervise(_ m: SupervisorCommand) { if (try? d.supervise(m)) != nil { supervised[m.action, default: 0] += 1 } }
 
         for step in 0..<Self.steps {
             let r = Int.random(in: 0..<100, using: &rng)
@@ -168,7 +170,7 @@ import TestSupport
             default:      // an agent operation from App-Operate (mostly by an agent on a call)
                 let onCall = d.agents.values.filter { $0.machine.state.name == "talking" || $0.machine.state.name == "held" }.sorted { $0.code < $1.code }
                 guard let a = (Int.random(in: 0..<4, using: &rng) > 0 ? onCall.randomElement(using: &rng) : nil) ?? anyAgent() else { break }
-                var op = Int.random(in: 0..<16, using: &rng)
+                var op = Int.random(in: 0..<24, using: &rng)
                 // A connected consultation is mostly followed by complete, cancel or three-way.
                 if (try? d.currentCall(a))?.call.talk?.consult?.connected == true, Bool.random(using: &rng) { op = [7, 8, 11].randomElement(using: &rng)! }
                 trace[trace.count - 1] += " op \(op) by \(a.code)"
@@ -191,6 +193,15 @@ import TestSupport
                 case 12: try? d.transfer(a, to: "13800138000")
                 case 13: try? d.consult(a, to: "01055501234")
                 case 14: try? d.placeCall(a, to: Bool.random(using: &rng) ? "agent:\(others.randomElement(using: &rng)!)" : "13900139000")
+                // A supervisor (s1, phone ext-s1; or s2) acts on the agent.
+                case 15, 16: supervise(SupervisorCommand(action: .intercept, agent: a.code, supervisor: ["s1", "s2"].randomElement(using: &rng)!, sipExtension: "ext-s"))
+                case 17: supervise(SupervisorCommand(action: .forceRelease, agent: a.code, supervisor: "s1", reason: "test"))
+                case 18: supervise(SupervisorCommand(action: .forceReady, agent: a.code, supervisor: "s1"))
+                case 19: supervise(SupervisorCommand(action: .forceNotReady, agent: a.code, supervisor: "s1", reason: "meeting"))
+                case 20: supervise(SupervisorCommand(action: .forceLogout, agent: a.code, supervisor: "s1"))
+                case 21, 22: supervise(SupervisorCommand(action: [.listen, .whisper, .barge].randomElement(using: &rng)!, agent: a.code,
+                                                                    supervisor: ["s1", "s2"].randomElement(using: &rng)!, sipExtension: "ext-s"))
+                case 23: supervise(SupervisorCommand(action: .stopMonitor, agent: "", supervisor: ["s1", "s2"].randomElement(using: &rng)!))
                 default: d.rebalance()
                 }
             }
@@ -208,7 +219,8 @@ import TestSupport
         let c = d.counters
         #expect(c.offered > 500 && c.answered > 100 && c.rona > 10 && c.rejected > 10 && c.abandoned > 10,
                 "the random walk exercised offers, answers, RONA, rejects and abandons: \(c)")
-        print("seed \(seed): \(c), phases \(seen.sorted())")
+        print("seed \(seed): \(c), phases \(seen.sorted()), supervisors \(supervised.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.word) \($0.value)" })")
+        #expect(SupervisorCommand.Action.allCases.allSatisfy { supervised[$0, default: 0] > 0 }, "every supervisor action was carried out: \(supervised)")
         #expect(ct.dialled.contains { $0.hasPrefix("139") } && ct.dialled.contains { $0.hasPrefix("138") } && ct.dialled.contains { $0.hasPrefix("010") },
                 "numbers were dialled: \(ct.dialled.suffix(5))")
         return seen
@@ -218,6 +230,12 @@ import TestSupport
     static func invariants(_ d: CallDistributor, ct: ScriptedCT, callers: [String: CallerState], now: Double, trunked: Bool) -> [String] {
         var p: [String] = []
         for a in d.agents.values {
+            // A forced logout or not-ready waits only while a call is in hand; a logged-out agent has no session.
+            if a.machine.pendingLogout, a.machine.state.call == nil { p.append("\(a.code) has a pending logout while \(a.machine.state.name)") }
+            if a.machine.pendingNotReady != nil, a.machine.state.call == nil, a.machine.state.name != "wrap-up" {
+                p.append("\(a.code) has a pending not-ready while \(a.machine.state.name)")
+            }
+            if a.machine.state == .loggedOut { p.append("\(a.code) logged out but its session is kept") }
             switch a.machine.state {
             case .reserved(let id), .ringing(let id):
                 // No agent reserved or ringing without a live offer (or a consultation, or its own call).
@@ -281,6 +299,13 @@ import TestSupport
             if !ready.isEmpty { p.append("\(w.id) waits while \(ready.sorted()) are ready") }
         }
         if trunked, let n = ct.untrunked.first { p.append("\(n) dialled without a trunk") }
+        // A supervisor's monitoring leg is a tap, never a channel of a call (intercept takes it over first),
+        // and a supervisor monitors one agent at a time.
+        for (ch, leg) in d.monitorLegs {
+            if d.entry(forChannel: ch) != nil { p.append("monitor leg \(ch) of \(leg.supervisor) is also a call's channel") }
+        }
+        let supervisors = d.monitorLegs.values.map(\.supervisor)
+        if Set(supervisors).count != supervisors.count { p.append("a supervisor has two monitoring legs: \(supervisors.sorted())") }
         return p
     }
 }
