@@ -144,6 +144,10 @@ public final class CTService: RunnableService {
             self?.logger.info("flow-server \(c.peer?.name ?? "?") attached from \(c.remoteAddress)")
         }
         conn.onRequest = { [weak self] c, frame in self?.handleRequest(c, frame) }
+        conn.onEvent = { [weak self] c, frame in
+            guard frame.type == PeerBroadcast.messageType else { return }
+            self?.broadcast(c, frame)
+        }
         conn.onClose = { [weak self] c, reason in
             guard c.peer != nil else { return }
             self?.logger.notice("flow-server \(c.peer?.name ?? "?") detached: \(reason)")
@@ -235,6 +239,19 @@ public final class CTService: RunnableService {
                 conn.respond(to: frame, error: e)
             }
         }
+    }
+
+    /// PeerBroadcast: the event goes on to every other attached Flow-Server, with the sender's
+    /// authenticated name. A malformed one closes only the sender's link.
+    private func broadcast(_ conn: Connection, _ frame: Frame) {
+        guard let from = conn.peer?.name else { return }
+        let m: PeerBroadcast
+        do { m = try PeerBroadcast.decode(frame.body) } catch {
+            conn.close(ProtocolError(.badMessage, "undecodable PeerBroadcast: \(error)"))
+            return
+        }
+        let out = Frame(type: PeerBroadcast.messageType, body: PeerBroadcast(peer: from, innerType: m.innerType, body: m.body).encodedBody())
+        for c in flowListener.establishedConnections where c.id != conn.id { c.send(out) }
     }
 
     /// Connects the channel layer to the Flow-Server links: offers, events, commands.

@@ -66,6 +66,7 @@ extension CallDistributor {
                 a.talkStarted = nil
             }
             push(a, "state", ["from": before.name, "reason": { if case .notReady(let r, _) = after { return r }; return "" }()])
+            boardChanged?(.agent(a.code))
             logger.info("agent \(a.code): \(before.name) → \(after.name)")
         }
         if sessionEnded {
@@ -77,6 +78,7 @@ extension CallDistributor {
             engine.agentUnavailable(a.code)
             submit(.agentState(AgentStateRecord(agent: a.code, state: "logged-out", reason: "forced by a supervisor", startedAt: now, endedAt: now)))
             logger.info("agent \(a.code): logged out by a supervisor")
+            boardChanged?(.agentGone(a.code))
         }
         // The calls the machine gave back (after its own state changed, so it is not offered them again).
         for (callID, reason) in requeued {
@@ -128,6 +130,7 @@ extension CallDistributor {
         for t in [a.timer, a.graceTimer].compactMap({ $0 }) { clock.cancel(t) }
         agents.removeValue(forKey: a.code)
         engine.agentUnavailable(a.code)
+        boardChanged?(.agentGone(a.code))
     }
 
     /// An App-Operate connection closed: its agent, if no other connection is left, starts the grace period.

@@ -90,6 +90,9 @@ final class CallDistributor {
     var recordings: CallRecordings?
     /// Supervisors' phone legs (listen, whisper, barge) by channel.
     var monitorLegs: [String: MonitorLeg] = [:]
+    /// What the wallboard needs to know changed (BoardPublisher).
+    enum BoardChange { case queue(String), agent(String), agentGone(String) }
+    var boardChanged: ((BoardChange) -> Void)?
     /// Supervisors whose phone is being rung for monitoring (the Originate not answered yet): one at a time.
     var monitorDialling: [String: MonitorDial] = [:]
     /// Queue → Flow-Servers with agents logged in for it, and those with a ready one (from agent_presence).
@@ -229,7 +232,13 @@ final class CallDistributor {
     func feed(_ entry: CallEntry, _ e: ACDCall.Event) {
         guard calls[entry.id] === entry else { return }
         let before = entry.call.channels
+        let (queueBefore, waitingBefore) = (entry.call.queue, entry.call.isWaiting)
         let actions = entry.call.handle(e, now: now)
+        if let boardChanged, entry.call.queue != queueBefore || entry.call.isWaiting != waitingBefore || entry.call.isEnded
+            || actions.contains(where: { $0 == .enqueue || $0 == .dequeue }) {
+            boardChanged(.queue(queueBefore))
+            if entry.call.queue != queueBefore { boardChanged(.queue(entry.call.queue)) }
+        }
         let after = entry.call.channels
         for ch in before.keys where after[ch] == nil && channelIndex[ch] == entry.id { channelIndex.removeValue(forKey: ch) }
         for ch in after.keys { channelIndex[ch] = entry.id }

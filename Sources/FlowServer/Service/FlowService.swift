@@ -25,6 +25,8 @@ public final class FlowService: RunnableService {
     let distributor: CallDistributor
     /// Calls' recordings: policy, operators' control, the catalogue.
     let recordings: CallRecordings
+    /// The live wallboard of every Flow-Server (FlowService+Board.swift).
+    let board: BoardPublisher
     /// Where the recording files are seen from here (shared with the CT-Server), and how long they are kept.
     let recordingDirectory: String
     let retentionDays: Int?
@@ -53,8 +55,10 @@ public final class FlowService: RunnableService {
             logger.warning("no database configured (database.url or \(FlowServerConfig.databaseURLEnvironmentVariable)): call records are not kept")
         }
         let writer = records
-        recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0) }
+        let tap = RecordTap()
+        recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0); tap.tap?($0) }
         distributor = CallDistributor(loop: loop, recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
+        board = BoardPublisher(server: name, distributor: distributor, logger: logger)
         recordings = CallRecordings(recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
         recordings.queuePolicy = { [distributor] q in distributor.settings.queues[q]?.recording ?? RecordingPolicy() }
         distributor.recordings = recordings
@@ -84,6 +88,7 @@ public final class FlowService: RunnableService {
             return CTLink(c)
         }
         operators.supervision.ctConnection = { [weak self] in self?.ctLink.connection.flatMap { $0.isEstablished ? $0 : nil } }
+        tap.tap = { [weak self] in self?.boardRecord($0) }
         ctLink.onEstablished = { [weak self] c in self?.logger.notice("attached to ct-server \(c.peer?.name ?? "?") at \(c.remoteAddress)") }
         ctLink.onConnection = { [weak self] c in
             c.onEvent = { conn, frame in self?.handleCTEvent(conn, frame) }
@@ -105,7 +110,10 @@ public final class FlowService: RunnableService {
                                    maximumUnauthenticatedPerSource: app.maxUnauthenticatedPerSource ?? 16, logger: logger)
         appListener.onAccept = { [weak self] conn in
             conn.onRequest = { c, frame in self?.handleAppRequest(c, frame) }
-            conn.onClose = { c, _ in self?.operators.closed(c) }
+            conn.onClose = { c, _ in
+                self?.operators.closed(c)
+                self?.board.unwatch(c)
+            }
         }
         reloadQueues()
     }
@@ -120,6 +128,7 @@ public final class FlowService: RunnableService {
     public private(set) var callsOffered = 0
 
     private func handleCTEvent(_ conn: Connection, _ frame: Frame) {
+        if frame.type == PeerBroadcast.messageType { peerBroadcast(frame); return }
         if frame.type == MediaEventMessage.messageType {
             guard let m = try? MediaEventMessage.decode(frame.body) else { return }
             if playbackDone(m, conn) { return }
@@ -339,6 +348,7 @@ public final class FlowService: RunnableService {
         do {
             let s = try QueueSettings.parse(try String(contentsOf: f, encoding: .utf8))
             distributor.apply(settings: s)
+            board.setConfiguredQueues(Set(s.queues.keys))
             logger.notice("queues: \(s.queues.keys.sorted().joined(separator: ", ")) (ring timeout \(s.ringTimeoutMs) ms, wrap-up \(Int(s.wrapUpSeconds)) s)")
             // The queues table carries what reports need (service level, strategy, maximum wait).
             if let url = databaseURL {
@@ -359,70 +369,6 @@ public final class FlowService: RunnableService {
             }
         } catch {
             logger.error("queues.yaml refused, settings unchanged: \(error)")
-        }
-    }
-
-    /// agent_presence: this server's agents written every 3 s (rows of agents gone removed), and
-    /// other servers' fresh rows read back, so calls for queues with no agent here can go there.
-    private func syncPresence() {
-        guard let url = databaseURL else { return }
-        let mine = distributor.presence
-        let me = name
-        queries.async { [weak self] in
-            guard let self else { return }
-            let r = self.withQueryConnection(url) { db -> ([String: [String]], [String: [String]], [String: String]) in
-                try db.transaction {
-                    try db.execute("DELETE FROM agent_presence WHERE flow_server = $1 AND NOT (agent = ANY($2::text[]))",
-                                   [me, Self.textArray(mine.map(\.0))])
-                    for (agent, queues, state) in mine {
-                        try db.execute("""
-                            INSERT INTO agent_presence (agent, flow_server, queues, state, updated_at) VALUES ($1, $2, $3::text[], $4, now())
-                            ON CONFLICT (agent) DO UPDATE SET flow_server = EXCLUDED.flow_server, queues = EXCLUDED.queues, state = EXCLUDED.state, updated_at = now()
-                            """, [agent, me, Self.textArray(queues), state])
-                    }
-                }
-                let rows = try db.execute("""
-                    SELECT flow_server, q, state FROM agent_presence, unnest(queues) AS q
-                    WHERE flow_server <> $1 AND state <> 'logged-out' AND updated_at > now() - interval '15 seconds'
-                    ORDER BY agent
-                    """, [me])
-                var byQueue: [String: [String]] = [:], ready: [String: [String]] = [:]
-                for i in 0..<rows.count {
-                    guard let s = rows.value(i, "flow_server"), let q = rows.value(i, "q") else { continue }
-                    if !(byQueue[q]?.contains(s) ?? false) { byQueue[q, default: []].append(s) }
-                    if rows.value(i, "state") == "ready", !(ready[q]?.contains(s) ?? false) { ready[q, default: []].append(s) }
-                }
-                // Every agent of another Flow-Server, for supervisors' actions routed there.
-                let agents = try db.execute("""
-                    SELECT agent, flow_server FROM agent_presence
-                    WHERE flow_server <> $1 AND state <> 'logged-out' AND updated_at > now() - interval '15 seconds'
-                    """, [me])
-                var where_: [String: String] = [:]
-                for i in 0..<agents.count {
-                    if let a = agents.value(i, "agent"), let s = agents.value(i, "flow_server") { where_[a] = s }
-                }
-                return (byQueue, ready, where_)
-            }
-            self.loop.execute {
-                if case .success(let (byQueue, ready, agents)) = r {
-                    self.distributor.remoteQueues = byQueue
-                    self.distributor.remoteReady = ready
-                    self.operators.supervision.remoteAgents = agents
-                    self.distributor.rebalance()
-                }
-            }
-        }
-    }
-
-    /// A PostgreSQL text[] literal (passed as a parameter, never spliced into SQL).
-    static func textArray(_ items: [String]) -> String {
-        "{" + items.map { "\"" + $0.replacingOccurrences(of: "\\", with: "\\\\").replacingOccurrences(of: "\"", with: "\\\"") + "\"" }.joined(separator: ",") + "}"
-    }
-
-    private func schedulePresence() {
-        _ = loop.schedule(afterMilliseconds: 3000) { [weak self] in
-            self?.syncPresence()
-            self?.schedulePresence()
         }
     }
 
@@ -492,6 +438,7 @@ public final class FlowService: RunnableService {
         if let library = flowCalls?.library { scheduleFlowReload(library) }
         records?.start()
         scheduleRetention()
+        startBoard()
         ctLink.start()
     }
 
@@ -506,6 +453,9 @@ public final class FlowService: RunnableService {
             guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
             if m.action == "record" { recordCommand(m, conn, frame); return }
             operators.command(m, conn, frame)
+        case BoardRequest.messageType:
+            guard let m = decodeRequest(BoardRequest.self, conn, frame) else { return }
+            boardRequest(m, conn, frame)
         case SupervisorCommand.messageType:
             guard let m = decodeRequest(SupervisorCommand.self, conn, frame) else { return }
             operators.supervise(m, conn, frame)

@@ -2,6 +2,8 @@ import Foundation
 
 /// What statistics need to know of a call (a row of `calls` with its queue's thresholds).
 public struct CallFacts: Sendable, Equatable {
+    /// The call's id (calls.call_id), when known.
+    public var id: String?
     public var arrivedAt: Double
     public var queuedAt: Double?
     public var offeredAt: Double?
@@ -93,12 +95,51 @@ public enum Statistics {
         ((t + utcOffset) / interval.seconds).rounded(.down) * interval.seconds - utcOffset
     }
 
+    /// One row's sums: calls added one by one, the rates computed at the end. The report and
+    /// the live wallboard both count with it, so their figures for the same calls are equal.
+    public struct Accumulator: Sendable {
+        public var row: Row
+        public var waitAnswered = 0.0, handle = 0.0, answeredInSL = 0
+        public init(start: Double, key: String) { row = Row(start: start, key: key) }
+
+        public mutating func add(_ c: CallFacts) {
+            row.offered += 1
+            let waitStart = c.queuedAt ?? c.arrivedAt
+            if let ans = c.agentAnsweredAt {
+                row.answered += 1
+                let wait = ans - waitStart
+                waitAnswered += wait
+                if wait <= c.serviceLevelSeconds { answeredInSL += 1 }
+                let connected = c.endedAt - ans
+                handle += connected + c.wrapupSeconds
+                row.talkSeconds += max(0, connected - c.holdSeconds)
+                row.longestWaitSeconds = max(row.longestWaitSeconds, wait)
+            } else if c.queuedAt != nil {
+                let wait = c.endedAt - waitStart
+                row.longestWaitSeconds = max(row.longestWaitSeconds, wait)
+                if c.disposition == "abandoned" {
+                    row.abandoned += 1
+                    if wait < c.shortAbandonSeconds { row.shortAbandoned += 1 }
+                }
+            }
+        }
+
+        /// The row with its rates (occupancy: handle time over `staffed` seconds, when given).
+        public func finished(staffed: Double? = nil) -> Row {
+            var r = row
+            let base = Double(r.offered - r.shortAbandoned)
+            r.abandonRate = base > 0 ? Double(r.abandoned - r.shortAbandoned) / base : 0
+            r.serviceLevel = base > 0 ? Double(answeredInSL) / base : 0
+            r.asaSeconds = r.answered > 0 ? waitAnswered / Double(r.answered) : 0
+            r.ahtSeconds = r.answered > 0 ? handle / Double(r.answered) : 0
+            if let staffed { r.occupancy = staffed > 0 ? handle / staffed : nil }
+            return r
+        }
+    }
+
     public static func compute(calls: [CallFacts], periods: [AgentPeriod] = [], grouping: Grouping, interval: Interval,
                                utcOffset: Double = 0) -> [Row] {
-        struct Acc {
-            var row: Row
-            var waitAnswered = 0.0, handle = 0.0, answeredInSL = 0
-        }
+        typealias Acc = Accumulator
         var acc: [String: Acc] = [:]
         for c in calls {
             let key: String
@@ -110,50 +151,30 @@ public enum Statistics {
             }
             let start = bucket(c.arrivedAt, interval, utcOffset: utcOffset)
             let id = "\(start)|\(key)"
-            var a = acc[id] ?? Acc(row: Row(start: start, key: key))
-            a.row.offered += 1
-            let waitStart = c.queuedAt ?? c.arrivedAt
-            if let ans = c.agentAnsweredAt {
-                a.row.answered += 1
-                let wait = ans - waitStart
-                a.waitAnswered += wait
-                if wait <= c.serviceLevelSeconds { a.answeredInSL += 1 }
-                let connected = c.endedAt - ans
-                a.handle += connected + c.wrapupSeconds
-                a.row.talkSeconds += max(0, connected - c.holdSeconds)
-                a.row.longestWaitSeconds = max(a.row.longestWaitSeconds, wait)
-            } else if c.queuedAt != nil {
-                let wait = c.endedAt - waitStart
-                a.row.longestWaitSeconds = max(a.row.longestWaitSeconds, wait)
-                if c.disposition == "abandoned" {
-                    a.row.abandoned += 1
-                    if wait < c.shortAbandonSeconds { a.row.shortAbandoned += 1 }
-                }
-            }
+            var a = acc[id] ?? Acc(start: start, key: key)
+            a.add(c)
             acc[id] = a
         }
         var rows: [Row] = []
-        for (_, var a) in acc {
-            let base = Double(a.row.offered - a.row.shortAbandoned)
-            a.row.abandonRate = base > 0 ? Double(a.row.abandoned - a.row.shortAbandoned) / base : 0
-            a.row.serviceLevel = base > 0 ? Double(a.answeredInSL) / base : 0
-            a.row.asaSeconds = a.row.answered > 0 ? a.waitAnswered / Double(a.row.answered) : 0
-            a.row.ahtSeconds = a.row.answered > 0 ? a.handle / Double(a.row.answered) : 0
+        for (_, a) in acc {
+            var staffed: Double?
             if grouping == .agent {
                 let b0 = a.row.start, b1 = b0 + interval.seconds
-                let staffed = periods.filter { $0.agent == a.row.key && $0.state != "logged-out" && $0.state != "not-ready" }
+                staffed = periods.filter { $0.agent == a.row.key && isStaffed($0.state) }
                     .reduce(0.0) { $0 + max(0, min($1.end, b1) - max($1.start, b0)) }
-                a.row.occupancy = staffed > 0 ? a.handle / staffed : nil
             }
-            rows.append(a.row)
+            rows.append(a.finished(staffed: staffed))
         }
         return rows.sorted { $0.start != $1.start ? $0.start < $1.start : $0.key < $1.key }
     }
 
+    /// Staffed time: every state but logged-out and not-ready.
+    public static func isStaffed(_ state: String) -> Bool { state != "logged-out" && state != "not-ready" }
+
     /// Loads the calls that arrived in [from, to) and the agent periods overlapping it.
     public static func load(_ db: PostgresConnection, from: Double, to: Double) throws -> ([CallFacts], [AgentPeriod]) {
         let r = try db.execute("""
-            SELECT extract(epoch from c.arrived_at) AS arrived, extract(epoch from c.queued_at) AS queued,
+            SELECT c.call_id::text AS id, extract(epoch from c.arrived_at) AS arrived, extract(epoch from c.queued_at) AS queued,
                    extract(epoch from c.offered_at) AS offered, extract(epoch from c.agent_answered_at) AS agent_answered,
                    extract(epoch from c.ended_at) AS ended, c.queue, c.agent, c.flow, c.disposition, c.hold_seconds, c.wrapup_seconds,
                    coalesce(q.service_level_seconds, 20) AS sl, coalesce(q.short_abandon_seconds, 5) AS sa
@@ -163,11 +184,13 @@ public enum Statistics {
         var calls: [CallFacts] = []
         calls.reserveCapacity(r.count)
         for i in 0..<r.count {
-            calls.append(CallFacts(arrivedAt: r.double(i, "arrived") ?? 0, queuedAt: r.double(i, "queued"), offeredAt: r.double(i, "offered"),
+            var facts = CallFacts(arrivedAt: r.double(i, "arrived") ?? 0, queuedAt: r.double(i, "queued"), offeredAt: r.double(i, "offered"),
                                    agentAnsweredAt: r.double(i, "agent_answered"), endedAt: r.double(i, "ended") ?? 0, queue: r.value(i, "queue"),
                                    agent: r.value(i, "agent"), flow: r.value(i, "flow"), disposition: r.value(i, "disposition") ?? "",
                                    holdSeconds: r.double(i, "hold_seconds") ?? 0, wrapupSeconds: r.double(i, "wrapup_seconds") ?? 0,
-                                   serviceLevelSeconds: r.double(i, "sl") ?? 20, shortAbandonSeconds: r.double(i, "sa") ?? 5))
+                                   serviceLevelSeconds: r.double(i, "sl") ?? 20, shortAbandonSeconds: r.double(i, "sa") ?? 5)
+            facts.id = r.value(i, "id")
+            calls.append(facts)
         }
         let s = try db.execute("""
             SELECT agent, state, extract(epoch from started_at) AS s, extract(epoch from coalesce(ended_at, now())) AS e
