@@ -10,6 +10,7 @@
 //   swift run -c release hotline-bench acd        # routing decisions: 5,000 agents, 200 queues, 20,000 calls
 //   bench/flow-calls.sh                            # flow-server CPU per call at a fixed SIPp call rate
 //   hotline-bench fuzz-links [MINUTES] [SEED]      # the link fuzzer against deploy/up's stack (issue 21)
+//   bench/wallboard.sh [SECONDS]                   # the live wallboard at 5,000 agents, 200 queues (hotline-bench board)
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
 import Dispatch
@@ -209,6 +210,11 @@ if which == "rating" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard let url = args.first else { print("usage: hotline-bench rating POSTGRES_URL [COUNT]"); exit(2) }
     try benchRating(url: url, count: args.count > 1 ? Int(args[1]) ?? 1_000_000 : 1_000_000)
+}
+if which == "board" {
+    let args = Array(CommandLine.arguments.dropFirst(2))
+    guard args.count >= 2 else { print("usage: hotline-bench board POSTGRES_URL FLOW_SERVER_BINARY [SECONDS]"); exit(2) }
+    try benchBoard(url: args[0], flowServer: args[1], seconds: args.count > 2 ? Double(args[2]) ?? 10 : 10)
 }
 if which == "fuzz-links" {
     let args = Array(CommandLine.arguments.dropFirst(2))

@@ -45,12 +45,17 @@ public enum LinkFuzzFamilies {
                  body(RecordingRequest(action: "score", id: 1, score: 50, comment: "fuzz")), body(RecordingRequest(action: "report")),
                  body(RecordingRequest(action: "purge"))]
             },
+            .init(name: "app/supervise", type: SupervisorCommand.messageType) { _ in
+                SupervisorCommand.Action.allCases.map { body(SupervisorCommand(action: $0, agent: "1001", sipExtension: "1003", reason: "fuzz")) }
+                    + [body(SupervisorCommand(action: .intercept, agent: "no-such-agent", supervisor: "someone-else"))]
+            },
+            .init(name: "app/board", type: BoardRequest.messageType) { _ in [body(BoardRequest(watch: true)), body(BoardRequest(watch: false))] },
         ]
         let arguments: [String: String] = ["reason": "break", "queue": "sales", "to": "1999", "agent": "1001", "mode": "listen",
                                            "password": "lock", "extension": "1001", "node": "a", "flow": "fuzz", "do": "pause", "max_minutes": "5"]
         for action in ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult", "complete",
                        "cancel", "conference", "call", "return", "status", "queue", "board", "force-logout", "force-not-ready", "monitor", "stop-monitor",
-                       "record"] {
+                       "record", "intercept", "force-release", "force-ready"] {
             families.append(.init(name: "app/agent:\(action)", type: AgentCommand.messageType) { _ in
                 [body(AgentCommand(action: action)), body(AgentCommand(action: action, arguments: arguments))]
             })

@@ -40,15 +40,35 @@ struct BoardCommand: ParsableCommand {
             fflush(stdout)
         }
         let closed = DispatchSemaphore(value: 0)
-        if watch {
-            client.onEvent { frame in
-                guard frame.type == BoardPush.messageType, let p = try? BoardPush.decode(frame.body) else { return }
-                show(p.view)
-            }
-            client.onClose { _ in closed.signal() }
+        // A big board comes in parts: the response says how many pushes follow with the rest.
+        let parts = DispatchSemaphore(value: 0)
+        nonisolated(unsafe) var first: BoardView?
+        nonisolated(unsafe) var rest: [BoardView] = []
+        client.onEvent { frame in
+            guard frame.type == BoardPush.messageType, let p = try? BoardPush.decode(frame.body) else { return }
+            lock.lock()
+            let collecting = first == nil || rest.count < Int(first!.following)
+            if collecting { rest.append(p.view) }
+            lock.unlock()
+            if collecting { parts.signal() } else if watch { show(p.view) }
         }
+        client.onClose { _ in closed.signal(); parts.signal() }
         do {
-            show(try client.request(BoardRequest(watch: watch), expecting: BoardView.self, timeoutMs: 20_000))
+            let v = try client.request(BoardRequest(watch: watch), expecting: BoardView.self, timeoutMs: 20_000)
+            lock.lock()
+            first = v
+            let early = rest.count
+            lock.unlock()
+            for _ in early..<max(early, Int(v.following)) { _ = parts.wait(timeout: .now() + 20) }
+            lock.lock()
+            var whole = v
+            for p in rest.prefix(Int(v.following)) {
+                whole.queues += p.queues
+                whole.agents += p.agents
+            }
+            whole.following = 0
+            lock.unlock()
+            show(whole)
         } catch let e as ProtocolError {
             FileHandle.standardError.write(Data("board: \(e.reason)\n".utf8))
             throw ExitCode(1)

@@ -149,9 +149,11 @@ final class BoardPublisher {
         ownAgents = []
         ownRemoved = []
         ownCalls = []
-        pending.formUnion(board.apply(u, now: distributor.now))
+        for part in u.chunked() {
+            pending.formUnion(board.apply(part, now: distributor.now))
+            broadcast?(part)
+        }
         if oldestChange == nil { oldestChange = distributor.now }
-        broadcast?(u)
     }
 
     private func push() {
@@ -163,17 +165,33 @@ final class BoardPublisher {
         oldestChange = nil
         guard watching > 0 else { return }
         pushes += 1
-        let push = BoardPush(view)
-        for (id, c) in watchers where !c.sendEvent(push) { watchers.removeValue(forKey: id) }
-        for o in observers { o(view) }
+        send(view.chunked())
+    }
+
+    /// Sends a view's parts to every watcher (a watcher whose link is gone is dropped).
+    private func send(_ parts: [BoardView]) {
+        for part in parts {
+            let push = BoardPush(part)
+            for (id, c) in watchers where !c.sendEvent(push) { watchers.removeValue(forKey: id) }
+            for o in observers { o(part) }
+        }
+    }
+
+    /// The whole board for one App-Operate: the first part (the response), then the rest as pushes.
+    func fullView(for conn: Connection) -> BoardView {
+        let parts = fullView().chunked()
+        let rest = parts.dropFirst().map(BoardPush.init)
+        distributor.clock.schedule(after: 0) { for p in rest { conn.sendEvent(p) } }
+        return parts[0]
     }
 
     /// This server's whole part: to the others (their heartbeat of it), and every queue pushed.
     private func sendFull() {
         flushOwn()
-        let u = ownUpdate(full: true)
-        note(board.apply(u, now: distributor.now))
-        broadcast?(u)
+        for part in ownUpdate(full: true).chunked() {
+            note(board.apply(part, now: distributor.now))
+            broadcast?(part)
+        }
         note(Wallboard.Changes(queues: board.queueNames))
     }
 
@@ -199,6 +217,6 @@ final class BoardPublisher {
         }
         let gone = full ? [] : ownRemoved.union(ownAgents.filter { d.agents[$0] == nil || d.agents[$0]?.machine.state == .loggedOut }).sorted()
         return BoardUpdate(server: server, full: full, sentMs: UInt64(max(0, d.now * 1000)), waiting: waiting, agents: agents, removedAgents: gone,
-                           calls: full ? [] : ownCalls)
+                           calls: full ? [] : ownCalls, roster: full ? agents.map(\.code) : nil)
     }
 }

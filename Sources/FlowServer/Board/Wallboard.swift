@@ -37,6 +37,8 @@ struct Wallboard {
     /// Server → queue → its waiting callers there.
     private(set) var waiting: [String: [String: [BoardUpdate.Caller]]] = [:]
     private(set) var agents: [String: Agent] = [:]
+    /// Queue → the agents serving it (kept with `agents`).
+    private var members: [String: Set<String>] = [:]
     private(set) var lastHeard: [String: Double] = [:]
     /// Today's finished calls that were queued, by id, and each queue's ids.
     private(set) var facts: [String: CallFacts] = [:]
@@ -51,6 +53,7 @@ struct Wallboard {
     let utcOffset: (Double) -> Double
     static let serverTimeout = 30.0
     static let window = 900.0
+    static let callersShown = 100
 
     init(now: Double, utcOffset: @escaping (Double) -> Double = { Double(TimeZone.current.secondsFromGMT(for: Date(timeIntervalSince1970: $0))) }) {
         self.utcOffset = utcOffset
@@ -77,7 +80,7 @@ struct Wallboard {
         if u.full {
             for (q, list) in waiting[u.server] ?? [:] where u.waiting[q] == nil && !list.isEmpty { ch.queues.insert(q) }
             waiting[u.server] = [:]
-            let present = Set(u.agents.map(\.code))
+            let present = Set(u.roster ?? u.agents.map(\.code))
             for (code, a) in agents where a.server == u.server && !present.contains(code) { ch.formUnion(removeAgent(code, at: now)) }
         }
         for (q, list) in u.waiting {
@@ -91,6 +94,8 @@ struct Wallboard {
                 // The period the agent was in ended when the new one began.
                 addStaffed(a.code, state: b.row.state, from: b.since, to: Double(a.sinceMs) / 1000)
             }
+            if let b = before { for q in b.row.queues { members[q]?.remove(a.code) } }
+            for q in a.queues { members[q, default: []].insert(a.code) }
             agents[a.code] = Agent(server: u.server, row: a)
             ch.agents.insert(a.code)
             ch.queues.formUnion(a.queues)
@@ -105,6 +110,7 @@ struct Wallboard {
 
     private mutating func removeAgent(_ code: String, at t: Double) -> Changes {
         guard let a = agents.removeValue(forKey: code) else { return Changes() }
+        for q in a.row.queues { members[q]?.remove(code) }
         addStaffed(code, state: a.row.state, from: a.since, to: max(a.since, t))
         return Changes(queues: Set(a.row.queues), removed: [code])
     }
@@ -200,7 +206,7 @@ struct Wallboard {
         var f: [String: String] = ["waiting": String(callers.count)]
         let oldest = callers.map(\.0.arrivedMs).min()
         f["longest_wait_seconds"] = String(format: "%.1f", oldest.map { max(0, now - Double($0) / 1000) } ?? 0)
-        let members = agents.values.filter { $0.row.queues.contains(q) }
+        let members = (self.members[q] ?? []).compactMap { agents[$0] }
         var byState: [String: Int] = [:]
         for a in members { byState[a.row.state, default: 0] += 1 }
         f["agents"] = String(members.count)
@@ -224,7 +230,8 @@ struct Wallboard {
             f[prefix + "longest_wait_seconds"] = String(format: "%.3f", r.longestWaitSeconds)
             if let o = r.occupancy { f[prefix + "occupancy"] = String(format: "%.4f", o) }
         }
-        let rows = callers.map { c, server in
+        // The first 100 waiting callers (`waiting` counts them all).
+        let rows = callers.prefix(Self.callersShown).map { c, server in
             ["call": c.call, "caller": c.caller, "arrived_ms": String(c.arrivedMs), "priority": String(c.priority), "server": server,
              "wait_seconds": String(format: "%.1f", max(0, now - Double(c.arrivedMs) / 1000))]
         }

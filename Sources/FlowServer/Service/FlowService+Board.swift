@@ -41,7 +41,7 @@ extension FlowService {
     func boardRequest(_ m: BoardRequest, _ conn: Connection, _ frame: Frame) {
         guard operators.require(["supervisor", "admin"], conn, frame, what: "the wallboard") else { return }
         if m.watch { board.watch(conn) } else { board.unwatch(conn) }
-        conn.respond(to: frame, with: board.fullView())
+        conn.respond(to: frame, with: board.fullView(for: conn))
     }
 
     /// Today's calls and agent periods from the database: at start, then every minute (a call

@@ -39,9 +39,11 @@ public struct PeerBroadcast: WireMessage {
 
 /// A Flow-Server's live part of the board (Flow → Flow inside PeerBroadcast). `full`: the whole
 /// of it (sent every 10 s, and taken as the server's heartbeat: a server not heard of for 30 s
-/// leaves the board); otherwise only what changed: a queue's waiting list is sent whole, an
-/// agent's row whole, `removedAgents` logged out. `calls`: calls that ended (or whose wrap-up
-/// ended) since the last update, as the statistics count them.
+/// leaves the board) — `roster` lists every agent logged in there, and the agents' rows follow
+/// in this and the next updates (at most 500 rows each, so that no frame passes the 1-MiB body
+/// limit); otherwise only what changed: a queue's waiting list is sent whole, an agent's row
+/// whole, `removedAgents` logged out. `calls`: calls that ended (or whose wrap-up ended) since
+/// the last update, as the statistics count them.
 public struct BoardUpdate: WireMessage {
     public static let messageType = MessageCatalogue.boardUpdate
 
@@ -120,9 +122,12 @@ public struct BoardUpdate: WireMessage {
     public var agents: [Agent]
     public var removedAgents: [String]
     public var calls: [Call]
+    /// Full updates: every agent logged in to the server (agents not in it leave the board).
+    public var roster: [String]?
 
     public init(server: String, full: Bool, sentMs: UInt64, waiting: [String: [Caller]] = [:], agents: [Agent] = [], removedAgents: [String] = [],
-                calls: [Call] = []) {
+                calls: [Call] = [], roster: [String]? = nil) {
+        self.roster = roster
         self.server = server
         self.full = full
         self.sentMs = sentMs
@@ -161,6 +166,8 @@ public struct BoardUpdate: WireMessage {
                         flow: try g.string(9) ?? "", disposition: try g.string(10) ?? "", holdMs: try g.uint64(11) ?? 0, wrapupMs: try g.uint64(12) ?? 0,
                         serviceLevelSeconds: try g.uint32(13) ?? 20, shortAbandonSeconds: try g.uint32(14) ?? 5)
         }
+        let r = try f.strings(8)
+        roster = full ? r : nil
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -203,6 +210,25 @@ public struct BoardUpdate: WireMessage {
                 g.write(14, c.shortAbandonSeconds)
             }
         }
+        for code in roster ?? [] { w.write(8, code) }
+    }
+
+    /// The update as frames of a bounded size: the first keeps `full`, the roster and the waiting
+    /// lists; agents' rows and calls go at most `maxRows` to an update.
+    public func chunked(maxRows: Int = 500) -> [BoardUpdate] {
+        guard agents.count > maxRows || calls.count > maxRows * 4 else { return [self] }
+        var first = self
+        first.agents = Array(agents.prefix(maxRows))
+        first.calls = Array(calls.prefix(maxRows * 4))
+        var out = [first]
+        var rest = Array(agents.dropFirst(maxRows))
+        var restCalls = Array(calls.dropFirst(maxRows * 4))
+        while !rest.isEmpty || !restCalls.isEmpty {
+            out.append(BoardUpdate(server: server, full: false, sentMs: sentMs, agents: Array(rest.prefix(maxRows)), calls: Array(restCalls.prefix(maxRows * 4))))
+            rest = Array(rest.dropFirst(maxRows))
+            restCalls = Array(restCalls.dropFirst(maxRows * 4))
+        }
+        return out
     }
 }
 
@@ -222,7 +248,7 @@ public struct BoardRequest: WireMessage {
 /// and for `day_` (since local midnight) and `m15_` (the last 15 minutes): offered, answered,
 /// abandoned, short_abandoned, service_level, asa_seconds, aht_seconds, occupancy; for each
 /// agent `server`, `state`, `reason`, `since_seconds`, `calls`, `talk_seconds`, `queues`.
-public struct BoardView: WireMessage {
+public struct BoardView: WireMessage, Equatable {
     public static let messageType = MessageCatalogue.boardRequest
 
     public struct Queue: Sendable, Equatable {
@@ -244,6 +270,9 @@ public struct BoardView: WireMessage {
     public var queues: [Queue]
     public var agents: [[String: String]]
     public var removedAgents: [String]
+    /// How many BoardPush events follow with the rest of this view (a big board is cut so that
+    /// no frame passes the 1-MiB body limit).
+    public var following: UInt32 = 0
 
     public init(full: Bool, generatedMs: UInt64, changedMs: UInt64 = 0, queues: [Queue] = [], agents: [[String: String]] = [], removedAgents: [String] = []) {
         self.full = full
@@ -264,6 +293,25 @@ public struct BoardView: WireMessage {
         }
         agents = try f.groups(5).map { g in var g = g; return try g.map(1) }
         removedAgents = try f.strings(6)
+        following = try f.uint32(7) ?? 0
+    }
+
+    /// The view in parts of at most `maxQueues` queues and `maxAgents` agents: the first keeps
+    /// `full` and says how many follow.
+    public func chunked(maxQueues: Int = 50, maxAgents: Int = 1000) -> [BoardView] {
+        guard queues.count > maxQueues || agents.count > maxAgents else { return [self] }
+        var parts: [BoardView] = []
+        var q = queues[...], a = agents[...]
+        repeat {
+            var v = BoardView(full: parts.isEmpty && full, generatedMs: generatedMs, changedMs: changedMs,
+                              queues: Array(q.prefix(maxQueues)), agents: Array(a.prefix(maxAgents)), removedAgents: parts.isEmpty ? removedAgents : [])
+            v.following = 0
+            parts.append(v)
+            q = q.dropFirst(maxQueues)
+            a = a.dropFirst(maxAgents)
+        } while !q.isEmpty || !a.isEmpty
+        parts[0].following = UInt32(parts.count - 1)
+        return parts
     }
 
     public func encode(into w: inout TLVWriter) {
@@ -279,6 +327,7 @@ public struct BoardView: WireMessage {
         }
         for a in agents { w.writeGroup(5) { $0.writeMap(1, a) } }
         for r in removedAgents { w.write(6, r) }
+        if following > 0 { w.write(7, following) }
     }
 }
 

@@ -184,4 +184,38 @@ extension ProtocolVectorTests {
         #expect(reply.data == [1, 2, 3] && reply.totalBytes == 3 && reply.rows == [["1"]] && reply.sha256 == "ff")
         #expect(try StopMedia.decode(StopMedia(channelID: "c", what: .playAndCollect).encodedBody()).what == .playAndCollect)
     }
+
+    @Test func supervisionAndBoardMessagesRoundTrip() throws {
+        let s = SupervisorCommand(action: .forceRelease, agent: "1001", supervisor: "2001", sipExtension: "1003", reason: "abusive")
+        let d = try SupervisorCommand.decode(s.encodedBody())
+        #expect(d.action == .forceRelease && d.agent == "1001" && d.supervisor == "2001" && d.sipExtension == "1003" && d.reason == "abusive")
+        #expect(throws: ProtocolError.self) { try SupervisorCommand.decode(s.encodedBody().map { $0 == 6 ? 77 : $0 }) }
+        #expect(SupervisorCommand.Action.allCases.allSatisfy { SupervisorCommand.Action(word: $0.word) == $0 })
+        let relay = try PeerRelay.decode(PeerRelay(peer: "flow-2", s).encodedBody())
+        let inner = try SupervisorCommand.decode(relay.body)
+        #expect(relay.peer == "flow-2" && relay.innerType == SupervisorCommand.messageType && inner.agent == "1001")
+        let caller = BoardUpdate.Caller(call: "c1", caller: "5550001", arrivedMs: 1_796_300_000_000, priority: -2)
+        let agent = BoardUpdate.Agent(code: "1001", state: "not-ready", sinceMs: 1_796_300_000_500, reason: "lunch", queues: ["sales", "support"], calls: 3, talkMs: 90_000)
+        let call = BoardUpdate.Call(id: "u-1", arrivedMs: 1, queuedMs: 2, offeredMs: nil, answeredMs: 4, endedMs: 9, queue: "sales", agent: "1001", flow: "main",
+                                    disposition: "answered", holdMs: 1, wrapupMs: 2, serviceLevelSeconds: 30, shortAbandonSeconds: 5)
+        let u = BoardUpdate(server: "flow-1", full: true, sentMs: 7, waiting: ["sales": [caller], "empty": []], agents: [agent], removedAgents: ["1002"],
+                            calls: [call], roster: ["1001"])
+        let carried = try PeerBroadcast.decode(PeerBroadcast(u).encodedBody())
+        #expect(carried.innerType == BoardUpdate.messageType)
+        let b = try BoardUpdate.decode(carried.body)
+        #expect(b.server == "flow-1" && b.full && b.waiting == ["sales": [caller], "empty": []] && b.agents == [agent] && b.removedAgents == ["1002"]
+                && b.calls == [call] && b.roster == ["1001"])
+        // A big update is cut under the body limit; the first part keeps the roster.
+        let big = BoardUpdate(server: "f", full: true, sentMs: 1, agents: Array(repeating: agent, count: 1200), roster: Array(repeating: "x", count: 1200))
+        let parts = big.chunked()
+        #expect(parts.count == 3 && parts[0].full && parts[0].roster?.count == 1200 && !parts[1].full && parts.map(\.agents.count) == [500, 500, 200])
+        let view = BoardView(full: true, generatedMs: 5, changedMs: 4, queues: [.init(name: "sales", figures: ["waiting": "1"], callers: [["caller": "5550001"]])],
+                             agents: [["agent": "1001", "state": "ready"]], removedAgents: ["1002"])
+        let v = try BoardPush.decode(BoardPush(view).encodedBody()).view
+        #expect(v == view)
+        let cut = BoardView(full: true, generatedMs: 1, queues: Array(repeating: view.queues[0], count: 120), agents: Array(repeating: ["a": "b"], count: 2500)).chunked()
+        #expect(cut.count == 3 && cut[0].following == 2 && cut[0].full && !cut[1].full && cut.map(\.queues.count) == [50, 50, 20]
+                && cut.map(\.agents.count) == [1000, 1000, 500])
+        #expect(try BoardRequest.decode(BoardRequest(watch: true).encodedBody()).watch)
+    }
 }
