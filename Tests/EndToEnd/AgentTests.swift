@@ -55,9 +55,9 @@ import Glibc
         var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
 
         init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil, mapping: String = "default: support\n",
-             extraFlows: [String: String] = [:]) throws {
+             extraFlows: [String: String] = [:], phones: [String] = ["1002", "1003"]) throws {
             pg = try PrivatePostgres()
-            var users = (2...3).map { "    - user: \"100\($0)\"\n      password: \"pw-100\($0)-secret\"" }.joined(separator: "\n")
+            var users = phones.map { "    - user: \"\($0)\"\n      password: \"pw-\($0)-secret\"" }.joined(separator: "\n")
             if let trunkPort {
                 users += "\n  trunks:\n    - name: carrier\n      address: 127.0.0.1:\(trunkPort)\n      options_interval_ms: 0"
             }

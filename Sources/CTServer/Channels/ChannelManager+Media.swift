@@ -267,6 +267,9 @@ extension ChannelManager {
                 guard let ch = channel(id: id) else { continue }
                 if ch.mixID == mix { ch.mixID = nil }
                 reportMedia?(ch, MediaEventMessage(channelID: id, kind: .bridgeEnded, reason: mix, timestampMs: now))
+            case .talking(let id, let on):
+                guard let ch = channel(id: id) else { continue }
+                reportMedia?(ch, MediaEventMessage(channelID: id, kind: on ? .talkingStarted : .talkingStopped, timestampMs: now))
             case .failed(let id, let what):
                 logger.warning("channel \(id): media failed: \(what)")
                 guard let ch = channel(id: id) else { continue }

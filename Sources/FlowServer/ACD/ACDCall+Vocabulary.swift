@@ -135,6 +135,10 @@ extension ACDCall {
         case interceptDialFailed(reason: String)
         /// Clear the call (caller, agent and any party it has), with the supervisor's reason.
         case forceRelease(supervisor: String, reason: String)
+        // The agent-hosted conference (ACDCall+Conference.swift).
+        case openConference(room: String)
+        /// The host hands the conference to `agent`, a party connected on `leg`.
+        case handConference(agent: String, leg: String)
     }
 
     enum Transfer: Equatable {

@@ -171,9 +171,9 @@ struct ACDCall: Equatable {
             return callerGone(cause: cause, text: text, now: now)
 
         // Connected.
-        case (.connected(let t), .hold) where !t.held && t.consult == nil && t.dialling == nil:
+        case (.connected(let t), .hold) where !t.held && t.consult == nil && t.dialling == nil && t.conference == nil:
             return hold(t)
-        case (.connected(let t), .held(let leg)) where leg == t.leg && !t.held && t.consult == nil:
+        case (.connected(let t), .held(let leg)) where leg == t.leg && !t.held && t.consult == nil && t.conference == nil:
             return hold(t)
         case (.connected(let t), .retrieve) where t.held && t.consult == nil:
             return retrieve(t)
@@ -286,6 +286,8 @@ struct ACDCall: Equatable {
             return supervise(e)
         case (.intercepted(_, let l), .cleared(let leg, _, _, _)) where leg == l:
             return supervise(e)
+        case (.connected, .openConference), (.connected, .handConference):
+            return hostedConference(e)
 
         // Transfer out to a number, and the outside party after it.
         case (.transferringOut(let target, nil), .outsideDialled(let leg)):

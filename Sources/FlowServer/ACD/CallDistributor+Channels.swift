@@ -8,6 +8,7 @@ extension CallDistributor {
     /// recorder sees the event (so the record is complete when it is written).
     func channelEvent(_ e: ChannelEvent) {
         if monitorEvent(e) { return }
+        if !conferenceLegs.isEmpty, conferenceChannelEvent(e) { return }
         let gone = e.kind == .cleared || e.kind == .failed
         if gone, let (other, link) = adoptedPairs.removeValue(forKey: e.channelID) {
             adoptedPairs.removeValue(forKey: other)

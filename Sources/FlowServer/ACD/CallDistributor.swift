@@ -93,6 +93,9 @@ final class CallDistributor {
     /// What the wallboard needs to know changed (BoardPublisher).
     enum BoardChange { case queue(String), agent(String), agentGone(String) }
     var boardChanged: ((BoardChange) -> Void)?
+    /// Agent-hosted conferences by ACD call id, and their legs (leg → call id).
+    var conferences: [String: AgentConference] = [:]
+    var conferenceLegs: [String: String] = [:]
     /// Supervisors whose phone is being rung for monitoring (the Originate not answered yet): one at a time.
     var monitorDialling: [String: MonitorDial] = [:]
     /// Queue → Flow-Servers with agents logged in for it, and those with a ready one (from agent_presence).
@@ -248,6 +251,7 @@ final class CallDistributor {
             entry.timers = []
         }
         perform(entry, actions)
+        if !conferences.isEmpty { conferenceCheck(entry) }
     }
 
     /// The call an agent is on (talking, held, consulting), if any.

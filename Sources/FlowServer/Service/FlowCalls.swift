@@ -113,7 +113,7 @@ final class FlowCalls {
         case .playDone: perform(call, call.run.handle(.playDone(tag: m.tag, reason: m.reason)))
         case .digitsCollected: perform(call, call.run.handle(.digitsCollected(tag: m.tag, digits: m.digits, reason: m.reason)))
         case .recordDone: perform(call, call.run.handle(.recordDone(tag: m.tag, path: m.path, reason: m.reason)))
-        case .bridgeEnded, .failed: break
+        case .bridgeEnded, .failed, .talkingStarted, .talkingStopped: break
         }
     }
 

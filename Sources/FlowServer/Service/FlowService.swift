@@ -132,6 +132,10 @@ public final class FlowService: RunnableService {
         if frame.type == MediaEventMessage.messageType {
             guard let m = try? MediaEventMessage.decode(frame.body) else { return }
             if playbackDone(m, conn) { return }
+            if m.kind == .talkingStarted || m.kind == .talkingStopped {
+                distributor.conferenceTalking(m.channelID, on: m.kind == .talkingStarted)
+                return
+            }
             if m.kind == .recordDone, m.tag == CallRecordings.tag {
                 recordings.recordDone(m) { [distributor] ch in
                     let call = distributor.entry(forChannel: ch)?.call

@@ -8,7 +8,8 @@ import Protocol
 final class OperatorRequests {
     /// The roles that may send each request (by message type, and for agent commands by action).
     static let agentActions: Set<String> = ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult",
-                                            "complete", "cancel", "conference", "call", "return", "status", "queue"]
+                                            "complete", "cancel", "conference", "call", "return", "status", "queue",
+                                            "conf-open", "conf-add", "conf-floor", "conf-remove", "conf-hand", "conf-roster"]
     /// `board`, and the supervisor actions as AgentCommand words (`monitor` takes mode=listen|whisper|barge).
     static let supervisorActions: Set<String> = Set(["board", "monitor"]).union(SupervisorCommand.Action.allCases.map(\.word))
 
@@ -192,6 +193,26 @@ final class OperatorRequests {
                 for (k, v) in args where k.hasPrefix("var.") { vars[String(k.dropFirst(4))] = v }
                 try d.returnToFlow(a, node: args["node"], variables: vars)
                 text = "returned to the flow"
+            case "conf-open": text = try d.openConference(a)
+            case "conf-add":
+                guard let to = args["to"], let kind = AgentConference.Kind(rawValue: args["as"] ?? "talker") else {
+                    throw CallDistributor.CommandError(message: "conf-add needs to=agent:CODE|ext:NNNN|NUMBER and as=talker|listener")
+                }
+                text = try d.conferenceAdd(a, to: to, kind: kind)
+            case "conf-floor", "conf-remove":
+                guard let party = args["party"].flatMap(Int.init) else { throw CallDistributor.CommandError(message: "\(m.action) needs party=N (see conf-roster)") }
+                if m.action == "conf-remove" {
+                    text = try d.conferenceRemove(a, party: party)
+                } else {
+                    guard let how = args["do"], how == "grant" || how == "revoke" else { throw CallDistributor.CommandError(message: "conf-floor needs do=grant|revoke") }
+                    text = try d.conferenceFloor(a, party: party, grant: how == "grant")
+                }
+            case "conf-hand":
+                guard let to = args["to"] else { throw CallDistributor.CommandError(message: "conf-hand needs to=CODE (an agent in the conference)") }
+                text = try d.conferenceHand(a, to: to.hasPrefix("agent:") ? String(to.dropFirst(6)) : to)
+            case "conf-roster":
+                rows = try d.conferenceRoster(a)
+                text = "\(rows.count) in the conference"
             case "status":
                 fields = d.statusFields(a)
                 text = "\(a.code): \(a.machine.state.name)"

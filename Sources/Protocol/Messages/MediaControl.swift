@@ -321,6 +321,8 @@ public struct MediaEventMessage: WireMessage {
     public static let messageType = MessageCatalogue.mediaEvent
     public enum Kind: UInt8, Sendable, CustomStringConvertible {
         case playDone = 1, digitsCollected = 2, recordDone = 3, bridgeEnded = 4, failed = 5
+        /// A conference member started / stopped talking (voice activity: 60 ms of speech, 0.5 s of quiet).
+        case talkingStarted = 6, talkingStopped = 7
         public var description: String {
             switch self {
             case .playDone: return "PlayDone"
@@ -328,6 +330,8 @@ public struct MediaEventMessage: WireMessage {
             case .recordDone: return "RecordDone"
             case .bridgeEnded: return "BridgeEnded"
             case .failed: return "MediaFailed"
+            case .talkingStarted: return "TalkingStarted"
+            case .talkingStopped: return "TalkingStopped"
             }
         }
     }

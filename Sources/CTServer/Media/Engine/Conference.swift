@@ -26,6 +26,31 @@ final class MixGroup {
         }
     }
 
+    /// A frame louder than this mean square (RMS ≈ 400, about −38 dBFS) is speech.
+    static let speechEnergy: Int64 = 400 * 400
+
+    /// Conference members whose voice activity changed this frame: (member, talking now).
+    /// Bridges do not report it.
+    func voiceActivity() -> [(String, Bool)] {
+        guard !isBridge else { return [] }
+        var changes: [(String, Bool)] = []
+        let n = JitterBuffer.frameSamples
+        for m in members where m.role.whisperTo == nil {
+            var energy: Int64 = 0
+            if m.hasInput { m.input.withUnsafeBufferPointer { inp in for i in 0..<n { energy += Int64(inp[i]) * Int64(inp[i]) } } }
+            if energy / Int64(n) > Self.speechEnergy {
+                m.loudFrames += 1
+                m.quietFrames = 0
+                if !m.talking, m.loudFrames >= 3 { m.talking = true; changes.append((m.id, true)) }
+            } else {
+                m.quietFrames += 1
+                m.loudFrames = 0
+                if m.talking, m.quietFrames >= 25 { m.talking = false; changes.append((m.id, false)) }
+            }
+        }
+        return changes
+    }
+
     func mix() {
         let n = JitterBuffer.frameSamples
         for m in members where m.fade != 0 && m.hasInput { Self.ramp(&m.input, up: m.fade > 0) }

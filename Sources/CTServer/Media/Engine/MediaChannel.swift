@@ -56,6 +56,10 @@ final class MediaChannel {
     /// Joining (+1) or leaving (-1) a mix this tick: its voice and what it hears are ramped over
     /// the frame so that nobody hears a click.
     var fade: Int8 = 0
+    /// Voice activity in a conference: talking after 3 loud frames (60 ms), quiet after 25 (0.5 s).
+    var talking = false
+    var loudFrames = 0
+    var quietFrames = 0
 
     init(id: String, fd: Int32, rtcp: Int32 = -1, port: Int, endpoint: MediaCommand.Endpoint, echo: Bool) {
         self.id = id

@@ -132,6 +132,8 @@ public enum MediaEvent: Sendable, Equatable {
     /// The channel's bridge came apart (the other party left); it is alone now.
     case bridgeEnded(id: String, mix: String)
     case failed(id: String, what: String)
+    /// A conference member started or stopped talking (voice activity).
+    case talking(id: String, on: Bool)
 }
 
 /// Per-channel counters, readable from any thread through MediaEngine.stats(id:).

@@ -178,7 +178,10 @@ public final class MediaEngine: @unchecked Sendable {
             sendRTCP(ch, now: start)
         }
         for ch in order { prepare(ch, now: start) }
-        for m in mixes.values { m.mix() }
+        for m in mixes.values {
+            m.mix()
+            for (id, on) in m.voiceActivity() { events.append(.talking(id: id, on: on)) }
+        }
         // Joiners have faded in; leavers have faded out and go now.
         for ch in joining { ch.fade = 0 }
         joining.removeAll(keepingCapacity: true)
