@@ -157,13 +157,12 @@ final class BoardPublisher {
     }
 
     private func push() {
-        guard !pending.isEmpty else { oldestChange = nil; return }
+        guard !pending.isEmpty, watching > 0 else { pending = Wallboard.Changes(); oldestChange = nil; return }
         let now = distributor.now
         let view = board.view(full: false, queues: pending.queues, agents: pending.agents, removed: pending.removed, now: now,
                               changedMs: UInt64(max(0, (oldestChange ?? now) * 1000)))
         pending = Wallboard.Changes()
         oldestChange = nil
-        guard watching > 0 else { return }
         pushes += 1
         send(view.chunked())
     }

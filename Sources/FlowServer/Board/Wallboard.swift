@@ -205,7 +205,7 @@ struct Wallboard {
         callers.sort { $0.0.priority != $1.0.priority ? $0.0.priority > $1.0.priority : $0.0.arrivedMs < $1.0.arrivedMs }
         var f: [String: String] = ["waiting": String(callers.count)]
         let oldest = callers.map(\.0.arrivedMs).min()
-        f["longest_wait_seconds"] = String(format: "%.1f", oldest.map { max(0, now - Double($0) / 1000) } ?? 0)
+        f["longest_wait_seconds"] = Self.fixed(oldest.map { max(0, now - Double($0) / 1000) } ?? 0, 1)
         let members = (self.members[q] ?? []).compactMap { agents[$0] }
         var byState: [String: Int] = [:]
         for a in members { byState[a.row.state, default: 0] += 1 }
@@ -222,25 +222,25 @@ struct Wallboard {
             f[prefix + "answered"] = String(r.answered)
             f[prefix + "abandoned"] = String(r.abandoned)
             f[prefix + "short_abandoned"] = String(r.shortAbandoned)
-            f[prefix + "abandon_rate"] = String(format: "%.4f", r.abandonRate)
-            f[prefix + "service_level"] = String(format: "%.4f", r.serviceLevel)
-            f[prefix + "asa_seconds"] = String(format: "%.3f", r.asaSeconds)
-            f[prefix + "aht_seconds"] = String(format: "%.3f", r.ahtSeconds)
-            f[prefix + "talk_seconds"] = String(format: "%.3f", r.talkSeconds)
-            f[prefix + "longest_wait_seconds"] = String(format: "%.3f", r.longestWaitSeconds)
-            if let o = r.occupancy { f[prefix + "occupancy"] = String(format: "%.4f", o) }
+            f[prefix + "abandon_rate"] = Self.fixed(r.abandonRate, 4)
+            f[prefix + "service_level"] = Self.fixed(r.serviceLevel, 4)
+            f[prefix + "asa_seconds"] = Self.fixed(r.asaSeconds, 3)
+            f[prefix + "aht_seconds"] = Self.fixed(r.ahtSeconds, 3)
+            f[prefix + "talk_seconds"] = Self.fixed(r.talkSeconds, 3)
+            f[prefix + "longest_wait_seconds"] = Self.fixed(r.longestWaitSeconds, 3)
+            if let o = r.occupancy { f[prefix + "occupancy"] = Self.fixed(o, 4) }
         }
         // The first 100 waiting callers (`waiting` counts them all).
         let rows = callers.prefix(Self.callersShown).map { c, server in
             ["call": c.call, "caller": c.caller, "arrived_ms": String(c.arrivedMs), "priority": String(c.priority), "server": server,
-             "wait_seconds": String(format: "%.1f", max(0, now - Double(c.arrivedMs) / 1000))]
+             "wait_seconds": Self.fixed(max(0, now - Double(c.arrivedMs) / 1000), 1)]
         }
         return BoardView.Queue(name: q, figures: f, callers: rows)
     }
 
     func agentView(_ code: String, now: Double) -> [String: String]? {
         guard let a = agents[code] else { return nil }
-        var r: [String: String] = ["agent": code, "server": a.server, "state": a.row.state, "since_seconds": String(format: "%.0f", max(0, now - a.since)),
+        var r: [String: String] = ["agent": code, "server": a.server, "state": a.row.state, "since_seconds": String(Int(max(0, now - a.since).rounded())),
                                    "calls": String(a.row.calls), "talk_seconds": String(a.row.talkMs / 1000), "queues": a.row.queues.joined(separator: ",")]
         if !a.row.reason.isEmpty { r["reason"] = a.row.reason }
         return r
@@ -255,6 +255,19 @@ struct Wallboard {
 
     func fullView(now: Double) -> BoardView {
         view(full: true, queues: queueNames, agents: Set(agents.keys), removed: [], now: now, changedMs: 0)
+    }
+
+    /// `v` with `places` decimals, rounded half away from zero ("%.Nf" without Foundation's
+    /// formatter: a board of 200 queues formats thousands of figures per push).
+    static func fixed(_ v: Double, _ places: Int) -> String {
+        guard v.isFinite else { return "0" }
+        var scale = 1
+        for _ in 0..<places { scale *= 10 }
+        let n = Int((abs(v) * Double(scale)).rounded())
+        let whole = String(n / scale)
+        guard places > 0 else { return (v < 0 && n != 0 ? "-" : "") + whole }
+        let frac = String(n % scale)
+        return (v < 0 && n != 0 ? "-" : "") + whole + "." + String(repeating: "0", count: places - frac.count) + frac
     }
 
     // MARK: wire ⇄ facts

@@ -42,6 +42,13 @@ import Testing
         #expect(b.queueView("sales", now: Self.day + 3600).figures["day_offered"] == "300")
     }
 
+    @Test func fixedDecimals() {
+        for v in [0.0, 0.5, 1.23456, 12.0005, 0.99996, 2.675, 1234.5678, -0.25, 3.0] {
+            for p in [0, 1, 3, 4] { #expect(Wallboard.fixed(v, p) == String(format: "%.\(p)f", v) || abs(Double(Wallboard.fixed(v, p))! - v) < 0.5 / pow(10, Double(p)) + 1e-12, "\(v) \(p)") }
+        }
+        #expect(Wallboard.fixed(0.75, 4) == "0.7500" && Wallboard.fixed(3.5, 1) == "3.5" && Wallboard.fixed(9.99999, 3) == "10.000")
+    }
+
     /// A full update's roster removes the server's agents that left; a silent server leaves the
     /// board after 30 s; another server's agents and waiting callers stay.
     @Test func rosterAndSilentServers() {
