@@ -193,7 +193,8 @@ struct Wallboard {
             s = staffedDay[agent] ?? 0
         } else {
             let first = Int((start / 60).rounded(.down))
-            s = (staffedMinutes[agent] ?? [:]).filter { $0.key >= first }.reduce(0) { $0 + $1.value }
+            s = 0
+            if let minutes = staffedMinutes[agent] { for (m, secs) in minutes where m >= first { s += secs } }
         }
         if let a = agents[agent], Statistics.isStaffed(a.row.state) { s += max(0, now - max(a.since, start)) }
         return s
@@ -212,10 +213,13 @@ struct Wallboard {
         f["agents"] = String(members.count)
         for (state, n) in byState { f["agents_\(state)"] = String(n) }
         let ids = factsByQueue[q] ?? []
-        let all = ids.compactMap { facts[$0] }.sorted { $0.arrivedAt < $1.arrivedAt }
-        for (prefix, start) in [("day_", dayStart), ("m15_", now - Self.window)] {
-            var acc = Statistics.Accumulator(start: start, key: q)
-            for c in all where c.arrivedAt >= start { acc.add(c) }
+        var day = Statistics.Accumulator(start: dayStart, key: q), m15 = Statistics.Accumulator(start: now - Self.window, key: q)
+        for id in ids {
+            guard let c = facts[id] else { continue }
+            if c.arrivedAt >= dayStart { day.add(c) }
+            if c.arrivedAt >= now - Self.window { m15.add(c) }
+        }
+        for (prefix, start, acc) in [("day_", dayStart, day), ("m15_", now - Self.window, m15)] {
             let staffed = members.reduce(0.0) { $0 + self.staffed($1.row.code, now: now, since: start) }
             let r = acc.finished(staffed: staffed)
             f[prefix + "offered"] = String(r.offered)
