@@ -110,9 +110,15 @@ import Glibc
         #expect(stop.status == 0 && stop.output.contains("monitoring stopped"), "\(stop.output)")
         #expect(sup.wait(for: "CALL_CLOSED", seconds: 10) != nil, "\(sup.events)")
         #expect(caller.isRunning, "the call goes on")
+        // The supervisor records the call on the other Flow-Server, then releases it.
+        let record = try c.appOperate("2001", ["agent", "record", "agent=1001", "do=start"])
+        #expect(record.status == 0 && record.output.contains("recording of 1001's call: recording"), "\(record.output)")
+        Thread.sleep(forTimeInterval: 2)
         let release = try c.appOperate("2001", ["supervise", "force-release", "1001"])
         #expect(release.status == 0, "\(release.output)")
         #expect(caller.wait(seconds: 15) == 0, "\(caller.outputText.suffix(800))")
+        #expect(TestSupport.waitUntil(20) { (try? c.pg.query("select started_by from recordings")) == "2001" },
+                "\((try? c.pg.query("select count(*) from recordings")) ?? "")\n\(c.flows[1].outputText.suffix(1500))")
         sup.stop()
         let files = (try? FileManager.default.contentsOfDirectory(at: sup.recordings, includingPropertiesForKeys: nil)) ?? []
         let dec = try #require(files.first { $0.lastPathComponent.hasSuffix("-dec.wav") }, "no recording: \(files)")

@@ -46,6 +46,20 @@ extension CallDistributor {
             }
             push(a, "notice", ["text": "logged out by supervisor \(m.supervisor)"])
             return "\(m.agent): logged out"
+        case .recordStart, .recordPause, .recordResume, .recordStop:
+            guard let entry = agentCall(m.agent), let cc = entry.call.callerChannel, let recordings else {
+                throw CommandError(message: "\(m.agent) has no call with a caller")
+            }
+            let by = CallRecording.Actor.supervisor(m.supervisor)
+            let event: CallRecording.Event
+            switch m.action {
+            case .recordStart: event = .start(by: by, maxMs: Int(min(max(m.maxMinutes == 0 ? 60 : m.maxMinutes, 1), 1440)) * 60_000, stereo: true)
+            case .recordPause: event = .pause(by: by)
+            case .recordResume: event = .resume(by: by)
+            default: event = .stop(by: by)
+            }
+            if let why = recordings.control(cc, link: entry.link, queue: entry.call.queue, agent: entry.call.agent, event) { throw CommandError(message: why) }
+            return "recording of \(m.agent)'s call: \(recordings.state(cc).map { "\($0)" } ?? "idle")"
         }
     }
 

@@ -195,7 +195,14 @@ extension FlowService {
         let target = m.arguments["agent"].flatMap { $0.isEmpty ? nil : $0 } ?? op.workCode
         let supervising = target != op.workCode
         if supervising {
-            guard operators.require(["supervisor", "admin"], conn, frame, what: "recording another agent's call") else { return }
+            // A supervisor's control of another agent's recording goes where the agent is (§17).
+            let actions: [String: SupervisorCommand.Action] = ["start": .recordStart, "pause": .recordPause, "resume": .recordResume, "stop": .recordStop]
+            guard let action = actions[m.arguments["do"] ?? ""] else {
+                conn.respond(to: frame, error: ProtocolError(.badMessage, "record needs do=start|stop|pause|resume"))
+                return
+            }
+            operators.supervise(SupervisorCommand(action: action, agent: target, maxMinutes: UInt32(m.arguments["max_minutes"] ?? "") ?? 0), conn, frame)
+            return
         } else {
             guard operators.require(["agent"], conn, frame, what: "record") else { return }
         }

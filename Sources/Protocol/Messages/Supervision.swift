@@ -64,12 +64,15 @@ public struct PeerRelayReply: WireMessage {
 /// - forceReady: the agent becomes ready (from not ready, even locked, or wrap-up).
 /// - forceNotReady: not ready with `reason`; on a call, it takes effect when the call ends.
 /// - forceLogout: logged out; on a call, it takes effect when the call ends.
+/// - recordStart, recordPause, recordResume, recordStop: the agent's call's recording
+///   (`maxMinutes` for start, default 60).
 /// Monitoring ends by itself on intercept, force-release and the end of the call.
 public struct SupervisorCommand: WireMessage {
     public static let messageType = MessageCatalogue.supervisorCommand
     public enum Action: UInt8, Sendable, CaseIterable {
         case listen = 1, whisper = 2, barge = 3, stopMonitor = 4, intercept = 5, forceRelease = 6
         case forceReady = 7, forceNotReady = 8, forceLogout = 9
+        case recordStart = 10, recordPause = 11, recordResume = 12, recordStop = 13
 
         /// The command-line word for the action.
         public var word: String {
@@ -83,6 +86,10 @@ public struct SupervisorCommand: WireMessage {
             case .forceReady: return "force-ready"
             case .forceNotReady: return "force-not-ready"
             case .forceLogout: return "force-logout"
+            case .recordStart: return "record-start"
+            case .recordPause: return "record-pause"
+            case .recordResume: return "record-resume"
+            case .recordStop: return "record-stop"
             }
         }
         public init?(word: String) {
@@ -107,8 +114,11 @@ public struct SupervisorCommand: WireMessage {
     /// The supervisor's phone for monitoring and intercept.
     public var sipExtension: String
     public var reason: String
+    /// recordStart: the recording's limit in minutes (0: 60).
+    public var maxMinutes: UInt32
 
-    public init(action: Action, agent: String, supervisor: String = "", sipExtension: String = "", reason: String = "") {
+    public init(action: Action, agent: String, supervisor: String = "", sipExtension: String = "", reason: String = "", maxMinutes: UInt32 = 0) {
+        self.maxMinutes = maxMinutes
         self.action = action
         self.agent = agent
         self.supervisor = supervisor
@@ -123,6 +133,7 @@ public struct SupervisorCommand: WireMessage {
         supervisor = try f.string(3) ?? ""
         sipExtension = try f.string(4) ?? ""
         reason = try f.string(5) ?? ""
+        maxMinutes = try f.uint32(6) ?? 0
         guard agent.utf8.count <= 64, supervisor.utf8.count <= 64, sipExtension.utf8.count <= 128, reason.utf8.count <= 256 else {
             throw ProtocolError(.badMessage, "supervisor command field too long")
         }
@@ -133,5 +144,6 @@ public struct SupervisorCommand: WireMessage {
         if !supervisor.isEmpty { w.write(3, supervisor) }
         if !sipExtension.isEmpty { w.write(4, sipExtension) }
         if !reason.isEmpty { w.write(5, reason) }
+        if maxMinutes > 0 { w.write(6, maxMinutes) }
     }
 }

@@ -220,7 +220,9 @@ import TestSupport
         #expect(c.offered > 500 && c.answered > 100 && c.rona > 10 && c.rejected > 10 && c.abandoned > 10,
                 "the random walk exercised offers, answers, RONA, rejects and abandons: \(c)")
         print("seed \(seed): \(c), phases \(seen.sorted()), supervisors \(supervised.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\($0.key.word) \($0.value)" })")
-        #expect(SupervisorCommand.Action.allCases.allSatisfy { supervised[$0, default: 0] > 0 }, "every supervisor action was carried out: \(supervised)")
+        // (Recording control needs the recordings runner, which this walk has not: RecordingTests and SupervisorTests drive it.)
+        #expect(SupervisorCommand.Action.allCases.filter { $0.rawValue <= SupervisorCommand.Action.forceLogout.rawValue }.allSatisfy { supervised[$0, default: 0] > 0 },
+                "every supervisor action was carried out: \(supervised)")
         #expect(ct.dialled.contains { $0.hasPrefix("139") } && ct.dialled.contains { $0.hasPrefix("138") } && ct.dialled.contains { $0.hasPrefix("010") },
                 "numbers were dialled: \(ct.dialled.suffix(5))")
         return seen
