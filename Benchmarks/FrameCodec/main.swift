@@ -11,6 +11,7 @@
 //   bench/flow-calls.sh                            # flow-server CPU per call at a fixed SIPp call rate
 //   hotline-bench fuzz-links [MINUTES] [SEED]      # the link fuzzer against deploy/up's stack (issue 21)
 //   bench/wallboard.sh [SECONDS]                   # the live wallboard at 5,000 agents, 200 queues (hotline-bench board)
+//   swift run -c release hotline-bench pacing [SEEDS] # outbound dialling modes on virtual time: occupancy and abandon rate
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
 import Dispatch
@@ -210,6 +211,9 @@ if which == "rating" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard let url = args.first else { print("usage: hotline-bench rating POSTGRES_URL [COUNT]"); exit(2) }
     try benchRating(url: url, count: args.count > 1 ? Int(args[1]) ?? 1_000_000 : 1_000_000)
+}
+if which == "pacing" {
+    benchPacing(seeds: CommandLine.arguments.count > 2 ? Int(CommandLine.arguments[2]) ?? 1 : 1)
 }
 if which == "board" {
     let args = Array(CommandLine.arguments.dropFirst(2))
