@@ -88,6 +88,13 @@ public struct Campaign: Sendable {
         records = list.enumerated().map { Record(id: $0.offset, entry: $0.element) }
     }
 
+    /// A campaign as it was stored: its numbers' progress (none ringing any more) and its state.
+    init(settings: Settings, records: [Record], state: State) {
+        self.settings = settings
+        self.records = records.map { var r = $0; r.ringing = false; return r }
+        self.state = state
+    }
+
     /// Whether `t` is inside the calling window in the callee's local time.
     public func inWindow(_ r: Record, at t: Double) -> Bool {
         var cal = Calendar(identifier: .gregorian)

@@ -27,6 +27,8 @@ public final class FlowService: RunnableService {
     let recordings: CallRecordings
     /// The live wallboard of every Flow-Server (FlowService+Board.swift).
     let board: BoardPublisher
+    /// Outbound campaigns running here (CampaignRequests.swift).
+    let campaigns: CampaignRunner
     /// Where the recording files are seen from here (shared with the CT-Server), and how long they are kept.
     let recordingDirectory: String
     let retentionDays: Int?
@@ -59,6 +61,7 @@ public final class FlowService: RunnableService {
         recorder = CallRecorder(flowServer: config.name ?? "flow-1") { writer?.submit($0); tap.tap?($0) }
         distributor = CallDistributor(loop: loop, recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
         board = BoardPublisher(server: name, distributor: distributor, logger: logger)
+        campaigns = CampaignRunner(distributor: distributor, server: name, logger: logger)
         recordings = CallRecordings(recorder: recorder, submit: { writer?.submit($0) }, logger: logger)
         recordings.queuePolicy = { [distributor] q in distributor.settings.queues[q]?.recording ?? RecordingPolicy() }
         distributor.recordings = recordings
@@ -132,6 +135,7 @@ public final class FlowService: RunnableService {
         if frame.type == MediaEventMessage.messageType {
             guard let m = try? MediaEventMessage.decode(frame.body) else { return }
             if playbackDone(m, conn) { return }
+            if campaigns.mediaEvent(m, conn: conn) { return }
             if m.kind == .talkingStarted || m.kind == .talkingStopped {
                 distributor.conferenceTalking(m.channelID, on: m.kind == .talkingStarted)
                 return
@@ -153,6 +157,13 @@ public final class FlowService: RunnableService {
         }
         logger.info("channel \(e.channelID): \(e.kind) \(e.direction == .inbound ? "inbound" : "outbound") to \(e.called)\(e.cause.isEmpty ? "" : " (\(e.cause))")")
         if playbackEvent(e, conn) { return }
+        if e.kind == .established, campaigns.owns(e.channelID) {
+            // A callee answered: its record first, then it goes into the campaign's queue.
+            recorder.event(e)
+            campaigns.channelEvent(e, conn: conn)
+            return
+        }
+        campaigns.channelEvent(e, conn: conn)
         distributor.channelEvent(e)
         if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
@@ -443,6 +454,7 @@ public final class FlowService: RunnableService {
         records?.start()
         scheduleRetention()
         startBoard()
+        startCampaigns()
         ctLink.start()
     }
 
@@ -457,6 +469,10 @@ public final class FlowService: RunnableService {
             guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
             if m.action == "record" { recordCommand(m, conn, frame); return }
             operators.command(m, conn, frame)
+        case CampaignRequest.messageType:
+            guard let m = decodeRequest(CampaignRequest.self, conn, frame) else { return }
+            guard operators.require(["supervisor", "admin"], conn, frame, what: "campaign \(m.action)") else { return }
+            campaignRequest(m, conn, frame)
         case BoardRequest.messageType:
             guard let m = decodeRequest(BoardRequest.self, conn, frame) else { return }
             boardRequest(m, conn, frame)

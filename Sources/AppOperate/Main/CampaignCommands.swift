@@ -1,0 +1,97 @@
+import AppOperateKit
+import ArgumentParser
+import Foundation
+import Protocol
+
+/// Outbound campaigns and do-not-call lists (supervisor or admin; checked by the Flow-Server).
+struct CampaignCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "campaign", abstract: "Outbound campaigns: create, import a call list, start, pause, resume, stop, list, report; do-not-call lists.",
+        subcommands: [Create.self, Import.self, Control.self, List.self, Report.self, DNC.self])
+
+    static func send(_ connection: ConnectionOptions, _ r: CampaignRequest) throws {
+        let client = try connection.open()
+        defer { client.close() }
+        do {
+            let reply = try client.request(r, expecting: CampaignReply.self, timeoutMs: 300_000)
+            if reply.columns.isEmpty { print(reply.summary) } else {
+                print(ChargeFormatter.table(ChargingReport(summary: reply.summary, columns: reply.columns, rows: reply.rows)))
+            }
+        } catch let e as ProtocolError {
+            FileHandle.standardError.write(Data("campaign \(r.action): \(e.reason)\n".utf8))
+            throw ExitCode(1)
+        }
+    }
+
+    struct Create: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Create a campaign.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var name: String
+        @Option(help: "preview, progressive or predictive.") var mode: String = "progressive"
+        @Option(help: "The agents' queue.") var queue: String
+        @Option(help: "The caller ID the callees see.") var callerId: String
+        @Option(help: "Calling window in the callee's local time.") var window: String = "09:00-21:00"
+        @Option(help: "The callees' time zone when the list has none (IANA name).") var timezone: String?
+        @Option(help: "Abandon-rate cap (fraction of answered calls).") var abandonCap: String = "0.03"
+        @Option(help: "What a callee hears when no agent is free (a play item: tts:en:…, file:…).") var message: String?
+        func run() throws {
+            var a = ["name": name, "mode": mode, "queue": queue, "caller_id": callerId, "window": window, "abandon_cap": abandonCap]
+            if let timezone { a["timezone"] = timezone }
+            if let message { a["message"] = message }
+            try CampaignCommand.send(connection, CampaignRequest(action: "create", arguments: a))
+        }
+    }
+
+    struct Import: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Import a call list (CSV with a number column; other columns are customer fields; timezone optional).")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var name: String
+        @Argument var file: String
+        func run() throws {
+            guard let text = try? String(contentsOfFile: file, encoding: .utf8) else { throw ValidationError("cannot read \(file) as UTF-8") }
+            try CampaignCommand.send(connection, CampaignRequest(action: "import", arguments: ["name": name], csv: text))
+        }
+    }
+
+    struct Control: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "control", abstract: "start, pause, resume or stop a campaign: campaign control ACTION NAME.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "start, pause, resume or stop.") var action: String
+        @Argument var name: String
+        func run() throws {
+            guard ["start", "pause", "resume", "stop"].contains(action) else { throw ValidationError("start, pause, resume or stop") }
+            try CampaignCommand.send(connection, CampaignRequest(action: action, arguments: ["name": name]))
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Every campaign with its progress.")
+        @OptionGroup var connection: ConnectionOptions
+        func run() throws { try CampaignCommand.send(connection, CampaignRequest(action: "list")) }
+    }
+
+    struct Report: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "A campaign's attempts by outcome, answered, abandoned and the abandon rate.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var name: String
+        func run() throws { try CampaignCommand.send(connection, CampaignRequest(action: "report", arguments: ["name": name])) }
+    }
+
+    struct DNC: ParsableCommand {
+        static let configuration = CommandConfiguration(commandName: "dnc", abstract: "Do-not-call lists: dnc add|remove NUMBER [--campaign NAME], dnc list.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "add, remove or list.") var action: String
+        @Argument var number: String?
+        @Option(help: "A campaign's own list (default: the global list).") var campaign: String = ""
+        @Option var reason: String = ""
+        func run() throws {
+            switch action {
+            case "list": try CampaignCommand.send(connection, CampaignRequest(action: "dnc-list"))
+            case "add", "remove":
+                guard let number else { throw ValidationError("dnc \(action) NUMBER") }
+                try CampaignCommand.send(connection, CampaignRequest(action: "dnc-\(action)", arguments: ["number": number, "name": campaign, "reason": reason]))
+            default: throw ValidationError("add, remove or list")
+            }
+        }
+    }
+}

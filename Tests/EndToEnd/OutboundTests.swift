@@ -1,0 +1,120 @@
+import Foundation
+import Testing
+import TestSupport
+@testable import Protocol
+
+/// Outbound campaigns over real sockets: numbers dialled through a trunk to a SIPp carrier that
+/// answers, a baresip agent phone, App-Operate's `campaign` commands, a real PostgreSQL.
+@Suite(.serialized) struct OutboundTests {
+    let edge = SIPEdgeTests()
+    let agents = AgentTests()
+
+    static func trace(_ url: URL) -> String { (try? String(contentsOf: url, encoding: .utf8)) ?? "" }
+    static func invites(_ url: URL) -> [String] {
+        trace(url).components(separatedBy: "\n").filter { $0.hasPrefix("INVITE sip:") }.map { String($0.dropFirst(11).prefix { $0 != "@" }) }
+    }
+
+    /// A carrier that rings `ringMs` before answering, then hangs up after `talkMs`.
+    static func carrier(_ dir: URL, port: Int, calls: Int, ringMs: Int, talkMs: Int) throws -> (ChildProcess, URL) {
+        let text = try String(contentsOf: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_carrier_hangup.xml"), encoding: .utf8)
+            .replacingOccurrences(of: "<pause milliseconds=\"300\"/>", with: "<pause milliseconds=\"\(ringMs)\"/>")
+        let scenario = dir.appendingPathComponent("carrier-\(port).xml")
+        try text.write(to: scenario, atomically: true, encoding: .utf8)
+        let trace = dir.appendingPathComponent("carrier-\(port).log")
+        let p = try SIPp.start(nil, scenario: scenario, ports: SIPp.Ports(at: port),
+                               ["-rtp_echo", "-m", "\(calls)", "-d", "\(talkMs)", "-timeout", "120", "-timeout_error", "-trace_msg", "-message_file", trace.path])
+        return (p, trace)
+    }
+
+    /// Progressive, one agent: the call list is imported (a bad list is refused whole, with its
+    /// lines); a number put on the do-not-call list after the import is never dialled (the
+    /// carrier's trace proves it); each answered callee reaches the agent with the list's fields;
+    /// pausing stops new dials at once; the report counts every outcome.
+    @Test func progressiveCampaignThroughTheTrunk() throws {
+        let trunkPort = TestPorts.block(8)
+        let c = try AgentTests.Center(edge: edge, queues: AgentTests.trunkQueues(callerID: nil), trunkPort: trunkPort)
+        defer { c.stop() }
+        let (carrier, trace) = try Self.carrier(c.dir, port: trunkPort, calls: 3, ringMs: 300, talkMs: 2500)
+        defer { _ = carrier.stop() }
+        _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        let a = try c.watcher("1001", [])
+        func sup(_ args: [String]) throws -> (status: Int32, output: String) { try c.appOperate("2001", ["campaign"] + args) }
+        let flowLog = { c.flow.outputText.suffix(3000) }
+
+        var r = try sup(["create", "spring", "--mode", "progressive", "--queue", "sales", "--caller-id", "4000", "--window", "00:00-24:00", "--timezone", "UTC"])
+        #expect(r.status == 0, "\(r.output)")
+        let bad = c.dir.appendingPathComponent("bad.csv")
+        try "number,name\n13800000001,Ann\nnot-a-number,Bo\n13800000001,Cy\n".write(to: bad, atomically: true, encoding: .utf8)
+        r = try sup(["import", "spring", bad.path])
+        #expect(r.status != 0 && r.output.contains("line 3: not a phone number") && r.output.contains("line 4: 13800000001 is already on line 2"), "\(r.output)")
+        #expect(try c.pg.query("select count(*) from campaign_numbers") == "0", "nothing half-imported")
+        let list = c.dir.appendingPathComponent("list.csv")
+        try "number,name,account\n13800000001,Ann,A-1\n13800000002,Bo,A-2\n13800000003,Cy,A-3\n13800000004,Di,A-4\n".write(to: list, atomically: true, encoding: .utf8)
+        r = try sup(["import", "spring", list.path])
+        #expect(r.status == 0 && r.output.contains("4 numbers imported"), "\(r.output)")
+        r = try sup(["dnc", "add", "13800000002", "--reason", "asked on the phone"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(try c.appOperate("1001", ["campaign", "list"]).output.contains("permission denied"), "agents cannot manage campaigns")
+
+        r = try sup(["control", "start", "spring"])
+        #expect(r.status == 0 && r.output.contains("running (4 numbers)"), "\(r.output)\n\(flowLog())")
+        #expect(a.waitForLine(containing: "13800000001", seconds: 20) != nil, "the first callee reached the agent: \(a.outputText)\n\(flowLog())")
+        #expect(c.events(a).contains { ($0["fields"] as? [String: String])?["customer.name"] == "Ann" }, "the pop carries the list's fields: \(a.outputText)")
+        // Pause at once; whatever was dialled before stays the only dials.
+        r = try sup(["control", "pause", "spring"])
+        #expect(r.status == 0 && r.output.contains("paused"), "\(r.output)")
+        let atPause = Self.invites(trace).count
+        Thread.sleep(forTimeInterval: 7)
+        #expect(Self.invites(trace).count == atPause, "no dial while paused: \(Self.invites(trace))")
+        r = try sup(["control", "resume", "spring"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(TestSupport.waitUntil(45) { (try? c.pg.query("select count(*) from campaign_numbers where done")) == "4" },
+                "\((try? c.pg.query("select string_agg(number||':'||coalesce(last_outcome,'-'), ' ') from campaign_numbers")) ?? "")\n\(flowLog())")
+        #expect(carrier.wait(seconds: 20) == 0, "\(carrier.outputText.suffix(1500))\n\(Self.trace(trace).suffix(3000))")
+        #expect(Set(Self.invites(trace)) == ["13800000001", "13800000003", "13800000004"], "the DNC number was never dialled: \(Self.invites(trace))")
+        // Progressive: every dial happened while the one agent was ready (and nothing else rang).
+        var agentState = "", ringing = 0
+        for line in c.flow.outputLines {
+            if let r = line.range(of: "agent 1001: ") { agentState = String(line[r.upperBound...].split(separator: " ").last ?? "") }
+            if line.contains("campaign spring: dialling") {
+                ringing += 1
+                #expect(agentState == "ready" && ringing == 1, "a dial with the agent \(agentState) and \(ringing) ringing: \(line)")
+            }
+            if line.contains("Established outbound to 138") || line.contains("Failed outbound to 138") { ringing = max(0, ringing - 1) }
+        }
+        let report = try sup(["report", "spring"])
+        #expect(report.output.contains("answered=3") && report.output.contains("dnc=1"), "\(report.output)")
+        #expect(try c.pg.query("select count(*) from dnc_refusals where number = '13800000002'") == "1")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'outbound' and agent = '1001'")) == "3" },
+                "\((try? c.pg.query("select string_agg(direction||':'||called||':'||disposition||':'||coalesce(agent,'-'), ' ') from calls")) ?? "")\n\(flowLog())")
+        #expect(try c.pg.query("select state from campaigns") == "finished")
+    }
+
+    /// Predictive: the callee answers while the only agent has gone not ready: no agent within
+    /// 2 s, the callee hears the campaign's message and the attempt is an abandon.
+    @Test func predictiveAbandonPlaysTheMessage() throws {
+        let trunkPort = TestPorts.block(8)
+        let c = try AgentTests.Center(edge: edge, queues: AgentTests.trunkQueues(callerID: nil), trunkPort: trunkPort)
+        defer { c.stop() }
+        let (carrier, trace) = try Self.carrier(c.dir, port: trunkPort, calls: 1, ringMs: 3000, talkMs: 15000)
+        defer { _ = carrier.stop() }
+        _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        _ = try c.watcher("1001", [])
+        func sup(_ args: [String]) throws -> (status: Int32, output: String) { try c.appOperate("2001", ["campaign"] + args) }
+        #expect(try sup(["create", "late", "--mode", "predictive", "--queue", "sales", "--caller-id", "4000", "--window", "00:00-24:00", "--timezone", "UTC",
+                         "--message", "tone:beep:1500"]).status == 0)
+        let list = c.dir.appendingPathComponent("one.csv")
+        try "number\n13900000009\n".write(to: list, atomically: true, encoding: .utf8)
+        #expect(try sup(["import", "late", list.path]).status == 0)
+        #expect(try sup(["control", "start", "late"]).status == 0)
+        #expect(TestSupport.waitUntil(15) { Self.invites(trace).contains("13900000009") }, "\(c.flow.outputText.suffix(2000))")
+        // While it rings, the agent leaves.
+        #expect(try c.appOperate("1001", ["agent", "not-ready", "reason=meeting"]).status == 0)
+        #expect(TestSupport.waitUntil(30) { (try? c.pg.query("select outcome from campaign_attempts where campaign = 'late'")) == "abandoned" },
+                "\((try? c.pg.query("select string_agg(outcome, ',') from campaign_attempts")) ?? "")\n\(c.flow.outputText.suffix(2500))")
+        #expect(c.flow.outputText.contains("no agent within 2 s"), "\(c.flow.outputText.suffix(1500))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from call_events where kind = 'campaign-abandoned'")) == "1" })
+        let report = try sup(["report", "late"])
+        #expect(report.output.contains("abandoned=1") && report.output.contains("1.0000"), "the abandon rate: \(report.output)")
+    }
+}
