@@ -117,4 +117,39 @@ import TestSupport
         let report = try sup(["report", "late"])
         #expect(report.output.contains("abandoned=1") && report.output.contains("1.0000"), "the abandon rate: \(report.output)")
     }
+
+    /// Preview: the agent sees the record first, skips one with a reason (never dialled), dials
+    /// the next; the callee answers and reaches that agent; the report counts both.
+    @Test func previewSkipAndDial() throws {
+        let trunkPort = TestPorts.block(8)
+        let c = try AgentTests.Center(edge: edge, queues: AgentTests.trunkQueues(callerID: nil), trunkPort: trunkPort)
+        defer { c.stop() }
+        let (carrier, trace) = try Self.carrier(c.dir, port: trunkPort, calls: 1, ringMs: 300, talkMs: 2500)
+        defer { _ = carrier.stop() }
+        _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        let a = try c.watcher("1001", [])
+        func sup(_ args: [String]) throws -> (status: Int32, output: String) { try c.appOperate("2001", ["campaign"] + args) }
+        func agent(_ args: [String]) throws -> (status: Int32, output: String) { try c.appOperate("1001", ["agent"] + args + ["--json"]) }
+        #expect(try sup(["create", "pv", "--mode", "preview", "--queue", "sales", "--caller-id", "4000", "--window", "00:00-24:00", "--timezone", "UTC"]).status == 0)
+        let list = c.dir.appendingPathComponent("pv.csv")
+        try "number,name\n13800000011,Eve\n13800000012,Fay\n".write(to: list, atomically: true, encoding: .utf8)
+        #expect(try sup(["import", "pv", list.path]).status == 0)
+        #expect(try sup(["control", "start", "pv"]).status == 0)
+        var r = try agent(["campaign-next", "campaign=pv"])
+        #expect(r.status == 0 && r.output.contains("13800000011") && r.output.contains("\"customer.name\":\"Eve\""), "\(r.output)")
+        r = try agent(["campaign-skip", "campaign=pv", "record=0", "reason=wrong person"])
+        #expect(r.status == 0, "\(r.output)")
+        r = try agent(["campaign-next", "campaign=pv"])
+        #expect(r.status == 0 && r.output.contains("13800000012"), "\(r.output)")
+        #expect(try agent(["campaign-dial", "campaign=pv", "record=0"]).status != 0, "a skipped record cannot be dialled")
+        r = try agent(["campaign-dial", "campaign=pv", "record=1"])
+        #expect(r.status == 0, "\(r.output)")
+        #expect(a.waitForLine(containing: "\"kind\":\"connected\"", seconds: 20) != nil, "the callee reached the agent who dialled: \(a.outputText)\n\(c.flow.outputText.suffix(2000))")
+        #expect(carrier.wait(seconds: 20) == 0, "\(carrier.outputText.suffix(1000))")
+        #expect(Self.invites(trace) == ["13800000012"], "the skipped number was never dialled: \(Self.invites(trace))")
+        #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select state from campaigns")) == "finished" }, "\(c.flow.outputText.suffix(1500))")
+        let report = try sup(["report", "pv"])
+        #expect(report.output.contains("answered=1") && report.output.contains("skipped=1"), "\(report.output)")
+        #expect(try c.pg.query("select detail from campaign_attempts where outcome = 'skipped'") == "wrong person")
+    }
 }

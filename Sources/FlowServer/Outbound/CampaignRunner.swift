@@ -15,6 +15,8 @@ final class CampaignRunner {
         var channels: [String: Int] = [:]
         /// Channels answered (in the ACD, or hearing the message): when each was answered.
         var answered: [String: Double] = [:]
+        /// Preview: the agent who dialled each record (its callee goes to that agent).
+        var previewAgents: [Int: String] = [:]
         var abandoned: Set<String> = []
     }
 
@@ -57,6 +59,41 @@ final class CampaignRunner {
     }
 
     func blocked(_ campaign: String) -> Set<String> { (dnc[""] ?? []).union(dnc[campaign] ?? []) }
+
+    // MARK: preview
+
+    /// The next due record for `agent` (held for it until dialled or skipped).
+    func nextPreview(_ name: String, agent: String) -> Result<(record: Int, number: String, fields: [String: String]), CallDistributor.CommandError> {
+        guard campaigns[name] != nil else { return .failure(.init(message: "no campaign \(name) running here")) }
+        let actions = campaigns[name]!.machine.handle(.nextPreview(agent: agent, now: distributor.now, dnc: blocked(name)))
+        perform(name, actions)
+        for a in actions {
+            if case .preview(_, let record, let number, let fields) = a {
+                campaigns[name]?.previewAgents[record] = agent
+                return .success((record, number, fields))
+            }
+            if case .refuse(let why) = a { return .failure(.init(message: why)) }
+        }
+        return .failure(.init(message: "nothing to preview"))
+    }
+
+    /// The agent dials the record it previewed: the callee, once it answers, goes to that agent.
+    func previewDial(_ name: String, agent: String, record: Int) -> String? {
+        guard campaigns[name]?.previewAgents[record] == agent else { return "record \(record) is not in your preview" }
+        let actions = campaigns[name]!.machine.handle(.previewDial(record: record))
+        if case .refuse(let why) = actions.first { return why }
+        perform(name, actions)
+        return nil
+    }
+
+    func previewSkip(_ name: String, agent: String, record: Int, reason: String) -> String? {
+        guard campaigns[name]?.previewAgents[record] == agent else { return "record \(record) is not in your preview" }
+        campaigns[name]?.previewAgents.removeValue(forKey: record)
+        let actions = campaigns[name]!.machine.handle(.previewSkip(record: record, reason: reason))
+        if case .refuse(let why) = actions.first { return why }
+        perform(name, actions)
+        return nil
+    }
 
     // MARK: pacing
 
@@ -172,7 +209,11 @@ final class CampaignRunner {
             let number = r.machine.records[record].entry.number
             var vars: [String: String] = ["campaign": name]
             for (k, v) in r.machine.records[record].entry.fields { vars["customer.\(k)"] = v }
-            let node = FlowNode.Queue(queue: r.machine.settings.queue, priority: 100, skills: [:], maxWaitSeconds: 2, music: [], announce: [],
+            // Preview: to the agent who dialled it (its personal queue), who expects it; else the
+            // campaign's queue, where no agent within 2 s is an abandon.
+            let previewAgent = campaigns[name]?.previewAgents.removeValue(forKey: record)
+            let node = FlowNode.Queue(queue: previewAgent.map { "agent/\($0)" } ?? r.machine.settings.queue, priority: 100, skills: [:],
+                                      maxWaitSeconds: previewAgent == nil ? 2 : 20, music: [], announce: [],
                                       announceEverySeconds: 0, timeout: "abandon", noAgents: nil, returned: nil)
             let ch = e.channelID
             distributor.enqueue(channelID: ch, conn: CTLink(conn), caller: number, called: r.machine.settings.callerID, node: node, variables: vars,

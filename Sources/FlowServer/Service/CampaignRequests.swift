@@ -229,3 +229,33 @@ extension FlowService {
         }
     }
 }
+
+extension FlowService {
+    /// An agent's preview commands (AgentCommand `campaign-next campaign=NAME`,
+    /// `campaign-dial campaign=NAME record=N`, `campaign-skip campaign=NAME record=N reason=…`).
+    func campaignAgentCommand(_ m: AgentCommand, _ conn: Connection, _ frame: Frame) {
+        guard operators.require(["agent"], conn, frame, what: m.action), let op = operators.loggedIn(conn) else { return }
+        let name = m.arguments["campaign"] ?? ""
+        let state = distributor.agents[op.workCode]?.machine.state.name ?? ""
+        let fail = { (why: String) -> Void in _ = conn.respond(to: frame, error: ProtocolError(.badMessage, why)) }
+        switch m.action {
+        case "campaign-next":
+            switch campaigns.nextPreview(name, agent: op.workCode) {
+            case .failure(let e): fail(e.message)
+            case .success(let p):
+                var fields = ["campaign": name, "record": String(p.record), "number": p.number]
+                for (k, v) in p.fields { fields["customer.\(k)"] = v }
+                conn.respond(to: frame, with: AgentReply(state: state, text: "preview \(p.number): campaign-dial or campaign-skip record=\(p.record)", fields: fields))
+            }
+        case "campaign-dial", "campaign-skip":
+            guard let record = m.arguments["record"].flatMap(Int.init) else { fail("\(m.action) needs record=N"); return }
+            let why = m.action == "campaign-dial"
+                ? campaigns.previewDial(name, agent: op.workCode, record: record)
+                : campaigns.previewSkip(name, agent: op.workCode, record: record, reason: m.arguments["reason"] ?? "")
+            if let why { fail(why); return }
+            conn.respond(to: frame, with: AgentReply(state: state, text: m.action == "campaign-dial" ? "dialling; your phone rings when it answers" : "skipped"))
+        default:
+            fail("unknown action \(m.action)")
+        }
+    }
+}

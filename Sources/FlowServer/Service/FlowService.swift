@@ -468,6 +468,7 @@ public final class FlowService: RunnableService {
         case AgentCommand.messageType:
             guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
             if m.action == "record" { recordCommand(m, conn, frame); return }
+            if m.action.hasPrefix("campaign-") { campaignAgentCommand(m, conn, frame); return }
             operators.command(m, conn, frame)
         case CampaignRequest.messageType:
             guard let m = decodeRequest(CampaignRequest.self, conn, frame) else { return }
