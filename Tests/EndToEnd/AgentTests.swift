@@ -53,6 +53,8 @@ import Glibc
         var phones: [Baresip] = []
         var watchers: [ChildProcess] = []
         var env: [String: String] { ["HOTLINE_APP_LINK_SECRET": "e2e-app-secret"] }
+        /// The CT-Server's flow link port (for a Flow-Server started again).
+        let ctLinkPort: Int
 
         init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil, mapping: String = "default: support\n",
              extraFlows: [String: String] = [:], phones: [String] = ["1002", "1003"]) throws {
@@ -67,6 +69,7 @@ import Glibc
             self.sip = server.sip
             self.dir = server.dir
             let link = server.link
+            ctLinkPort = link
             let flows = dir.appendingPathComponent("flows")
             try FileManager.default.createDirectory(at: flows, withIntermediateDirectories: true)
             try AgentTests.flow.write(to: flows.appendingPathComponent("support.yaml"), atomically: true, encoding: .utf8)
@@ -91,6 +94,18 @@ import Glibc
                 #expect(ct.waitForLine(containing: "flow-server \(name) attached") != nil)
                 #expect(f.waitForLine(containing: "queues: sales") != nil, "\(f.outputText)")
             }
+        }
+
+        /// Stops Flow-Server `i` (SIGTERM) and starts it again with the same name, database and files.
+        func restartFlowServer(_ i: Int) throws {
+            _ = flows[i].stop()
+            let name = i == 0 ? "flow-acd" : "flow-acd\(i + 1)"
+            let server = try FlowServerUnderTest(name: name, ct: ctLinkPort, database: pg.url, spool: dir.appendingPathComponent("spool-\(i)"),
+                                                 flows: dir.appendingPathComponent("flows"),
+                                                 ["--recordings", dir.appendingPathComponent("recordings").path, "--retention-days", "30"])
+            flows[i] = server.process
+            apps[i] = server.app
+            #expect(server.process.waitForLine(containing: "attached to ct-server") != nil, "\(server.process.outputText)")
         }
 
         /// A registered phone for `ext`: answers by itself unless `answers` is false. `contacts`:

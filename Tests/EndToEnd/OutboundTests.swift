@@ -152,4 +152,80 @@ import TestSupport
         #expect(report.output.contains("answered=1") && report.output.contains("skipped=1"), "\(report.output)")
         #expect(try c.pg.query("select detail from campaign_attempts where outcome = 'skipped'") == "wrong person")
     }
+
+    static let wakeFlow = """
+    flow: wake
+    start: hello
+    nodes:
+      hello:
+        type: play
+        prompts: "tone:beep:1500"
+        next: bye
+      bye:
+        type: hangup
+        cause: reminder given
+    """
+
+    static let remindFlow = """
+    flow: remind
+    start: later
+    nodes:
+      later:
+        type: schedule
+        to: "1003"
+        in_seconds: 3
+        flow: wake
+        next: thanks
+        failure: bye
+      thanks:
+        type: play
+        prompts: "tone:beep:300"
+        next: bye
+      bye:
+        type: hangup
+        cause: reminder set
+    """
+
+    /// Scheduled calls: one from App-Operate rings its phone at its time and runs its flow; one
+    /// set by a caller's flow (the schedule node) rings another phone 3 s later; one scheduled
+    /// before the Flow-Server restarts still rings; a cancelled one never does.
+    @Test func scheduledCallsRingAtTheirTimeAndSurviveARestart() throws {
+        let c = try AgentTests.Center(edge: edge, queues: "queues:\n  sales: {}\n", mapping: "mappings:\n  - called: [\"4600\"]\n    flow: remind\ndefault: support\n",
+                                      extraFlows: ["wake": Self.wakeFlow, "remind": Self.remindFlow])
+        defer { c.stop() }
+        let p2 = try c.phone("1002", answers: true, audio: try AgentTests.toneWAV(c.dir, 700))
+        let p3 = try c.phone("1003", answers: true, audio: try AgentTests.toneWAV(c.dir, 800))
+        func op(_ code: String, _ args: [String]) throws -> (status: Int32, output: String) { try c.appOperate(code, args) }
+
+        // From App-Operate, in 4 s.
+        let set = Date()
+        var r = try op("1001", ["schedule", "add", "1002", "--flow", "wake", "--in", "4", "--var", "reason=wake-up"])
+        #expect(r.status == 0 && r.output.contains("scheduled call"), "\(r.output)")
+        let cancelled = try op("2001", ["schedule", "add", "1002", "--flow", "wake", "--in", "8"])
+        let cancelID = cancelled.output.split(separator: " ").dropFirst(2).first.map { String($0.dropLast()) } ?? ""
+        r = try op("2001", ["schedule", "cancel", cancelID])
+        #expect(r.status == 0 && r.output.contains("cancelled"), "\(cancelled.output) / \(r.output)")
+        #expect(p2.wait(for: "CALL_ESTABLISHED", seconds: 15) != nil, "\(p2.events)\n\(c.flow.outputText.suffix(2000))")
+        let after = Date().timeIntervalSince(set)
+        #expect(after >= 3.5, "rang at its time, not before: \(after) s")
+        #expect(p2.wait(for: "CALL_CLOSED", seconds: 15) != nil, "the wake flow hung up after its beep")
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select string_agg(state, ',' order by id) from scheduled_calls")) == "answered,cancelled" },
+                "\((try? c.pg.query("select string_agg(state||':'||coalesce(outcome,''), ',' order by id) from scheduled_calls")) ?? "")")
+
+        // From a flow: the caller of 4600 leaves a reminder for 1003.
+        let caller = try c.caller(audio: try AgentTests.tone(c.dir, 440), number: "4600")
+        #expect(caller.wait(seconds: 30) == 0, "\(caller.outputText.suffix(800))")
+        #expect(p3.wait(for: "CALL_ESTABLISHED", seconds: 20) != nil, "\(p3.events)\n\(c.flow.outputText.suffix(2000))")
+        #expect(try c.pg.query("select created_by from scheduled_calls where number = '1003'") == "flow:remind")
+
+        // Scheduled, then the Flow-Server restarts before it is due: it still rings.
+        p2.forgetEvents()
+        r = try op("2001", ["schedule", "add", "1002", "--flow", "wake", "--in", "10"])
+        #expect(r.status == 0, "\(r.output)")
+        try c.restartFlowServer(0)
+        #expect(p2.wait(for: "CALL_ESTABLISHED", seconds: 30) != nil, "the stored call rang after the restart: \(p2.events)\n\(c.flow.outputText.suffix(2000))")
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select count(*) from scheduled_calls where state = 'answered'")) == "3" })
+        let list = try op("2001", ["schedule", "list"])
+        #expect(list.status == 0 && list.output.contains("answered") && list.output.contains("cancelled"), "\(list.output)")
+    }
 }

@@ -87,6 +87,12 @@ public final class Baresip {
         _ = frame.withUnsafeBytes { send(fd, $0.baseAddress, $0.count, Int32(MSG_NOSIGNAL)) }
     }
 
+    /// Forgets the events read so far (to wait for the next call's).
+    public func forgetEvents() {
+        readSome()
+        events.removeAll()
+    }
+
     /// Reads messages until an event of `type` arrives (returns it) or `seconds` pass.
     @discardableResult
     public func wait(for type: String, seconds: Double = 15) -> [String: Any]? {

@@ -95,3 +95,47 @@ struct CampaignCommand: ParsableCommand {
         }
     }
 }
+
+/// Scheduled calls (reminders, wake-up calls): placed by the system at a time, running a flow
+/// when answered; they survive restarts (agents, supervisors and admins).
+struct ScheduleCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "schedule", abstract: "Calls placed at a set time running a flow: schedule add NUMBER --flow F (--at HH:MM|YYYY-MM-DDTHH:MM | --in SECONDS), list, cancel ID.",
+        subcommands: [Add.self, List.self, Cancel.self])
+
+    struct Add: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Schedule a call.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var number: String
+        @Option(help: "The flow the called party hears.") var flow: String
+        @Option(help: "HH:MM (the next such time) or YYYY-MM-DDTHH:MM, local time.") var at: String?
+        @Option(name: .customLong("in"), help: "Seconds from now.") var inSeconds: Int?
+        @Option(help: "The caller ID to show.") var callerId: String?
+        @Option(name: .customLong("var"), help: "NAME=VALUE: a flow variable (repeatable).") var variables: [String] = []
+        func run() throws {
+            guard (at == nil) != (inSeconds == nil) else { throw ValidationError("give --at or --in") }
+            var a = ["number": number, "flow": flow]
+            if let at { a["at"] = at }
+            if let inSeconds { a["in_seconds"] = String(inSeconds) }
+            if let callerId { a["caller_id"] = callerId }
+            for v in variables {
+                guard let eq = v.firstIndex(of: "=") else { throw ValidationError("--var is NAME=VALUE") }
+                a["var." + v[..<eq]] = String(v[v.index(after: eq)...])
+            }
+            try CampaignCommand.send(connection, CampaignRequest(action: "schedule-add", arguments: a))
+        }
+    }
+
+    struct List: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Pending calls, and those of the last day.")
+        @OptionGroup var connection: ConnectionOptions
+        func run() throws { try CampaignCommand.send(connection, CampaignRequest(action: "schedule-list")) }
+    }
+
+    struct Cancel: ParsableCommand {
+        static let configuration = CommandConfiguration(abstract: "Cancel a pending call.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument var id: String
+        func run() throws { try CampaignCommand.send(connection, CampaignRequest(action: "schedule-cancel", arguments: ["id": id])) }
+    }
+}

@@ -466,7 +466,7 @@ struct AppOperateCommand: ParsableCommand {
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
         subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self,
                       AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self, RecordingsCommand.self,
-                      SuperviseCommand.self, BoardCommand.self, CampaignCommand.self])
+                      SuperviseCommand.self, BoardCommand.self, CampaignCommand.self, ScheduleCommand.self])
 }
 
 AppOperateCommand.main()

@@ -47,6 +47,10 @@ public struct FlowNode: Sendable, Equatable {
         /// An outbound call (the seed's 呼出功能): bridged to this caller, or running a flow for the
         /// called party on its own.
         case originate(Originate)
+        /// A call the system places by itself later (seed 设置摘机通知: reminders, wake-up
+        /// calls): `to` at `at` (HH:MM local, next occurrence, or YYYY-MM-DDTHH:MM) or in
+        /// `inSeconds`, running `flow` when answered; stored, so it survives a restart.
+        case schedule(Schedule)
         case goto(String)
         case hangup(cause: String)
 
@@ -109,6 +113,15 @@ public struct FlowNode: Sendable, Equatable {
         public var failure: String
     }
 
+    public struct Schedule: Sendable, Equatable {
+        public var to: String
+        public var at: String?
+        public var inSeconds: Int?
+        public var flow: String
+        public var next: String
+        public var failure: String
+    }
+
     public struct SwitchCase: Sendable, Equatable {
         public var condition: Condition
         public var next: String
@@ -126,6 +139,7 @@ public struct FlowNode: Sendable, Equatable {
         case .queue(let q): return [q.timeout, q.noAgents, q.returned].compactMap { $0 }
         case .callback(_, _, _, let n, let f): return [n, f]
         case .originate(let o): return [o.next, o.failure]
+        case .schedule(let s): return [s.next, s.failure]
         case .hangup: return []
         }
     }

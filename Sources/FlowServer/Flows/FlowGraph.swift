@@ -16,6 +16,7 @@ public enum FlowGraph {
         case .queue: return "queue"
         case .callback: return "callback"
         case .originate: return "originate"
+        case .schedule: return "schedule"
         }
     }
 
@@ -31,6 +32,7 @@ public enum FlowGraph {
             return [("queue", "acd:\(q.queue)")] + [("timeout", q.timeout), ("no agents", q.noAgents), ("returned", q.returned)].compactMap { l, n in n.map { (l, $0) } }
         case .callback(let q, _, _, let next, let failure): return [("queue", "acd:\(q)"), ("ok", next), ("failure", failure)]
         case .originate(let o): return [("dial", "out:\(o.to)"), ("ok", o.next), ("failure", o.failure)]
+        case .schedule(let s): return [("scheduled", s.next), ("failure", s.failure)]
         default: return n.successors.map { ("", $0) }
         }
     }

@@ -40,6 +40,7 @@ public struct FlowParser {
         "transfer": ["to", "flow", "agent", "failure"],
         "queue": ["queue", "priority", "skills", "max_wait_seconds", "music", "announce", "announce_every_seconds", "timeout", "no_agents", "returned"],
         "callback": ["queue", "number", "priority", "next", "failure"],
+        "schedule": ["to", "at", "in_seconds", "flow", "next", "failure"],
         "originate": ["to", "caller_id", "trunk", "timeout_ms", "bridge", "flow", "next", "failure"],
         "subflow": ["flow", "next"],
         "goto": ["to"],
@@ -313,6 +314,12 @@ public struct FlowParser {
                 if let n = number, !Self.validName(n) { error(body["number"], "node \(id): number names a variable (the caller's number when absent)") }
                 kind = .callback(queue: q, numberVariable: number, priority: int(body["priority"], "priority", default: 0, range: 0...100),
                                  next: req("next") ?? "", failure: req("failure") ?? "")
+            case "schedule":
+                let at = body["at"].flatMap { string($0, "at") }
+                let inSeconds = body["in_seconds"].map { int($0, "in_seconds", default: 0, range: 1...31_536_000) }
+                if (at == nil) == (inSeconds == nil) { error(body, "node \(id): schedule needs at (HH:MM or YYYY-MM-DDTHH:MM) or in_seconds, not both") }
+                if let at, !at.contains("${"), ScheduleTime.parse(at, now: 0, timeZone: .current) == nil { error(body["at"], "node \(id): at is HH:MM or YYYY-MM-DDTHH:MM") }
+                kind = .schedule(.init(to: req("to") ?? "", at: at, inSeconds: inSeconds, flow: req("flow") ?? "", next: req("next") ?? "", failure: req("failure") ?? ""))
             case "originate":
                 let bridge = bool(body["bridge"], "bridge", default: true)
                 let flow = body["flow"].flatMap { string($0, "flow") }

@@ -22,6 +22,8 @@ public struct FlowRun: Sendable {
         case callback(queue: String, number: String, priority: Int, variables: [String: String])
         /// Dial out (answer with `.originated`, and for a bridged call `.farEndCleared` later).
         case originate(FlowNode.Originate, to: String, callerID: String)
+        /// Store a call to `to` at `due` (Unix seconds) running `flow` (answer with `.scheduled`).
+        case schedule(to: String, due: Double, flow: String, variables: [String: String])
     }
 
     /// How a queued call came back to its flow.
@@ -41,6 +43,7 @@ public struct FlowRun: Sendable {
         case queueOutcome(QueueOutcome)
         case callbackRegistered(ok: Bool)
         case originated(ok: Bool)
+        case scheduled(ok: Bool)
         /// The party of a bridged originate hung up.
         case farEndCleared
     }
@@ -76,7 +79,7 @@ public struct FlowRun: Sendable {
     }
 
     private enum Waiting: Sendable, Equatable {
-        case nothing, play(UInt32), menu(UInt32), collect(UInt32), record(UInt32), lookup, transfer, flow(subflow: Bool), queue, callback, originate, bridged
+        case nothing, play(UInt32), menu(UInt32), collect(UInt32), record(UInt32), lookup, transfer, flow(subflow: Bool), queue, callback, originate, bridged, schedule
     }
 
     public private(set) var variables: [String: String]
@@ -157,6 +160,8 @@ public struct FlowRun: Sendable {
             }
         case (.callbackRegistered(let ok), .callback, .callback(_, _, _, let next, let failure)):
             return advance(to: ok ? next : failure)
+        case (.scheduled(let ok), .schedule, .schedule(let s)):
+            return advance(to: ok ? s.next : s.failure)
         case (.originated(let ok), .originate, .originate(let o)):
             guard ok else { return advance(to: o.failure) }
             if o.bridge {
@@ -292,6 +297,13 @@ public struct FlowRun: Sendable {
         case .originate(let o):
             waiting = .originate
             return ([.originate(o, to: interpolate(o.to), callerID: interpolate(o.callerID ?? env.called))], nil)
+        case .schedule(let s):
+            let now = env.now().timeIntervalSince1970
+            guard let due = s.inSeconds.map({ now + Double($0) }) ?? s.at.flatMap({ ScheduleTime.parse(interpolate($0), now: now, timeZone: env.timeZone) }) else {
+                return ([], s.failure)
+            }
+            waiting = .schedule
+            return ([.schedule(to: interpolate(s.to), due: due, flow: s.flow, variables: variables)], nil)
         case .hangup(let cause):
             if stack.count > 1, let back = stack.last?.returnTo {
                 // The end of a subflow returns to the flow that called it.

@@ -27,6 +27,9 @@ final class FlowCalls {
     var lookup: ((_ phone: String?, _ account: String?, _ done: @escaping ([String: String]?) -> Void) -> Void)?
     private(set) var calls: [String: Call] = [:]
     private(set) var started = 0
+    /// Stores a scheduled call (the schedule node): to, due (Unix seconds), flow, variables,
+    /// who asked; calls back with whether it was stored.
+    var schedule: ((String, Double, String, [String: String], String, @escaping (Bool) -> Void) -> Void)?
     /// The ACD (queue, callback and transfer-to-agent nodes).
     var distributor: CallDistributor?
     /// Calls' recordings (a flow's `recording:` policy).
@@ -222,6 +225,26 @@ final class FlowCalls {
         conn.request(HangupChannel(channelID: e.channelID, cause: "flow-server lost"), expecting: ChannelCommandResult.self) { _ in }
     }
 
+    /// Places a call that runs `flow` once answered (a scheduled call): the number through the
+    /// outbound routes, or as it is (an extension) when no route takes it. Returns the channel.
+    func placeCall(to number: String, callerID: String, flow: String, variables: [String: String], conn: Connection,
+                   done: @escaping (Result<String, ProtocolError>) -> Void) {
+        guard let (def, version) = library.flow(named: flow) else { done(.failure(ProtocolError(.badMessage, "no flow \(flow)"))); return }
+        var dial = OutboundRoutes.Resolved(number: number, trunk: "", callerID: callerID, route: "")
+        if let routes = distributor?.settings.routes, case .success(let r) = routes.resolve(number, callerID: callerID) { dial = r }
+        conn.request(Originate(destination: dial.number, callerID: dial.callerID, timeoutMs: 45_000, trunk: dial.trunk), expecting: ChannelCommandResult.self) { [weak self] r in
+            guard let self else { return }
+            switch r {
+            case .success(let res):
+                let env = self.environment(caller: callerID, called: number)
+                self.calls[res.channelID] = Call(channelID: res.channelID, run: FlowRun(flow: def, version: version, environment: env, carried: variables), conn: conn)
+                done(.success(res.channelID))
+            case .failure(let e):
+                done(.failure(e))
+            }
+        }
+    }
+
     /// Starts another flow on a call (an agent transferred it to a flow), keeping its variables.
     func restart(_ call: Call, flow name: String) {
         guard calls[call.channelID] === call, let (def, version) = library.flow(named: name) else {
@@ -284,6 +307,13 @@ final class FlowCalls {
                     continue
                 }
                 self.enqueueHere(call, q, variables: variables)
+            case .schedule(let to, let due, let flow, let variables):
+                guard let schedule else { perform(call, call.run.handle(.scheduled(ok: false))); continue }
+                recorder.event(id, kind: "call-scheduled", detail: ["to": to, "flow": flow, "due": String(Int(due))], at: Date().timeIntervalSince1970)
+                schedule(to, due, flow, variables, "flow:\(call.run.flowName)") { [weak self] ok in
+                    guard let self, self.calls[id] === call else { return }
+                    self.perform(call, call.run.handle(.scheduled(ok: ok)))
+                }
             case .callback(let queue, let number, let priority, let variables):
                 let ok = distributor?.registerCallback(conn: CTLink(call.conn), queue: queue, number: number, called: call.run.environment.called,
                                                        priority: priority, variables: variables) ?? false

@@ -18,7 +18,7 @@ public final class FlowService: RunnableService {
     public let records: RecordWriter?
     private var recorder: CallRecorder!
     /// Calls running flows (nil when no flows folder is configured).
-    private var flowCalls: FlowCalls?
+    var flowCalls: FlowCalls?
     /// Phones calling extensions directly (the mapping table's `extensions:`).
     private let extensions: ExtensionCalls
     /// The ACD: queues, agents and offers.
@@ -29,6 +29,8 @@ public final class FlowService: RunnableService {
     let board: BoardPublisher
     /// Outbound campaigns running here (CampaignRequests.swift).
     let campaigns: CampaignRunner
+    /// Scheduled calls being placed here: channel → (id, attempt) (ScheduledCalls.swift).
+    var scheduledChannels: [String: (String, Int)] = [:]
     /// Where the recording files are seen from here (shared with the CT-Server), and how long they are kept.
     let recordingDirectory: String
     let retentionDays: Int?
@@ -164,6 +166,7 @@ public final class FlowService: RunnableService {
             return
         }
         campaigns.channelEvent(e, conn: conn)
+        if !scheduledChannels.isEmpty { scheduledChannelEvent(e) }
         distributor.channelEvent(e)
         if e.kind == .cleared || e.kind == .failed { flowCalls?.channelEvent(e) }
         recorder.event(e)
@@ -455,6 +458,7 @@ public final class FlowService: RunnableService {
         scheduleRetention()
         startBoard()
         startCampaigns()
+        startScheduledCalls()
         ctLink.start()
     }
 
@@ -472,6 +476,11 @@ public final class FlowService: RunnableService {
             operators.command(m, conn, frame)
         case CampaignRequest.messageType:
             guard let m = decodeRequest(CampaignRequest.self, conn, frame) else { return }
+            if m.action.hasPrefix("schedule-") {
+                guard operators.require(["agent", "supervisor", "admin"], conn, frame, what: m.action) else { return }
+                scheduleRequest(m, conn, frame)
+                return
+            }
             guard operators.require(["supervisor", "admin"], conn, frame, what: "campaign \(m.action)") else { return }
             campaignRequest(m, conn, frame)
         case BoardRequest.messageType:
