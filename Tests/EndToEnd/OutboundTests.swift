@@ -82,8 +82,18 @@ import TestSupport
             }
             if line.contains("Established outbound to 138") || line.contains("Failed outbound to 138") { ringing = max(0, ringing - 1) }
         }
+        // The agent's disposition of its last call, then the report: outcomes, and the agent's shares.
+        var d = try c.appOperate("1001", ["agent", "campaign-disposition", "campaign=spring", "code=sale", "note=two-year renewal"])
+        #expect(d.status == 0, "\(d.output)")
+        d = try c.appOperate("1001", ["agent", "campaign-disposition", "code=not a word"])
+        #expect(d.status != 0)
+        #expect(TestSupport.waitUntil(10) { (try? c.pg.query("select disposition||':'||note from campaign_attempts where disposition is not null")) == "sale:two-year renewal" })
+        #expect(try c.pg.query("select count(*) from campaign_attempts where outcome = 'answered' and agent = '1001'") == "3")
         let report = try sup(["report", "spring"])
-        #expect(report.output.contains("answered=3") && report.output.contains("dnc=1"), "\(report.output)")
+        #expect(report.output.contains("answered=3") && report.output.contains("dnc=1") && report.output.contains("connects=3"), "\(report.output)")
+        let agentRow = report.output.split(separator: "\n").first { $0.hasPrefix("1001") }.map(String.init) ?? ""
+        let cells = agentRow.split(separator: " ", omittingEmptySubsequences: true)
+        #expect(cells.count == 8 && cells[1] == "3" && (Double(cells[2]) ?? 0) > 6, "1001 took 3 calls, ≥ 2.5 s each: \(report.output)")
         #expect(try c.pg.query("select count(*) from dnc_refusals where number = '13800000002'") == "1")
         #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from calls where direction = 'outbound' and agent = '1001'")) == "3" },
                 "\((try? c.pg.query("select string_agg(direction||':'||called||':'||disposition||':'||coalesce(agent,'-'), ' ') from calls")) ?? "")\n\(flowLog())")
@@ -115,7 +125,7 @@ import TestSupport
         #expect(c.flow.outputText.contains("no agent within 2 s"), "\(c.flow.outputText.suffix(1500))")
         #expect(TestSupport.waitUntil(15) { (try? c.pg.query("select count(*) from call_events where kind = 'campaign-abandoned'")) == "1" })
         let report = try sup(["report", "late"])
-        #expect(report.output.contains("abandoned=1") && report.output.contains("1.0000"), "the abandon rate: \(report.output)")
+        #expect(report.output.contains("abandoned=1") && report.output.contains("abandon_rate=1.0000"), "the abandon rate: \(report.output)")
     }
 
     /// Preview: the agent sees the record first, skips one with a reason (never dialled), dials

@@ -50,12 +50,23 @@ public enum LinkFuzzFamilies {
                     + [body(SupervisorCommand(action: .intercept, agent: "no-such-agent", supervisor: "someone-else"))]
             },
             .init(name: "app/board", type: BoardRequest.messageType) { _ in [body(BoardRequest(watch: true)), body(BoardRequest(watch: false))] },
+            .init(name: "app/campaign", type: CampaignRequest.messageType) { _ in
+                [body(CampaignRequest(action: "create", arguments: ["name": "fuzz", "mode": "predictive", "queue": "sales", "caller_id": "4000", "window": "09:00-21:00",
+                                                                   "timezone": "UTC", "abandon_cap": "0.03", "retries": "busy=2/600"])),
+                 body(CampaignRequest(action: "import", arguments: ["name": "fuzz"], csv: "number,name\n13800000001,A\n")),
+                 body(CampaignRequest(action: "list")), body(CampaignRequest(action: "report", arguments: ["name": "fuzz"])),
+                 body(CampaignRequest(action: "pause", arguments: ["name": "fuzz"])), body(CampaignRequest(action: "dnc-list")),
+                 body(CampaignRequest(action: "dnc-add", arguments: ["number": "13800000009"])),
+                 body(CampaignRequest(action: "schedule-add", arguments: ["number": "1002", "flow": "fuzz", "in_seconds": "3600"])),
+                 body(CampaignRequest(action: "schedule-list")), body(CampaignRequest(action: "schedule-cancel", arguments: ["id": "1"]))]
+            },
         ]
         let arguments: [String: String] = ["reason": "break", "queue": "sales", "to": "1999", "agent": "1001", "mode": "listen",
                                            "password": "lock", "extension": "1001", "node": "a", "flow": "fuzz", "do": "pause", "max_minutes": "5"]
         for action in ["ready", "not-ready", "logout", "answer", "reject", "hangup", "hold", "retrieve", "transfer", "consult", "complete",
                        "cancel", "conference", "call", "return", "status", "queue", "board", "force-logout", "force-not-ready", "monitor", "stop-monitor",
-                       "record", "intercept", "force-release", "force-ready"] {
+                       "record", "intercept", "force-release", "force-ready", "conf-open", "conf-add", "conf-floor", "conf-roster", "conf-hand",
+                       "campaign-next", "campaign-dial", "campaign-skip", "campaign-disposition"] {
             families.append(.init(name: "app/agent:\(action)", type: AgentCommand.messageType) { _ in
                 [body(AgentCommand(action: action)), body(AgentCommand(action: action, arguments: arguments))]
             })

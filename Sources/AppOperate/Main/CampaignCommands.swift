@@ -34,8 +34,10 @@ struct CampaignCommand: ParsableCommand {
         @Option(help: "The callees' time zone when the list has none (IANA name).") var timezone: String?
         @Option(help: "Abandon-rate cap (fraction of answered calls).") var abandonCap: String = "0.03"
         @Option(help: "What a callee hears when no agent is free (a play item: tts:en:…, file:…).") var message: String?
+        @Option(help: "Retry rules, OUTCOME=ATTEMPTS/SECONDS,… (default busy=3/600,no-answer=3/3600,failed=2/1800,abandoned=2/3600).") var retries: String?
         func run() throws {
             var a = ["name": name, "mode": mode, "queue": queue, "caller_id": callerId, "window": window, "abandon_cap": abandonCap]
+            if let retries { a["retries"] = retries }
             if let timezone { a["timezone"] = timezone }
             if let message { a["message"] = message }
             try CampaignCommand.send(connection, CampaignRequest(action: "create", arguments: a))

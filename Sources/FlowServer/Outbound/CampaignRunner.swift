@@ -31,6 +31,10 @@ final class CampaignRunner {
     /// The tag of a campaign's abandon message (PlayMedia), to hang up when it is done.
     static let messageTag: UInt32 = 0x4F55_5401
     private var ticking = false
+    /// The agent who took each answered record's call (for its attempt row).
+    private var agentOf: [String: [Int: String]] = [:]
+    /// Each agent's last campaign call (campaign, record, attempt): its disposition goes there.
+    private(set) var lastCall: [String: (campaign: String, record: Int, attempt: Int)] = [:]
 
     init(distributor: CallDistributor, server: String, logger: Logger) {
         self.distributor = distributor
@@ -141,7 +145,9 @@ final class CampaignRunner {
                 attemptRow(name, record: record, number: number, attempt: campaigns[name]?.machine.records[record].attempts ?? 0, outcome: .dnc, detail: reason)
                 persistNumber(name, record)
             case .attempt(let record, let number, let attempt, let outcome, let detail):
-                attemptRow(name, record: record, number: number, attempt: attempt, outcome: outcome, detail: detail)
+                let agent = agentOf[name]?.removeValue(forKey: record)
+                if let agent { lastCall[agent] = (name, record, attempt) }
+                attemptRow(name, record: record, number: number, attempt: attempt, outcome: outcome, detail: detail, agent: agent)
                 persistNumber(name, record)
             case .finished:
                 logger.notice("campaign \(name): every number is done")
@@ -223,6 +229,7 @@ final class CampaignRunner {
             campaigns[name]?.channels.removeValue(forKey: e.channelID)
             if let at = r.answered[e.channelID] {
                 campaigns[name]?.answered.removeValue(forKey: e.channelID)
+                if let agent = distributor.recorder.snapshot(e.channelID)?.agent { agentOf[name, default: [:]][record] = agent }
                 let abandoned = r.abandoned.contains(e.channelID)
                 campaigns[name]?.abandoned.remove(e.channelID)
                 if !abandoned { _ = campaigns[name]?.machine.handle(.handled(seconds: distributor.now - at)) }
@@ -259,11 +266,27 @@ final class CampaignRunner {
 
     // MARK: storage
 
-    private func attemptRow(_ name: String, record: Int, number: String, attempt: Int, outcome: Campaign.Outcome, detail: String) {
+    private func attemptRow(_ name: String, record: Int, number: String, attempt: Int, outcome: Campaign.Outcome, detail: String, agent: String? = nil) {
         store? { db in
-            try db.execute("INSERT INTO campaign_attempts (campaign, number_id, number, attempt, outcome, detail) VALUES ($1, $2::integer, $3, $4::integer, $5, $6)",
-                           [name, String(record), number, String(attempt), outcome.rawValue, detail])
+            try db.execute("""
+                INSERT INTO campaign_attempts (campaign, number_id, number, attempt, outcome, detail, agent) VALUES ($1, $2::integer, $3, $4::integer, $5, $6, $7)
+                """, [name, String(record), number, String(attempt), outcome.rawValue, detail, agent])
         }
+    }
+
+    /// The agent's disposition of its last campaign call (sale, callback, not-interested …).
+    func disposition(agent: String, code: String, note: String) -> String? {
+        guard let last = lastCall[agent] else { return "you have had no campaign call" }
+        guard (1...32).contains(code.count), code.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
+            return "code is a word (letters, digits, - and _), e.g. sale, callback, not-interested"
+        }
+        store? { db in
+            try db.execute("""
+                UPDATE campaign_attempts SET disposition = $5, note = $6
+                WHERE campaign = $1 AND number_id = $2::integer AND attempt = $3::integer AND agent = $4
+                """, [last.campaign, String(last.record), String(last.attempt), agent, code, String(note.prefix(1000))])
+        }
+        return nil
     }
 
     private func persistNumber(_ name: String, _ record: Int) {

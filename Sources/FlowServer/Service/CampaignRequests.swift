@@ -34,11 +34,17 @@ extension FlowService {
             let cap = Double(args["abandon_cap"] ?? "0.03") ?? -1
             guard cap > 0, cap <= 0.1 else { fail("abandon_cap is a fraction above 0 and at most 0.1 (default 0.03)"); return }
             let message = args["message"] ?? "tts:en:Sorry, we called you and nobody is free to talk now. We will call again."
+            var retries = Campaign.Settings(name: "", mode: mode, callerID: "", queue: "").retries
+            if let text = args["retries"] {
+                guard let parsed = Self.retries(text) else { fail("retries is OUTCOME=ATTEMPTS/SECONDS,… (busy, no-answer, failed, abandoned), e.g. busy=3/600,no-answer=2/3600"); return }
+                retries = parsed
+            }
+            let retriesJSON = Self.retriesJSON(retries)
             database(conn, frame) { db in
                 try db.execute("""
-                    INSERT INTO campaigns (name, mode, queue, caller_id, window_start, window_end, timezone, abandon_cap, message)
-                    VALUES ($1, $2, $3, $4, $5::integer, $6::integer, $7, $8::float8, $9)
-                    """, [name, mode.rawValue, queue, callerID, String(window.0), String(window.1), zone, String(cap), message])
+                    INSERT INTO campaigns (name, mode, queue, caller_id, window_start, window_end, timezone, abandon_cap, message, retries)
+                    VALUES ($1, $2, $3, $4, $5::integer, $6::integer, $7, $8::float8, $9, $10::jsonb)
+                    """, [name, mode.rawValue, queue, callerID, String(window.0), String(window.1), zone, String(cap), message, retriesJSON])
                 return CampaignReply(summary: "campaign \(name) created (\(mode.rawValue), queue \(queue)); import its call list next")
             }
         case "import":
@@ -107,10 +113,13 @@ extension FlowService {
                                + [String(format: "%.4f", rate), rows.value(i, "dnc_refused") ?? "0"])
                 }
                 if m.action == "report" {
-                    guard !out.isEmpty else { throw PostgresError(message: "no campaign \(name)", sqlState: "P0002") }
+                    guard let row = out.first else { throw PostgresError(message: "no campaign \(name)", sqlState: "P0002") }
                     let outcomes = try db.execute("SELECT outcome, count(*) AS n FROM campaign_attempts WHERE campaign = $1 GROUP BY outcome ORDER BY outcome", [name])
                     let byOutcome = (0..<outcomes.count).map { "\(outcomes.value($0, "outcome") ?? "")=\(outcomes.value($0, "n") ?? "0")" }.joined(separator: " ")
-                    return CampaignReply(summary: "campaign \(name): \(byOutcome.isEmpty ? "no attempts yet" : byOutcome)", columns: Self.campaignColumns, rows: out)
+                    let agents = try Self.campaignAgents(db, name)
+                    return CampaignReply(summary: "campaign \(name) (\(row[3])): attempts=\(row[6]) connects=\(row[7]) abandon_rate=\(row[9]) "
+                                         + (byOutcome.isEmpty ? "no attempts yet" : byOutcome),
+                                         columns: ["agent", "calls", "talk_seconds", "wait_seconds", "idle_seconds", "talk_share", "wait_share", "idle_share"], rows: agents)
                 }
                 return CampaignReply(summary: "\(out.count) campaigns", columns: Self.campaignColumns, rows: out)
             }
@@ -141,6 +150,49 @@ extension FlowService {
         }
     }
 
+    /// Per agent who took the campaign's calls: calls, talk, and its ready (waiting) and
+    /// not-ready (idle) time while the campaign dialled (its first to its last attempt), with shares.
+    static func campaignAgents(_ db: PostgresConnection, _ name: String) throws -> [[String]] {
+        let r = try db.execute("""
+            WITH span AS (SELECT min(at) AS s, max(at) AS e FROM campaign_attempts WHERE campaign = $1),
+                 talk AS (
+                   SELECT c.agent, count(*) AS calls, sum(extract(epoch from c.ended_at - c.agent_answered_at)) AS talk
+                   FROM calls c JOIN call_events ev ON ev.call_id = c.call_id AND ev.kind = 'campaign' AND ev.detail->>'campaign' = $1
+                   WHERE c.agent IS NOT NULL AND c.agent_answered_at IS NOT NULL GROUP BY c.agent),
+                 states AS (
+                   SELECT a.agent,
+                          sum(CASE WHEN a.state = 'ready' THEN greatest(0, extract(epoch from least(coalesce(a.ended_at, now()), span.e) - greatest(a.started_at, span.s))) ELSE 0 END) AS wait,
+                          sum(CASE WHEN a.state = 'not-ready' THEN greatest(0, extract(epoch from least(coalesce(a.ended_at, now()), span.e) - greatest(a.started_at, span.s))) ELSE 0 END) AS idle
+                   FROM agent_states a, span WHERE a.agent IN (SELECT agent FROM talk) AND a.started_at < span.e AND coalesce(a.ended_at, now()) > span.s
+                   GROUP BY a.agent)
+            SELECT t.agent, t.calls, t.talk, coalesce(s.wait, 0) AS wait, coalesce(s.idle, 0) AS idle FROM talk t LEFT JOIN states s USING (agent) ORDER BY t.agent
+            """, [name])
+        return (0..<r.count).map { i in
+            let talk = r.double(i, "talk") ?? 0, wait = r.double(i, "wait") ?? 0, idle = r.double(i, "idle") ?? 0
+            let total = max(1e-9, talk + wait + idle)
+            return [r.value(i, "agent") ?? "", r.value(i, "calls") ?? "0", String(format: "%.1f", talk), String(format: "%.1f", wait), String(format: "%.1f", idle),
+                    String(format: "%.3f", talk / total), String(format: "%.3f", wait / total), String(format: "%.3f", idle / total)]
+        }
+    }
+
+    /// `busy=3/600,no-answer=2/3600`: the retry rules by outcome.
+    static func retries(_ s: String) -> [Campaign.Outcome: Campaign.Retry]? {
+        var out: [Campaign.Outcome: Campaign.Retry] = [:]
+        for part in s.split(separator: ",") {
+            let kv = part.split(separator: "=")
+            guard kv.count == 2, let o = Campaign.Outcome(rawValue: String(kv[0]).trimmingCharacters(in: .whitespaces)),
+                  [.busy, .noAnswer, .failed, .abandoned].contains(o) else { return nil }
+            let nm = kv[1].split(separator: "/")
+            guard nm.count == 2, let n = Int(nm[0]), (1...20).contains(n), let secs = Double(nm[1]), secs >= 60, secs <= 7 * 86_400 else { return nil }
+            out[o] = Campaign.Retry(maxAttempts: n, afterSeconds: secs)
+        }
+        return out
+    }
+
+    static func retriesJSON(_ r: [Campaign.Outcome: Campaign.Retry]) -> String {
+        "{" + r.sorted { $0.key.rawValue < $1.key.rawValue }.map { "\"\($0.key.rawValue)\": [\($0.value.maxAttempts), \(Int($0.value.afterSeconds))]" }.joined(separator: ", ") + "}"
+    }
+
     static func window(_ s: String) -> (Int, Int)? {
         let parts = s.split(separator: "-")
         func minute(_ t: Substring) -> Int? {
@@ -165,6 +217,11 @@ extension FlowService {
                 s.windowEnd = Int(c.value(0, "window_end") ?? "") ?? 1260
                 s.timezone = c.value(0, "timezone") ?? TimeZone.current.identifier
                 s.abandonCap = c.double(0, "abandon_cap") ?? 0.03
+                if let json = c.value(0, "retries"), let obj = try? JSONSerialization.jsonObject(with: Data(json.utf8)) as? [String: [Double]] {
+                    var rules: [Campaign.Outcome: Campaign.Retry] = [:]
+                    for (k, v) in obj where v.count == 2 { if let o = Campaign.Outcome(rawValue: k) { rules[o] = Campaign.Retry(maxAttempts: Int(v[0]), afterSeconds: v[1]) } }
+                    s.retries = rules
+                }
                 let n = try db.execute("SELECT * FROM campaign_numbers WHERE campaign = $1 ORDER BY id", [name])
                 guard n.count > 0 else { throw PostgresError(message: "campaign \(name) has no call list: import one first", sqlState: "P0002") }
                 let records: [Campaign.Record] = (0..<n.count).map { i in
@@ -247,6 +304,9 @@ extension FlowService {
                 for (k, v) in p.fields { fields["customer.\(k)"] = v }
                 conn.respond(to: frame, with: AgentReply(state: state, text: "preview \(p.number): campaign-dial or campaign-skip record=\(p.record)", fields: fields))
             }
+        case "campaign-disposition":
+            if let why = campaigns.disposition(agent: op.workCode, code: m.arguments["code"] ?? "", note: m.arguments["note"] ?? "") { fail(why); return }
+            conn.respond(to: frame, with: AgentReply(state: state, text: "disposition \(m.arguments["code"] ?? "") noted"))
         case "campaign-dial", "campaign-skip":
             guard let record = m.arguments["record"].flatMap(Int.init) else { fail("\(m.action) needs record=N"); return }
             let why = m.action == "campaign-dial"

@@ -13,6 +13,8 @@ CREATE TABLE campaigns (
     timezone       text NOT NULL,
     abandon_cap    double precision NOT NULL DEFAULT 0.03,
     message        text NOT NULL DEFAULT '',
+    -- outcome → [max attempts, seconds before the next]; absent outcomes are not retried
+    retries        jsonb NOT NULL DEFAULT '{"busy": [3, 600], "no-answer": [3, 3600], "failed": [2, 1800], "abandoned": [2, 3600]}',
     owner          text,
     created_at     timestamptz NOT NULL DEFAULT now()
 );
@@ -38,6 +40,10 @@ CREATE TABLE campaign_attempts (
     attempt    integer NOT NULL,
     outcome    text NOT NULL,
     detail     text NOT NULL DEFAULT '',
+    -- the agent who took the call, and its disposition (sale, callback, not-interested …) and note
+    agent       text,
+    disposition text,
+    note        text,
     at         timestamptz NOT NULL DEFAULT now()
 );
 CREATE INDEX campaign_attempts_campaign ON campaign_attempts (campaign, at);
