@@ -23,8 +23,11 @@ final class CampaignRunner {
     let distributor: CallDistributor
     let server: String
     let logger: Logger
-    /// Database work off the loop (nil: no database; campaigns then live only in memory).
+    /// Database work off the loop, for the campaigns' state (nil: no database; campaigns then
+    /// live only in memory).
     var store: ((@escaping (PostgresConnection) throws -> Void) -> Void)?
+    /// Records (attempts, refusals, dispositions) go through the record writer's spool.
+    var submit: ((StoredRecord) -> Void)?
     private(set) var campaigns: [String: Running] = [:]
     /// Do-not-call: the global list ("") and each campaign's.
     var dnc: [String: Set<String>] = [:]
@@ -140,8 +143,6 @@ final class CampaignRunner {
                 persistNumber(name, record)
             case .refused(let record, let number, let reason):
                 logger.notice("campaign \(name): \(number) not dialled (\(reason))")
-                let n = number
-                store? { db in try db.execute("INSERT INTO dnc_refusals (campaign, number) VALUES ($1, $2)", [name, n]) }
                 attemptRow(name, record: record, number: number, attempt: campaigns[name]?.machine.records[record].attempts ?? 0, outcome: .dnc, detail: reason)
                 persistNumber(name, record)
             case .attempt(let record, let number, let attempt, let outcome, let detail):
@@ -267,11 +268,8 @@ final class CampaignRunner {
     // MARK: storage
 
     private func attemptRow(_ name: String, record: Int, number: String, attempt: Int, outcome: Campaign.Outcome, detail: String, agent: String? = nil) {
-        store? { db in
-            try db.execute("""
-                INSERT INTO campaign_attempts (campaign, number_id, number, attempt, outcome, detail, agent) VALUES ($1, $2::integer, $3, $4::integer, $5, $6, $7)
-                """, [name, String(record), number, String(attempt), outcome.rawValue, detail, agent])
-        }
+        submit?(.campaignAttempt(CampaignAttemptRecord(campaign: name, numberID: record, number: number, attempt: attempt, outcome: outcome.rawValue,
+                                                       detail: detail, agent: agent, at: distributor.now)))
     }
 
     /// The agent's disposition of its last campaign call (sale, callback, not-interested …).
@@ -280,12 +278,8 @@ final class CampaignRunner {
         guard (1...32).contains(code.count), code.allSatisfy({ $0.isLetter || $0.isNumber || $0 == "-" || $0 == "_" }) else {
             return "code is a word (letters, digits, - and _), e.g. sale, callback, not-interested"
         }
-        store? { db in
-            try db.execute("""
-                UPDATE campaign_attempts SET disposition = $5, note = $6
-                WHERE campaign = $1 AND number_id = $2::integer AND attempt = $3::integer AND agent = $4
-                """, [last.campaign, String(last.record), String(last.attempt), agent, code, String(note.prefix(1000))])
-        }
+        submit?(.campaignDisposition(CampaignDispositionRecord(campaign: last.campaign, numberID: last.record, attempt: last.attempt, agent: agent,
+                                                               code: code, note: String(note.prefix(1000)))))
         return nil
     }
 

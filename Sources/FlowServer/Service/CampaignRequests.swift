@@ -240,6 +240,8 @@ extension FlowService {
 
     /// At start: the do-not-call lists, and the campaigns this server was running.
     func startCampaigns() {
+        let writer = records
+        campaigns.submit = { writer?.submit($0) }
         guard let url = databaseURL else { return }
         campaigns.store = { [weak self] work in
             self?.queries.async {

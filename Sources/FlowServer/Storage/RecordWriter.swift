@@ -242,11 +242,23 @@ public final class RecordWriter: @unchecked Sendable {
         VALUES ($1, $2, $3::uuid, $4, to_timestamp($5::float8), $6::jsonb) ON CONFLICT DO NOTHING
         """
 
+    static let insertCampaignAttempt = """
+        INSERT INTO campaign_attempts (event_key, campaign, number_id, number, attempt, outcome, detail, agent, at)
+        VALUES ($1, $2, $3::integer, $4, $5::integer, $6, $7, $8, to_timestamp($9::float8)) ON CONFLICT DO NOTHING
+        """
+    static let insertDNCRefusal = """
+        INSERT INTO dnc_refusals (event_key, campaign, number, at) VALUES ($1, $2, $3, to_timestamp($4::float8)) ON CONFLICT DO NOTHING
+        """
+    static let updateDisposition = """
+        UPDATE campaign_attempts SET disposition = $5, note = $6 WHERE campaign = $1 AND number_id = $2::integer AND attempt = $3::integer AND agent = $4
+        """
+
     /// Writes records with parameterised, pipelined inserts (callers wrap it in a transaction).
     public static func store(_ records: [StoredRecord], _ db: PostgresConnection, tariffs: [(Int, Tariff)] = []) throws {
         var calls: [[String?]] = [], legs: [[String?]] = [], events: [[String?]] = [], recs: [[String?]] = [], states: [[String?]] = []
         var charges: [[String?]] = []
         var queueEvents: [[String?]] = [], wrapUps: [[String?]] = [], links: [[String?]] = []
+        var attempts: [[String?]] = [], refusals: [[String?]] = [], dispositions: [[String?]] = []
         let enc = JSONEncoder()
         enc.outputFormatting = .sortedKeys
         for r in records {
@@ -279,6 +291,11 @@ public final class RecordWriter: @unchecked Sendable {
             case .queueEvent(let q):
                 let detail = (try? enc.encode(q.detail)).map { String(decoding: $0, as: UTF8.self) } ?? "{}"
                 queueEvents.append([q.key, q.queue, q.callID?.uuidString, q.kind, ts(q.at), detail])
+            case .campaignAttempt(let a):
+                attempts.append([a.key, a.campaign, String(a.numberID), a.number, String(a.attempt), a.outcome, a.detail, a.agent, ts(a.at)])
+                if a.outcome == "dnc" { refusals.append([a.key, a.campaign, a.number, ts(a.at)]) }
+            case .campaignDisposition(let d):
+                dispositions.append([d.campaign, String(d.numberID), String(d.attempt), d.agent, d.code, d.note])
             }
         }
         try db.executeBatch(prepared: "insert_call", insertCall, calls)
@@ -291,5 +308,8 @@ public final class RecordWriter: @unchecked Sendable {
         // After the inserts: a replayed spool holds the call before its wrap-up.
         try db.executeBatch(prepared: "update_wrapup", updateWrapUp, wrapUps)
         try db.executeBatch(prepared: "link_recording", linkRecording, links)
+        try db.executeBatch(prepared: "insert_campaign_attempt", insertCampaignAttempt, attempts)
+        try db.executeBatch(prepared: "insert_dnc_refusal", insertDNCRefusal, refusals)
+        try db.executeBatch(prepared: "update_disposition", updateDisposition, dispositions)
     }
 }

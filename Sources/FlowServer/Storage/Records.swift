@@ -169,10 +169,54 @@ public struct WrapUpRecord: Codable, Sendable, Equatable {
     }
 }
 
+/// An outbound campaign's attempt to reach a number (outcome `dnc`: refused by a do-not-call
+/// list, also written to `dnc_refusals`).
+public struct CampaignAttemptRecord: Codable, Sendable, Equatable {
+    public var campaign: String
+    public var numberID: Int
+    public var number: String
+    public var attempt: Int
+    public var outcome: String
+    public var detail: String
+    public var agent: String?
+    public var at: Double
+    public var key: String { "\(campaign)/\(numberID)/\(attempt)/\(outcome)" }
+    public init(campaign: String, numberID: Int, number: String, attempt: Int, outcome: String, detail: String, agent: String?, at: Double) {
+        self.campaign = campaign
+        self.numberID = numberID
+        self.number = number
+        self.attempt = attempt
+        self.outcome = outcome
+        self.detail = detail
+        self.agent = agent
+        self.at = at
+    }
+}
+
+/// An agent's disposition of a campaign call, added to its attempt.
+public struct CampaignDispositionRecord: Codable, Sendable, Equatable {
+    public var campaign: String
+    public var numberID: Int
+    public var attempt: Int
+    public var agent: String
+    public var code: String
+    public var note: String
+    public init(campaign: String, numberID: Int, attempt: Int, agent: String, code: String, note: String) {
+        self.campaign = campaign
+        self.numberID = numberID
+        self.attempt = attempt
+        self.agent = agent
+        self.code = code
+        self.note = note
+    }
+}
+
 /// Anything the record writer stores.
 public enum StoredRecord: Codable, Sendable, Equatable {
     case call(CallRecord)
     case wrapUp(WrapUpRecord)
+    case campaignAttempt(CampaignAttemptRecord)
+    case campaignDisposition(CampaignDispositionRecord)
     case recording(RecordingRecord)
     case agentState(AgentStateRecord)
     case queueEvent(QueueEventRecord)

@@ -132,6 +132,18 @@ import Protocol
         #expect(w.waitUntilWritten(timeout: 20))
         #expect(try pg.query("select count(*) from calls") == "1")
         #expect(try pg.query("select count(*) from call_events") == "4")
+        // Campaign attempts (a DNC refusal also in dnc_refusals) and a disposition; replayed, nothing doubles.
+        let answered = CampaignAttemptRecord(campaign: "spring", numberID: 0, number: "13800000001", attempt: 1, outcome: "answered", detail: "", agent: "A100", at: t0)
+        let refused = CampaignAttemptRecord(campaign: "spring", numberID: 1, number: "13800000002", attempt: 0, outcome: "dnc", detail: "do-not-call", agent: nil, at: t0)
+        for _ in 0..<2 {
+            w.submit(.campaignAttempt(answered))
+            w.submit(.campaignAttempt(refused))
+        }
+        w.submit(.campaignDisposition(CampaignDispositionRecord(campaign: "spring", numberID: 0, attempt: 1, agent: "A100", code: "sale", note: "renewed")))
+        #expect(w.waitUntilWritten(timeout: 20))
+        #expect(try pg.query("select string_agg(outcome||':'||coalesce(agent,'-')||':'||coalesce(disposition,'-'), ',' order by number_id) from campaign_attempts")
+                == "answered:A100:sale,dnc:-:-")
+        #expect(try pg.query("select count(*)||' '||min(number) from dnc_refusals") == "1 13800000002")
     }
 
     @Test func spoolSurvivesATornTailAndKeepsOrder() throws {

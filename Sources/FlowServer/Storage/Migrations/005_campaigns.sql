@@ -34,6 +34,7 @@ CREATE TABLE campaign_numbers (
 );
 
 CREATE TABLE campaign_attempts (
+    event_key  text PRIMARY KEY,   -- campaign/number/attempt/outcome: a replayed spool adds nothing twice
     campaign   text NOT NULL,
     number_id  integer NOT NULL,
     number     text NOT NULL,
@@ -57,6 +58,7 @@ CREATE TABLE dnc (
 );
 
 CREATE TABLE dnc_refusals (
+    event_key text PRIMARY KEY,
     campaign  text NOT NULL,
     number    text NOT NULL,
     at        timestamptz NOT NULL DEFAULT now()
