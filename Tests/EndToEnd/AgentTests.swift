@@ -57,11 +57,12 @@ import Glibc
         let ctLinkPort: Int
 
         init(edge: SIPEdgeTests, queues: String, flowServers: Int = 1, trunkPort: Int? = nil, mapping: String = "default: support\n",
-             extraFlows: [String: String] = [:], phones: [String] = ["1002", "1003"]) throws {
+             extraFlows: [String: String] = [:], phones: [String] = ["1002", "1003"], busyTrunkPort: Int? = nil) throws {
             pg = try PrivatePostgres()
             var users = phones.map { "    - user: \"\($0)\"\n      password: \"pw-\($0)-secret\"" }.joined(separator: "\n")
             if let trunkPort {
                 users += "\n  trunks:\n    - name: carrier\n      address: 127.0.0.1:\(trunkPort)\n      options_interval_ms: 0"
+                if let busyTrunkPort { users += "\n    - name: busyline\n      address: 127.0.0.1:\(busyTrunkPort)\n      options_interval_ms: 0" }
             }
             let server = try CTServerUnderTest(extraSIP: users)
             let ct = server.process

@@ -238,4 +238,37 @@ import TestSupport
         let list = try op("2001", ["schedule", "list"])
         #expect(list.status == 0 && list.output.contains("answered") && list.output.contains("cancelled"), "\(list.output)")
     }
+
+    /// Some numbers answer, one is always busy (a second trunk): the busy one is tried again by
+    /// the campaign's rules (`--retries busy=2/5`: twice in all, 5 s apart) and ends `busy`.
+    @Test func busyNumbersAreRetriedByTheRules() throws {
+        let trunkPort = TestPorts.block(8), busyPort = TestPorts.block(8)
+        let queues = "queues:\n  sales: {}\nring_timeout_ms: 10000\nwrap_up_seconds: 1\noutbound:\n  routes:\n"
+            + "    - name: busy\n      match: [\"139XXXXXXXX\"]\n      trunk: busyline\n    - name: mobile\n      match: [\"138XXXXXXXX\"]\n      trunk: carrier\n"
+        let c = try AgentTests.Center(edge: edge, queues: queues, trunkPort: trunkPort, busyTrunkPort: busyPort)
+        defer { c.stop() }
+        let (carrier, _) = try Self.carrier(c.dir, port: trunkPort, calls: 1, ringMs: 300, talkMs: 2000)
+        defer { _ = carrier.stop() }
+        let busyTrace = c.dir.appendingPathComponent("busy.log")
+        let busy = try SIPp.start(nil, scenario: SIPEdgeTests.fixtures.appendingPathComponent("sipp/uas_busy.xml"), ports: SIPp.Ports(at: busyPort),
+                                  ["-m", "2", "-timeout", "90", "-timeout_error", "-trace_msg", "-message_file", busyTrace.path])
+        defer { _ = busy.stop() }
+        _ = try c.phone("1001", answers: true, audio: try AgentTests.toneWAV(c.dir, 600))
+        _ = try c.watcher("1001", [])
+        func sup(_ args: [String]) throws -> (status: Int32, output: String) { try c.appOperate("2001", ["campaign"] + args) }
+        #expect(try sup(["create", "mixed", "--mode", "progressive", "--queue", "sales", "--caller-id", "4000", "--window", "00:00-24:00", "--timezone", "UTC",
+                         "--retries", "busy=2/5"]).status == 0)
+        let list = c.dir.appendingPathComponent("mixed.csv")
+        try "number\n13900000001\n13800000001\n".write(to: list, atomically: true, encoding: .utf8)
+        #expect(try sup(["import", "mixed", list.path]).status == 0)
+        #expect(try sup(["control", "start", "mixed"]).status == 0)
+        #expect(TestSupport.waitUntil(40) { (try? c.pg.query("select count(*) from campaign_numbers where done")) == "2" },
+                "\((try? c.pg.query("select string_agg(number||':'||attempts||':'||coalesce(last_outcome,'-'), ' ') from campaign_numbers")) ?? "")\n\(c.flow.outputText.suffix(2000))")
+        #expect(busy.wait(seconds: 15) == 0, "\(busy.outputText.suffix(800))")
+        #expect(Self.invites(busyTrace) == ["13900000001", "13900000001"], "two attempts at the busy number: \(Self.invites(busyTrace))")
+        #expect(try c.pg.query("select string_agg(outcome, ',' order by at) from campaign_attempts where number = '13900000001'") == "busy,busy")
+        #expect(try c.pg.query("select outcome from campaign_attempts where number = '13800000001'") == "answered")
+        let gap = try c.pg.query("select extract(epoch from max(at) - min(at))::int from campaign_attempts where number = '13900000001'")
+        #expect((Int(gap) ?? 0) >= 5, "retried after the rule's 5 s: \(gap) s")
+    }
 }

@@ -183,7 +183,7 @@ extension FlowService {
             guard kv.count == 2, let o = Campaign.Outcome(rawValue: String(kv[0]).trimmingCharacters(in: .whitespaces)),
                   [.busy, .noAnswer, .failed, .abandoned].contains(o) else { return nil }
             let nm = kv[1].split(separator: "/")
-            guard nm.count == 2, let n = Int(nm[0]), (1...20).contains(n), let secs = Double(nm[1]), secs >= 60, secs <= 7 * 86_400 else { return nil }
+            guard nm.count == 2, let n = Int(nm[0]), (1...20).contains(n), let secs = Double(nm[1]), secs >= 5, secs <= 7 * 86_400 else { return nil }
             out[o] = Campaign.Retry(maxAttempts: n, afterSeconds: secs)
         }
         return out
