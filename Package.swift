@@ -73,7 +73,7 @@ let package = Package(
                                .product(name: "Yams", package: "Yams")],
                 path: "Sources/AppOperate", exclude: ["Main"]),
         .executableTarget(name: "AppOperate",
-                          dependencies: ["AppOperateKit",
+                          dependencies: ["AppOperateKit", "FlowServerKit",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/AppOperate/Main"),
 

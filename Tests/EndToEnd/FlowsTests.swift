@@ -239,3 +239,26 @@ extension FlowsTests {
         #expect(try pg.query("select current_version from flows where name = 'greet'") == "1")
     }
 }
+
+extension FlowsTests {
+    /// Flows as code: `app-operate flow validate --offline` runs the Flow-Server's validation with
+    /// no server at all — a subflow in another file given is found, one not given is refused
+    /// with its line, and the exit status says whether every file passed.
+    @Test func flowsValidateOfflineWithoutAServer() throws {
+        let dir = TestSupport.temporaryDirectory("flows-as-code")
+        defer { try? FileManager.default.removeItem(at: dir) }
+        let main = dir.appendingPathComponent("main.yaml"), sub = dir.appendingPathComponent("goodbye.yaml"), bad = dir.appendingPathComponent("bad.yaml")
+        try "flow: main\nstart: hi\nnodes:\n  hi:\n    type: play\n    prompts: \"tone:beep:200\"\n    next: out\n  out:\n    type: subflow\n    flow: goodbye\n    next: end\n  end:\n    type: hangup\n"
+            .write(to: main, atomically: true, encoding: .utf8)
+        try "flow: goodbye\nstart: bye\nnodes:\n  bye:\n    type: hangup\n    cause: done\n".write(to: sub, atomically: true, encoding: .utf8)
+        try "flow: bad\nstart: a\nnodes:\n  a:\n    type: subflow\n    flow: nowhere\n    next: b\n  b:\n    type: play\n    next: a\n"
+            .write(to: bad, atomically: true, encoding: .utf8)
+        var r = try ChildProcess.run("app-operate", ["flow", "validate", "--offline", main.path, sub.path], seconds: 30)
+        #expect(r.status == 0 && r.output.contains("main.yaml: ok: flow main, 3 nodes") && r.output.contains("goodbye.yaml: ok"), "\(r.output)")
+        r = try ChildProcess.run("app-operate", ["flow", "validate", "--offline", main.path], seconds: 30)
+        #expect(r.status == 1 && r.output.contains("main.yaml: refused") && r.output.contains("goodbye"), "the subflow's file was not given: \(r.output)")
+        r = try ChildProcess.run("app-operate", ["flow", "validate", bad.path, main.path, sub.path], seconds: 30)
+        #expect(r.status == 1 && r.output.contains("bad.yaml: refused") && r.output.contains("line 6") && r.output.contains("main.yaml: ok"),
+                "no work code: offline by itself; every problem with its line: \(r.output)")
+    }
+}

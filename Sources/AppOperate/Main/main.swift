@@ -265,10 +265,26 @@ struct FlowAdminCommand: ParsableCommand {
     }
 
     struct Validate: ParsableCommand {
-        static let configuration = CommandConfiguration(abstract: "Check a flow file without publishing it.")
+        static let configuration = CommandConfiguration(
+            abstract: "Check flow files without publishing them: on the Flow-Server, or --offline (no server needed: for a flow repository's CI).",
+            discussion: """
+            Offline, the same validation runs here: every problem with its line and column. Flows a file calls (subflow,
+            transfer to a flow) must be among the files given; file: prompts are checked under --prompts when given.
+            Exit status 1 when any file is refused.
+            """)
         @OptionGroup var connection: ConnectionOptions
-        @Argument var file: String
-        func run() throws { try FlowAdminCommand.send(connection, FlowAdminRequest(action: "validate", source: try FlowAdminCommand.read(file))) }
+        @Argument(help: "Flow files (one with the server; any number offline).") var files: [String]
+        @Flag(help: "Validate here, with no Flow-Server.") var offline = false
+        @Option(help: "Offline: the prompt folder file: prompts must exist in.") var prompts: String?
+        func run() throws {
+            guard !files.isEmpty else { throw ValidationError("give a flow file") }
+            if offline || connection.workCode == nil {
+                try OfflineFlowValidation.run(files, prompts: prompts)
+                return
+            }
+            guard files.count == 1 else { throw ValidationError("one file at a time with the server (or --offline)") }
+            try FlowAdminCommand.send(connection, FlowAdminRequest(action: "validate", source: try FlowAdminCommand.read(files[0])))
+        }
     }
     struct Publish: ParsableCommand {
         static let configuration = CommandConfiguration(abstract: "Publish a flow file as the flow's next version (new calls start on it).")
