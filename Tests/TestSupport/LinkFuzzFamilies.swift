@@ -50,6 +50,12 @@ public enum LinkFuzzFamilies {
                     + [body(SupervisorCommand(action: .intercept, agent: "no-such-agent", supervisor: "someone-else"))]
             },
             .init(name: "app/board", type: BoardRequest.messageType) { _ in [body(BoardRequest(watch: true)), body(BoardRequest(watch: false))] },
+            .init(name: "app/admin", type: AdminRequest.messageType) { _ in
+                [body(AdminRequest(action: "operator-list")),
+                 body(AdminRequest(action: "operator-add", arguments: ["work_code": "fz1", "roles": "agent", "skills": "sales:3", "queues": "sales"], password: "fuzz-password")),
+                 // (No edit, disable or passwd seeds: a mutated work code could name a real operator of the stack under test.)
+                 body(AdminRequest(action: "operator-list", arguments: ["work_code": "fz1"]))]
+            },
             .init(name: "app/campaign", type: CampaignRequest.messageType) { _ in
                 [body(CampaignRequest(action: "create", arguments: ["name": "fuzz", "mode": "predictive", "queue": "sales", "caller_id": "4000", "window": "09:00-21:00",
                                                                    "timezone": "UTC", "abandon_cap": "0.03", "retries": "busy=2/600"])),

@@ -474,6 +474,9 @@ public final class FlowService: RunnableService {
             if m.action == "record" { recordCommand(m, conn, frame); return }
             if m.action.hasPrefix("campaign-") { campaignAgentCommand(m, conn, frame); return }
             operators.command(m, conn, frame)
+        case AdminRequest.messageType:
+            guard let m = decodeRequest(AdminRequest.self, conn, frame) else { return }
+            adminRequest(m, conn, frame)
         case CampaignRequest.messageType:
             guard let m = decodeRequest(CampaignRequest.self, conn, frame) else { return }
             if m.action.hasPrefix("schedule-") {

@@ -59,7 +59,7 @@ public enum MessageCatalogue {
         0x0005: "Goodbye", 0x0100: "Topology", 0x1001: "ChannelEvent", 0x1010: "AnswerChannel", 0x1011: "RejectChannel",
         0x1012: "HangupChannel", 0x1013: "Originate", 0x1014: "RedirectChannel", 0x1015: "TransferChannel",
         0x1016: "HandOverChannel", 0x1017: "ChannelData", 0x1018: "RingChannel",
-        0x102A: "RecordingControl", 0x1030: "PeerRelay", 0x1031: "PeerBroadcast", 0x4004: "SupervisorCommand", 0x4005: "BoardRequest", 0x4006: "BoardPush", 0x4007: "BoardUpdate", 0x2002: "ChargingRequest", 0x2003: "RecordingRequest", 0x2004: "CampaignRequest",
+        0x102A: "RecordingControl", 0x1030: "PeerRelay", 0x1031: "PeerBroadcast", 0x4004: "SupervisorCommand", 0x4005: "BoardRequest", 0x4006: "BoardPush", 0x4007: "BoardUpdate", 0x2002: "ChargingRequest", 0x2003: "RecordingRequest", 0x2004: "CampaignRequest", 0x3002: "AdminRequest",
     ]
 
     public static func name(of type: MessageType) -> String? { names[type.rawValue] }

@@ -1,0 +1,53 @@
+/// Operators' administration (App → Flow, docs/protocol.md §20; admin role, checked by the Flow-Server).
+extension MessageCatalogue {
+    public static let adminRequest = MessageType(rawValue: 0x3002)
+}
+
+/// action: `operator-list`, `operator-add` (work_code, name, roles, skills, queues, extension,
+/// external; `password`), `operator-edit` (work_code and the fields to change), `operator-disable`
+/// / `operator-enable` (work_code), `operator-passwd` (work_code; `password`). Every change is
+/// written to `admin_audit`. Response `AdminReply` (the CampaignReply shape: a sentence and a table).
+public struct AdminRequest: WireMessage {
+    public static let messageType = MessageCatalogue.adminRequest
+    public var action: String
+    public var arguments: [String: String]
+    /// A new password (operator-add, operator-passwd); never logged.
+    public var password: String
+    public init(action: String, arguments: [String: String] = [:], password: String = "") {
+        self.action = action
+        self.arguments = arguments
+        self.password = password
+    }
+    public init(fields f: inout TLVFields) throws {
+        action = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "action")
+        arguments = try f.map(2)
+        password = try f.string(3) ?? ""
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), action)
+        w.writeMap(2, arguments)
+        if !password.isEmpty { w.write(3, password) }
+    }
+}
+
+public struct AdminReply: WireMessage {
+    public static let messageType = MessageCatalogue.adminRequest
+    public var summary: String
+    public var columns: [String]
+    public var rows: [[String]]
+    public init(summary: String, columns: [String] = [], rows: [[String]] = []) {
+        self.summary = summary
+        self.columns = columns
+        self.rows = rows
+    }
+    public init(fields f: inout TLVFields) throws {
+        summary = try f.string(1) ?? ""
+        columns = try f.strings(2)
+        rows = try f.groups(3).map { g in var g = g; return try g.strings(1) }
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(1, summary)
+        for c in columns { w.write(2, c) }
+        for r in rows { w.writeGroup(3) { g in for v in r { g.write(1, v) } } }
+    }
+}
