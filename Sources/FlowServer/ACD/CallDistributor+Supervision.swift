@@ -85,20 +85,11 @@ extension CallDistributor {
 
     /// Rings a supervisor's phone with auto-answer for an intercept.
     func dialSupervisor(_ entry: CallEntry, destination: String, supervisor: String) {
-        entry.link.command(Originate(destination: destination, callerID: entry.call.caller, timeoutMs: 20_000, autoAnswer: true)) { [weak self] r in
-            guard let self else { return }
-            switch r {
-            case .success(let res):
-                guard self.calls[entry.id] === entry else {
-                    self.command(entry.link, HangupChannel(channelID: res.channelID, cause: "no longer needed"))
-                    return
-                }
-                self.feed(entry, .interceptDialled(leg: res.channelID))
-            case .failure(let e):
-                self.logger.warning("acd: cannot ring supervisor \(supervisor) at \(destination): \(e.reason)")
-                self.feed(entry, .interceptDialFailed(reason: e.reason))
-            }
-        }
+        originate(for: entry, Originate(destination: destination, callerID: entry.call.caller, timeoutMs: 20_000, autoAnswer: true),
+                  dialled: { .interceptDialled(leg: $0) }, failed: { [logger] reason in
+                      logger.warning("acd: cannot ring supervisor \(supervisor) at \(destination): \(reason)")
+                      return .interceptDialFailed(reason: reason)
+                  })
     }
 
     struct MonitorLeg {

@@ -390,16 +390,25 @@ final class CallDistributor {
                 return
             }
         }
-        entry.link.command(Originate(destination: target.number, callerID: target.callerID, timeoutMs: 45_000, trunk: target.trunk)) { [weak self] r in
+        originate(for: entry, Originate(destination: target.number, callerID: target.callerID, timeoutMs: 45_000, trunk: target.trunk),
+                  dialled: { .outsideDialled(leg: $0) }, failed: { .outsideDialFailed(reason: $0) })
+    }
+
+    /// Places a leg for a call: the new channel goes to the call's machine as `dialled`, a
+    /// refusal as `failed`; a channel that comes back for a call already gone is hung up.
+    func originate(for entry: CallEntry, _ m: Originate, lateCause: String = "no longer needed",
+                   dialled: @escaping (String) -> ACDCall.Event, failed: @escaping (String) -> ACDCall.Event) {
+        entry.link.command(m) { [weak self] r in
             guard let self else { return }
             switch r {
             case .success(let res):
                 guard self.calls[entry.id] === entry else {
-                    self.command(entry.link, HangupChannel(channelID: res.channelID, cause: "no longer needed"))
+                    self.command(entry.link, HangupChannel(channelID: res.channelID, cause: lateCause))
                     return
                 }
-                self.feed(entry, .outsideDialled(leg: res.channelID))
-            case .failure(let e): self.feed(entry, .outsideDialFailed(reason: e.reason))
+                self.feed(entry, dialled(res.channelID))
+            case .failure(let e):
+                self.feed(entry, failed(e.reason))
             }
         }
     }
@@ -415,19 +424,9 @@ final class CallDistributor {
                 return
             }
         }
-        entry.link.command(Originate(destination: target.number, callerID: target.callerID, timeoutMs: UInt32(settings.ringTimeoutMs),
-                                     trunk: target.trunk, autoAnswer: autoAnswer)) { [weak self] r in
-            guard let self else { return }
-            switch r {
-            case .success(let res):
-                guard self.calls[entry.id] === entry else {
-                    self.command(entry.link, HangupChannel(channelID: res.channelID, cause: "cancelled"))
-                    return
-                }
-                self.feed(entry, .consultDialled(leg: res.channelID))
-            case .failure(let e): self.feed(entry, .consultDialFailed(reason: e.reason))
-            }
-        }
+        originate(for: entry, Originate(destination: target.number, callerID: target.callerID, timeoutMs: UInt32(settings.ringTimeoutMs),
+                                        trunk: target.trunk, autoAnswer: autoAnswer),
+                  lateCause: "cancelled", dialled: { .consultDialled(leg: $0) }, failed: { .consultDialFailed(reason: $0) })
     }
 
     // MARK: routing

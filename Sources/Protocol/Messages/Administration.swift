@@ -42,12 +42,10 @@ public struct AdminReply: WireMessage {
     }
     public init(fields f: inout TLVFields) throws {
         summary = try f.string(1) ?? ""
-        columns = try f.strings(2)
-        rows = try f.groups(3).map { g in var g = g; return try g.strings(1) }
+        (columns, rows) = try f.table()
     }
     public func encode(into w: inout TLVWriter) {
         w.write(1, summary)
-        for c in columns { w.write(2, c) }
-        for r in rows { w.writeGroup(3) { g in for v in r { g.write(1, v) } } }
+        w.writeTable(columns: columns, rows: rows)
     }
 }
