@@ -18,6 +18,12 @@ let package = Package(
         .package(url: "https://github.com/apple/swift-log", from: "1.6.0"),
         .package(url: "https://github.com/apple/swift-collections", from: "1.1.0"),
         .package(url: "https://github.com/jpsim/Yams", from: "5.0.1"),
+        // Metrics: the swift-metrics API, exposed in Prometheus's text format (every service).
+        .package(url: "https://github.com/apple/swift-metrics", from: "2.5.0"),
+        .package(url: "https://github.com/swift-server/swift-prometheus", from: "2.1.0"),
+        // The browser desktop (App-Operate only; never on the links between the services).
+        .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
+        .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
     ],
     targets: [
         // Thin C modules. System libraries are found through pkg-config.
@@ -41,6 +47,8 @@ let package = Package(
                 .product(name: "DequeModule", package: "swift-collections"),
                 .product(name: "HeapModule", package: "swift-collections"),
                 .product(name: "Yams", package: "Yams"),
+                .product(name: "Metrics", package: "swift-metrics"),
+                .product(name: "Prometheus", package: "swift-prometheus"),
             ],
             path: "Sources/Protocol"
         ),
@@ -71,9 +79,17 @@ let package = Package(
                 dependencies: ["Protocol",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Yams", package: "Yams")],
-                path: "Sources/AppOperate", exclude: ["Main"]),
+                path: "Sources/AppOperate", exclude: ["Main", "Web"]),
+        // The browser desktop: Hummingbird serves the pages (resources) and WebSockets; each
+        // operator's session is an authenticated binary link to a Flow-Server (AppOperateKit).
+        .target(name: "AppOperateWeb",
+                dependencies: ["AppOperateKit", "Protocol",
+                               .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdTLS", package: "hummingbird"),
+                               .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
+                path: "Sources/AppOperate/Web", exclude: [], resources: [.copy("Static")]),
         .executableTarget(name: "AppOperate",
-                          dependencies: ["AppOperateKit", "FlowServerKit",
+                          dependencies: ["AppOperateKit", "AppOperateWeb", "FlowServerKit",
                                          .product(name: "ArgumentParser", package: "swift-argument-parser")],
                           path: "Sources/AppOperate/Main"),
 

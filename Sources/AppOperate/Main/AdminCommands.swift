@@ -91,3 +91,42 @@ struct OperatorAdminCommand: ParsableCommand {
         }
     }
 }
+
+/// `app-operate admin queue show|set`: queue settings (queues.yaml) from App-Operate — checked
+/// by the Flow-Server with the file's own rules, audited, applied on every Flow-Server at once.
+struct QueueAdminCommand: ParsableCommand {
+    static let configuration = CommandConfiguration(
+        commandName: "queue", abstract: "Queues: show the settings, set them (admin; applied without restart).",
+        subcommands: [Show.self, Set.self])
+
+    struct Show: ParsableCommand {
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "Only this queue.") var queue: String?
+        func run() throws {
+            try OperatorAdminCommand.send(connection, AdminRequest(action: "queue-show", arguments: queue.map { ["queue": $0] } ?? [:]))
+        }
+    }
+    struct Set: ParsableCommand {
+        static let configuration = CommandConfiguration(
+            abstract: "Change settings: QUEUE KEY=VALUE … (VALUE is YAML: 30, longest-idle, '{sales: 3}', '[mon, tue]'; - removes the key). "
+                + "ring_timeout_ms, wrap_up_seconds, disconnect_grace_seconds and sticky_window_seconds are global: give - as QUEUE.")
+        @OptionGroup var connection: ConnectionOptions
+        @Argument(help: "The queue (- for global settings only).") var queue: String
+        @Argument(help: "KEY=VALUE settings.") var settings: [String]
+        @Flag(help: "Add QUEUE as a new queue.") var create = false
+        func validate() throws {
+            guard !settings.isEmpty else { throw ValidationError("give at least one KEY=VALUE") }
+            for s in settings where !s.contains("=") { throw ValidationError("\(s): expected KEY=VALUE") }
+        }
+        func run() throws {
+            var args: [String: String] = [:]
+            for s in settings {
+                let kv = s.split(separator: "=", maxSplits: 1).map(String.init)
+                args[kv[0]] = kv.count > 1 ? kv[1] : ""
+            }
+            if queue != "-" { args["queue"] = queue }
+            if create { args["create"] = "yes" }
+            try OperatorAdminCommand.send(connection, AdminRequest(action: "queue-set", arguments: args))
+        }
+    }
+}

@@ -6,7 +6,7 @@ import Protocol
 /// Charging from the command line: tariffs (admin), re-rating, bills, charge reports and charts.
 struct AdminCommand: ParsableCommand {
     static let configuration = CommandConfiguration(commandName: "admin", abstract: "Administration (admin role, checked by the Flow-Server).",
-                                                    subcommands: [TariffCommand.self, OperatorAdminCommand.self])
+                                                    subcommands: [TariffCommand.self, OperatorAdminCommand.self, QueueAdminCommand.self])
 }
 
 struct TariffCommand: ParsableCommand {

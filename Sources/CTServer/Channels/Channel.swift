@@ -46,6 +46,8 @@ public struct ChannelStateMachine: Sendable {
     public private(set) var clearedBy: ChannelEvent.ClearedBy = .unknown
     /// How it ended, for counters (typed: the cause text is for people).
     public private(set) var farEndHungUp = false
+    /// The call was answered at some point (metrics: calls by outcome).
+    public private(set) var wasAnswered = false
     public private(set) var unacknowledged = false
     /// Who the far end is, for the cause text of its BYE: "caller", or "called party" on our legs.
     public var farEnd = "caller"
@@ -70,6 +72,7 @@ public struct ChannelStateMachine: Sendable {
     public mutating func answer(reliable: Bool) -> [Action] {
         guard state == .offered || state == .ringing else { return [] }
         state = .answered
+        wasAnswered = true
         return [.sendAnswer, .startAnswerTimer(ms: t1), .report(.answered)]
     }
 
@@ -91,6 +94,7 @@ public struct ChannelStateMachine: Sendable {
     public mutating func ackReceived() -> [Action] {
         guard state == .answered else { return [] }
         state = .connected
+        wasAnswered = true
         return [.stopAnswerTimer, .report(.connected)]
     }
 
@@ -165,6 +169,7 @@ public struct ChannelStateMachine: Sendable {
             return a
         case (.offered, .success(let code)), (.ringing, .success(let code)):
             state = .connected
+            wasAnswered = true
             return [.sendAck, .applyRemoteSDP, .reportEstablished(code: code)]
         case (.answered, .success), (.connected, .success), (.held, .success):
             return [.sendAck]   // a retransmitted 2xx

@@ -453,6 +453,7 @@ public final class ChannelManager {
         if let callID = ch.callID, byCallID[callID] == ch.id { byCallID.removeValue(forKey: callID) }
         for f in ch.forks { if let c = f.invite.callID, byCallID[c] == ch.id { byCallID.removeValue(forKey: c) } }
         if ch.machine.farEndHungUp, ch.purpose != .outbound { counters.completed += 1 }
+        CTMetrics.callEnded(outbound: ch.purpose == .outbound, answered: ch.machine.wasAnswered, cause: ch.clearCause)
         let m = ch.mediaStats
         logger.info("channel \(ch.id): gone (\(ch.machine.cause ?? "-"); rtp in=\(ch.rtpPacketsIn) out=\(m?.packetsOut ?? 0) foreign=\(m?.foreignDropped ?? 0) latched=\(m?.latched ?? "-") lost=\(m?.cumulativeLost ?? 0) jitter_ms=\(Int(m?.jitterMs ?? 0)) remote_loss_pct=\(m?.remoteLossPercent ?? 0) rtt_ms=\(m?.rttMs ?? -1))")
     }

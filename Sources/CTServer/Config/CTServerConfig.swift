@@ -13,6 +13,8 @@ public struct CTServerConfig: Codable, Equatable, Sendable {
     public var sip: SIPSettings?
     /// The channel loop: prompts, recordings, text-to-speech cache, diagnostic numbers.
     public var media: MediaSettings?
+    /// Prometheus metrics, /healthz and /readyz over HTTP (`listen`; none when absent).
+    public var metrics: MetricsSettings?
 
     public init(name: String? = nil, logLevel: String? = nil, flowLink: LinkSettings? = nil, sip: SIPSettings? = nil, media: MediaSettings? = nil) {
         self.name = name
@@ -23,7 +25,7 @@ public struct CTServerConfig: Codable, Equatable, Sendable {
     }
 
     enum CodingKeys: String, CodingKey {
-        case name, sip, media
+        case name, sip, media, metrics
         case logLevel = "log_level"
         case flowLink = "flow_link"
     }

@@ -15,6 +15,7 @@ struct CTServerCommand: ParsableCommand {
     @Option(help: "Name of this CT-Server in topology reports.") var name: String?
     @Option(name: [.customLong("link-listen"), .customLong("listen")], help: "Address for Flow-Server links, host:port.") var linkListen: String?
     @Option(help: "SIP address (UDP and TCP on the same port), host:port.") var sipListen: String?
+    @Option(help: "Serve /metrics, /healthz and /readyz on this host:port (metrics.listen; \"off\": none).") var metricsListen: String?
     @Option(help: "Print the digest HA1 values for USER (password read from stdin) and exit.") var hashCredentials: String?
     @Option(help: "Digest realm for --hash-credentials.") var realm: String = SIPSettings.defaultRealm
     @Option(help: "Log level: trace, debug, info, notice, warning, error.") var logLevel: String?
@@ -26,6 +27,7 @@ struct CTServerCommand: ParsableCommand {
         cfg.flowLink?.configDirectory = configDirectory
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
+        if let metricsListen { cfg.metrics = MetricsSettings(listen: metricsListen) }
         if let user = hashCredentials {
             let password = (readLine(strippingNewline: true) ?? "")
             let c = DigestAuthenticator.Credentials.fromPassword(user: user, realm: realm, password: password)

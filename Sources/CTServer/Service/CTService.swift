@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Protocol
 
 /// The CT-Server process: the SIP edge (CTSIPCore: transports, transactions, registrar,
@@ -11,6 +12,7 @@ public final class CTService: RunnableService {
     public let loop: EventLoop
     public let name: String
     public let startedAt: UInt64
+    public private(set) var metricsEndpoint: MetricsEndpoint?
     public private(set) var flowListener: Listener!
     public let sip: SIPEndpoint
     public let sipCore: CTSIPCore
@@ -24,6 +26,8 @@ public final class CTService: RunnableService {
         self.loop = loop
         self.logger = logger
         name = config.name ?? "ct-1"
+        // Before the channel loop is made: it keeps its histogram handles.
+        ServiceMetrics.bootstrap(service: "ct-server", instance: name, catalogue: MetricsCatalogue.ctServer)
         startedAt = loop.now
         let link = config.flowLink ?? LinkSettings()
         let address = try SocketAddress(parsing: link.listen ?? CTServerConfig.defaultListen)
@@ -116,6 +120,38 @@ public final class CTService: RunnableService {
         sipCore.flowAttached = { [weak self] in !(self?.flowListener.establishedConnections.isEmpty ?? true) }
         scheduleMediaReport()
         trunks.start()
+        metricsEndpoint = try ServiceMetrics.serve(config.metrics, defaultListen: nil, logger: logger,
+                                                   sample: { [weak self] in self?.sampleMetrics() },
+                                                   readiness: { [weak self] in self?.notReadyReason() })
+    }
+
+    private lazy var rtpIn = CounterFromTotal("hotline_ct_rtp_packets_received_total")
+    private lazy var rtpOut = CounterFromTotal("hotline_ct_rtp_packets_sent_total")
+    private lazy var rtpLost = CounterFromTotal("hotline_ct_rtp_packets_lost_total")
+    private lazy var rtpLate = CounterFromTotal("hotline_ct_rtp_packets_late_total")
+    private lazy var ticksMissed = CounterFromTotal("hotline_ct_ticks_missed_total")
+    private let links = LinkStateGauges()
+
+    /// Called by the metrics thread: copies live figures into gauges, on the loop.
+    private func sampleMetrics() {
+        try? loop.submitAndWait { [self] in
+            let t = media.tickStats
+            Gauge(label: "hotline_ct_channels").record(sipCore.channels.activeChannelList.count)
+            Gauge(label: "hotline_ct_rtp_jitter_seconds").record(Double(t.meanJitterUs) / 1e6)
+            Gauge(label: "hotline_ct_registrations").record(sipCore.registrar.bindings.values.reduce(0) { $0 + $1.count })
+            rtpIn.update(t.packetsIn)
+            rtpOut.update(t.packetsOut)
+            rtpLost.update(t.lost)
+            rtpLate.update(t.late)
+            ticksMissed.update(t.missedTicks)
+            links.set(up: flowListener.establishedConnections.map { (role: "flow-server", name: $0.peer?.name ?? "?") })
+        }
+    }
+
+    /// /readyz: the SIP edge is up by construction; calls need a Flow-Server attached.
+    private func notReadyReason() -> String? {
+        let attached = (try? loop.submitAndWait { [self] in flowListener.establishedConnections.count }) ?? 0
+        return attached > 0 ? nil : "no Flow-Server attached"
     }
 
     private var lastReportedChannels = 0
@@ -137,6 +173,7 @@ public final class CTService: RunnableService {
 
     public var readyLine: String {
         "ct-server \(name) listening flow_link=\(listenAddress) sip=\(sipAddress.map { "\($0)" } ?? "-")"
+            + (metricsEndpoint.map { " metrics=http://\($0.boundAddress)/metrics" } ?? "")
     }
 
     private func attach(_ conn: Connection) {
@@ -417,6 +454,7 @@ public final class CTService: RunnableService {
 
     public func shutdown() {
         logger.notice("ct-server \(name) shutting down")
+        metricsEndpoint?.stop()
         flowListener.close(reason: "ct-server shutting down")
         sipCore.channels.hangupAll(cause: "ct-server shutting down")
         sipCore.shutdown()

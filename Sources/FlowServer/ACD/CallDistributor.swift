@@ -74,6 +74,7 @@ final class CallDistributor {
     var agents: [String: Agent] = [:]
     /// Every call the ACD holds (not ended), by id (an inbound call's id is its caller's channel).
     private(set) var calls: [String: CallEntry] = [:]
+    var callCount: Int { calls.count }
     /// Channels the calls own (callers, agents' phones, consulted and outside parties) → call id.
     private var channelIndex: [String: String] = [:]
     /// Caller number → (agent, when): the sticky agent.

@@ -16,6 +16,8 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
     public var promptDirectory: String?
     /// The recording folder as seen from here (download, play, delete, retention).
     public var recordings: RecordingSettings?
+    /// Prometheus metrics, /healthz and /readyz over HTTP (`listen`; none when absent).
+    public var metrics: MetricsSettings?
 
     public init(name: String? = nil, logLevel: String? = nil, ctLink: LinkSettings? = nil, appLink: LinkSettings? = nil) {
         self.name = name
@@ -33,6 +35,7 @@ public struct FlowServerConfig: Codable, Equatable, Sendable {
         case flowsDirectory = "flows_directory"
         case promptDirectory = "prompt_directory"
         case recordings
+        case metrics
     }
 
     public static let ctSecretEnvironmentVariable = "HOTLINE_FLOW_LINK_SECRET"

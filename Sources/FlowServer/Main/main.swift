@@ -92,6 +92,7 @@ struct FlowServerCommand: ParsableCommand {
     @Option(help: "Folder of flows (*.yaml) and mapping.yaml.") var flows: String?
     @Option(help: "The CT-Server's recording folder as seen from here (recordings.directory).") var recordings: String?
     @Option(help: "Delete recordings older than this many days (recordings.retention_days).") var retentionDays: Int?
+    @Option(help: "Serve /metrics, /healthz and /readyz on this host:port (metrics.listen; \"off\": none).") var metricsListen: String?
     @Flag(help: "Check the configuration (file, flags, environment), print the effective one (secrets hidden) and exit.") var checkConfig = false
 
     func run() throws {
@@ -99,6 +100,7 @@ struct FlowServerCommand: ParsableCommand {
         let configDirectory = config.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         cfg.ctLink?.configDirectory = configDirectory
         cfg.appLink?.configDirectory = configDirectory
+        if let metricsListen { cfg.metrics = MetricsSettings(listen: metricsListen) }
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
         if let ct {

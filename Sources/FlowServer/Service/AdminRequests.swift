@@ -17,6 +17,8 @@ extension FlowService {
             try db.execute("INSERT INTO admin_audit (admin, action, target, detail) VALUES ($1, $2, $3, $4::jsonb)", [admin, action, code, json])
         }
         switch m.action {
+        case "queue-show": queueShow(m, conn, frame)
+        case "queue-set": queueSet(m, admin: admin, conn, frame)
         case "operator-list":
             database(conn, frame) { db in
                 let r = try db.execute("""

@@ -26,6 +26,7 @@ final class FlowCalls {
     /// Customer look-up off the loop (nil: no database; look-ups find nobody).
     var lookup: ((_ phone: String?, _ account: String?, _ done: @escaping ([String: String]?) -> Void) -> Void)?
     private(set) var calls: [String: Call] = [:]
+    var callCount: Int { calls.count }
     private(set) var started = 0
     /// Stores a scheduled call (the schedule node): to, due (Unix seconds), flow, variables,
     /// who asked; calls back with whether it was stored.

@@ -17,7 +17,9 @@ extension FlowService {
     /// Records as they are written: finished calls and wrap-ups go on the board.
     func boardRecord(_ r: StoredRecord) {
         switch r {
-        case .call(let c): board.callWritten(c)
+        case .call(let c):
+            board.callWritten(c)
+            countCall(c)
         case .wrapUp(let w): board.wrapUpWritten(w)
         default: break
         }
@@ -27,6 +29,10 @@ extension FlowService {
     func peerBroadcast(_ frame: Frame) {
         guard let m = try? PeerBroadcast.decode(frame.body) else {
             logger.warning("undecodable PeerBroadcast from the ct-server")
+            return
+        }
+        if m.innerType == QueueSettingsChanged.messageType, let q = try? QueueSettingsChanged.decode(m.body) {
+            queueSettingsChanged(q, from: m.peer)
             return
         }
         guard m.innerType == BoardUpdate.messageType else { return }

@@ -39,14 +39,17 @@ public final class FlowService: RunnableService {
     /// Logged-in operators, role checks and agent commands.
     let operators: OperatorRequests
     /// queues.yaml beside the flows (ACD settings), and when it was last read.
-    private let queuesFile: URL?
+    let queuesFile: URL?
     private var queuesFileDate: Date?
+    /// /metrics, /healthz, /readyz (FlowService+Metrics.swift); nil when not configured.
+    var metricsEndpoint: MetricsEndpoint?
 
     public init(loop: EventLoop, config: FlowServerConfig, logger: Logger) throws {
         self.loop = loop
         self.logger = logger
         name = config.name ?? "flow-1"
         startedAt = loop.now
+        ServiceMetrics.bootstrap(service: "flow-server", instance: name, catalogue: MetricsCatalogue.flowServer)
         let env = ProcessInfo.processInfo.environment
         // A URL, or else libpq's own environment (PGHOST, PGDATABASE …) when it is set.
         databaseURL = env[FlowServerConfig.databaseURLEnvironmentVariable] ?? config.database?.url
@@ -121,11 +124,15 @@ public final class FlowService: RunnableService {
             }
         }
         reloadQueues()
+        try startMetrics(config.metrics)
     }
 
     public var appListenAddress: SocketAddress { appListener.boundAddress }
 
-    public var readyLine: String { "flow-server \(name) listening app_link=\(appListenAddress) ct_link=\(ctLink.target)" }
+    public var readyLine: String {
+        "flow-server \(name) listening app_link=\(appListenAddress) ct_link=\(ctLink.target)"
+            + (metricsEndpoint.map { " metrics=http://\($0.boundAddress)/metrics" } ?? "")
+    }
 
     /// Calls offered by the CT-Server. Until flows and mapping tables exist (issue #5) no DNIS is
     /// mapped, so every offered call is rejected with 480 and the reason — the behaviour of a
@@ -359,9 +366,9 @@ public final class FlowService: RunnableService {
     }
 
     /// Reads queues.yaml when it changed; a broken file is refused and the settings stay as they were.
-    private func reloadQueues() {
+    func reloadQueues(force: Bool = false) {
         guard let f = queuesFile, let date = (try? FileManager.default.attributesOfItem(atPath: f.path))?[.modificationDate] as? Date,
-              date != queuesFileDate else { return }
+              force || date != queuesFileDate else { return }
         queuesFileDate = date
         do {
             let s = try QueueSettings.parse(try String(contentsOf: f, encoding: .utf8))
@@ -562,6 +569,7 @@ public final class FlowService: RunnableService {
 
     public func shutdown() {
         logger.notice("flow-server \(name) shutting down")
+        metricsEndpoint?.stop()
         appListener.close(reason: "flow-server shutting down")
         ctLink.stop(reason: "flow-server shutting down")
         records?.stop()

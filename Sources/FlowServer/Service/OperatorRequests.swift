@@ -19,6 +19,8 @@ final class OperatorRequests {
     /// Checks a work code and password off the loop (nil: wrong code or password).
     var authenticate: ((_ code: String, _ password: String, _ done: @escaping (Result<Operator?, Error>) -> Void) -> Void)?
     private var operators: [ObjectIdentifier: Operator] = [:]
+    /// Operators logged in on App-Operate links (metrics).
+    var sessionCount: Int { operators.count }
     /// An agent logged in or out (agent_presence is written at once).
     var changed: (() -> Void)?
     /// Calls running flows on this server (for the board).

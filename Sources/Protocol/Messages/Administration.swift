@@ -49,3 +49,28 @@ public struct AdminReply: WireMessage {
         w.writeTable(columns: columns, rows: rows)
     }
 }
+
+extension MessageCatalogue {
+    public static let queueSettingsChanged = MessageType(rawValue: 0x3003)
+}
+
+/// queues.yaml as an admin just changed it on one Flow-Server (Flow → Flow inside PeerBroadcast):
+/// every other Flow-Server checks it by the same rules, writes it to its flows folder and
+/// applies it at once (docs/protocol.md §20).
+public struct QueueSettingsChanged: WireMessage {
+    public static let messageType = MessageCatalogue.queueSettingsChanged
+    public var yaml: String
+    public var admin: String
+    public init(yaml: String, admin: String) {
+        self.yaml = yaml
+        self.admin = admin
+    }
+    public init(fields f: inout TLVFields) throws {
+        yaml = try TLVFields.required(f.string(FieldTag(1, mandatory: true)), "yaml")
+        admin = try f.string(2) ?? ""
+    }
+    public func encode(into w: inout TLVWriter) {
+        w.write(FieldTag(1, mandatory: true), yaml)
+        w.write(2, admin)
+    }
+}

@@ -1,5 +1,6 @@
 import Foundation
 import Logging
+import Metrics
 import Protocol
 import CPosix
 #if canImport(Glibc)
@@ -25,6 +26,8 @@ public final class MediaEngine: @unchecked Sendable {
         public var workP99Us = 0
         /// Totals since start, over every channel (live and gone).
         public var packetsIn = 0, packetsOut = 0, lost = 0, late = 0, foreignDropped = 0, malformed = 0
+        /// Mean RFC 3550 interarrival jitter over the channels up now, in microseconds.
+        public var meanJitterUs = 0
     }
 
     public var onEvents: (([MediaEvent]) -> Void)?
@@ -53,6 +56,9 @@ public final class MediaEngine: @unchecked Sendable {
     private var missed = 0
     private var maxLateness = 0
     private var retired = MediaChannelStats()
+    /// Prometheus histograms (swift-metrics Timers), fed once per tick — never per packet.
+    private let latenessTimer = Metrics.Timer(label: "hotline_ct_tick_lateness_seconds")
+    private let workTimer = Metrics.Timer(label: "hotline_ct_tick_work_seconds")
     private var joining: [MediaChannel] = []
     private var leaving: [MediaChannel] = []
 
@@ -191,7 +197,10 @@ public final class MediaEngine: @unchecked Sendable {
         let slot = tickCount % lateness.count
         lateness[slot] = Int32(clamping: max(0, late))
         maxLateness = max(maxLateness, late)
-        work[slot] = Int32(clamping: Int(Self.now() - start) / 1000)
+        let worked = Int64(Self.now() - start)
+        work[slot] = Int32(clamping: worked / 1000)
+        latenessTimer.recordNanoseconds(Int64(max(0, late)) * 1000)
+        workTimer.recordNanoseconds(worked)
         tickCount += 1
         if tickCount % 50 == 0 { publish() }
         flushEvents()
@@ -212,7 +221,9 @@ public final class MediaEngine: @unchecked Sendable {
         t.latenessMaxUs = n > 0 ? Int(l[n - 1]) : 0
         var s: [String: MediaChannelStats] = [:]
         var total = retired
+        var jitterSum = 0.0
         for ch in order {
+            jitterSum += ch.jitter.jitter / 8
             var st = ch.stats
             st.jitter = ch.jitter.stats
             st.jitterMs = ch.jitter.jitter / 8
@@ -226,6 +237,7 @@ public final class MediaEngine: @unchecked Sendable {
         t.late = total.jitter.late
         t.foreignDropped = total.foreignDropped
         t.malformed = total.malformed
+        t.meanJitterUs = order.isEmpty ? 0 : Int(jitterSum * 1000 / Double(order.count))
         lock.lock()
         publishedTicks = t
         published = s

@@ -285,6 +285,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         case .accept(let message):
             if message.isRequest {
                 counters.requestsIn += 1
+                CTMetrics.requestReceived(message.method)
                 requestAccepted(stampVia(message, from: from), from: from, size: size)
             } else {
                 counters.responsesIn += 1
@@ -570,6 +571,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
     }
 
     func sendResponse(_ bytes: [UInt8], to peer: SIPPeer, via topVia: SIPVia?) {
+        CTMetrics.responseSent(bytes)
         switch peer.transport {
         case .udp:
             var target = peer.address

@@ -1,0 +1,5 @@
+import Hummingbird
+import HummingbirdTLS
+import HummingbirdWebSocket
+
+enum WebPlaceholder {}
