@@ -24,6 +24,9 @@ let package = Package(
         // The browser desktop (App-Operate only; never on the links between the services).
         .package(url: "https://github.com/hummingbird-project/hummingbird", from: "2.5.0"),
         .package(url: "https://github.com/hummingbird-project/hummingbird-websocket", from: "2.2.0"),
+        .package(url: "https://github.com/apple/swift-http-types", from: "1.0.0"),
+        .package(url: "https://github.com/apple/swift-nio", from: "2.80.0"),
+        .package(url: "https://github.com/apple/swift-nio-ssl", from: "2.29.0"),
     ],
     targets: [
         // Thin C modules. System libraries are found through pkg-config.
@@ -85,7 +88,11 @@ let package = Package(
         .target(name: "AppOperateWeb",
                 dependencies: ["AppOperateKit", "Protocol",
                                .product(name: "Hummingbird", package: "hummingbird"),
+                               .product(name: "HummingbirdCore", package: "hummingbird"),
                                .product(name: "HummingbirdTLS", package: "hummingbird"),
+                               .product(name: "HTTPTypes", package: "swift-http-types"),
+                               .product(name: "NIOCore", package: "swift-nio"),
+                               .product(name: "NIOSSL", package: "swift-nio-ssl"),
                                .product(name: "HummingbirdWebSocket", package: "hummingbird-websocket")],
                 path: "Sources/AppOperate/Web", exclude: [], resources: [.copy("Static")]),
         .executableTarget(name: "AppOperate",

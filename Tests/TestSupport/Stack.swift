@@ -3,6 +3,7 @@ import Foundation
 /// Why a server the test needed did not come up (with its output).
 public struct StartFailed: Error, CustomStringConvertible {
     public var description: String
+    public init(description: String) { self.description = description }
 }
 
 /// A CT-Server started for one test: SIP and the Flow-Server link on ephemeral ports, SIP user

@@ -10,7 +10,9 @@ BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspe
 # espeak-ng for text-to-speech prompts.
 RUNTIME_PACKAGES=(postgresql espeak-ng sox)
 # Real peers the tests drive: SIPp, baresip; python3 for small replay helpers.
-TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux iproute2 nftables)
+# chromium and chromium-driver: the web desktop's browser tests (selenium from PyPI drives them);
+# prometheus: promtool checks every service's metrics and a real Prometheus scrapes them.
+TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux iproute2 nftables chromium chromium-driver prometheus)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }
 

@@ -482,7 +482,7 @@ struct AppOperateCommand: ParsableCommand {
         discussion: "Talks only to a Flow-Server. The link secret may come from \(FlowServerLinkDefaults.secretEnvironmentVariable).",
         subcommands: [Status.self, AgentCLI.self, Report.self, CustomerCommand.self, FlowAdminCommand.self, MappingAdminCommand.self,
                       AdminCommand.self, RateCommand.self, BillCommand.self, ChargesCommand.self, RecordingsCommand.self,
-                      SuperviseCommand.self, BoardCommand.self, CampaignCommand.self, ScheduleCommand.self])
+                      SuperviseCommand.self, BoardCommand.self, CampaignCommand.self, ScheduleCommand.self, ServeCommand.self])
 }
 
 AppOperateCommand.main()

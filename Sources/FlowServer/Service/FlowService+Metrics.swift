@@ -51,10 +51,14 @@ extension FlowService {
     /// /readyz: the CT-Server link up, and PostgreSQL reachable when one is configured (records
     /// spool meanwhile, but operators cannot log in).
     private func notReadyReason() -> String? {
-        (try? loop.submitAndWait { [self] () -> String? in
-            if ctLink.connection?.isEstablished != true { return "no link to the CT-Server (\(ctLink.target))" }
-            if let s = records?.currentStatus, !s.databaseUp { return "PostgreSQL unreachable: \(s.lastError ?? "?")" }
-            return nil
-        }) ?? "loop busy"
+        do {
+            return try loop.submitAndWait { [self] () -> String? in
+                if ctLink.connection?.isEstablished != true { return "no link to the CT-Server (\(ctLink.target))" }
+                if let s = records?.currentStatus, !s.databaseUp { return "PostgreSQL unreachable: \(s.lastError ?? "?")" }
+                return nil
+            }
+        } catch {
+            return "loop unavailable: \(error)"
+        }
     }
 }

@@ -480,6 +480,7 @@ public final class FlowService: RunnableService {
             guard let m = decodeRequest(AgentCommand.self, conn, frame) else { return }
             if m.action == "record" { recordCommand(m, conn, frame); return }
             if m.action.hasPrefix("campaign-") { campaignAgentCommand(m, conn, frame); return }
+            if m.action == "calls-today" { callsToday(m, conn, frame); return }
             operators.command(m, conn, frame)
         case AdminRequest.messageType:
             guard let m = decodeRequest(AdminRequest.self, conn, frame) else { return }

@@ -52,12 +52,12 @@ final class OperatorRequests {
     /// Whether the connection's operator has one of `roles`; if not, answers the request with the reason.
     func require(_ roles: Set<String>, _ conn: Connection, _ frame: Frame, what: String) -> Bool {
         guard let op = loggedIn(conn) else {
-            conn.respond(to: frame, error: ProtocolError(.badMessage, "permission denied: log in first (\(what))"))
+            conn.respond(to: frame, error: ProtocolError(.forbidden, "permission denied: log in first (\(what))"))
             return false
         }
         guard !op.roles.isDisjoint(with: roles) else {
             logger.notice("operator \(op.workCode) (\(op.roles.sorted().joined(separator: ","))) refused: \(what) needs \(roles.sorted().joined(separator: " or "))")
-            conn.respond(to: frame, error: ProtocolError(.badMessage, "permission denied: \(what) needs the \(roles.sorted().joined(separator: " or ")) role"))
+            conn.respond(to: frame, error: ProtocolError(.forbidden, "permission denied: \(what) needs the \(roles.sorted().joined(separator: " or ")) role"))
             return false
         }
         return true
@@ -90,7 +90,7 @@ final class OperatorRequests {
                 let n = (self.failures[id] ?? 0) + 1
                 self.failures[id] = n
                 self.logger.notice("login refused for work code \(m.workCode) from \(conn.remoteAddress) (\(n) on this connection)")
-                conn.respond(to: frame, error: ProtocolError(.badMessage, "wrong work code or password"))
+                conn.respond(to: frame, error: ProtocolError(.authenticationFailed, "wrong work code or password"))
                 if n >= 5 { conn.close(ProtocolError(.badMessage, "too many failed logins")) }
             case .success(let op?):
                 var state = ""

@@ -1,5 +1,0 @@
-import Hummingbird
-import HummingbirdTLS
-import HummingbirdWebSocket
-
-enum WebPlaceholder {}
