@@ -14,9 +14,10 @@ enum CTMetrics {
 
     /// A response left: its status code from the start line ("SIP/2.0 NNN").
     static func responseSent(_ bytes: [UInt8]) {
-        guard bytes.count >= 11, bytes[7] == UInt8(ascii: "0"), bytes[8] == UInt8(ascii: " ") else { return }
+        // "SIP/2.0 " is 8 bytes; the code follows.
+        guard bytes.count >= 11, bytes[6] == UInt8(ascii: "0"), bytes[7] == UInt8(ascii: " ") else { return }
         var code = 0
-        for b in bytes[9..<12] where b >= 48 && b <= 57 { code = code * 10 + Int(b - 48) }
+        for b in bytes[8..<11] where b >= 48 && b <= 57 { code = code * 10 + Int(b - 48) }
         guard (100...699).contains(code) else { return }
         if let c = responses[code] { c.increment(); return }
         let c = Counter(label: "hotline_ct_sip_responses_total", dimensions: [("code", String(code))])
