@@ -14,9 +14,10 @@ swift build -c release --product ct-server >/dev/null
 swift build -c release --product app-operate >/dev/null
 BIN="$(swift build -c release --show-bin-path)"
 PYDEPS="$PWD/.build/pydeps"
-PYTHONPATH="$PYDEPS" python3 -c 'import websockets' 2>/dev/null \
+PYTHONPATH="$PYDEPS" python3 -c 'import websockets.asyncio.client' 2>/dev/null \
   || python3 -m pip install -q --disable-pip-version-check --target "$PYDEPS" websockets==13.1 2>&1 | grep -v "as the 'root' user" || true
 DIR="$(mktemp -d /tmp/hweb-bench.XXXXXX)"
+chmod 755 "$DIR"   # the private PostgreSQL runs as its own user
 PIDS=()
 cleanup() {
   for p in "${PIDS[@]}"; do kill "$p" 2>/dev/null || true; done
@@ -38,7 +39,8 @@ for _ in $(seq 1 50); do grep -q "flow_link=" "$DIR/ct.out" && break; sleep 0.1;
 CT_LINK="$(grep -o 'flow_link=[^ ]*' "$DIR/ct.out" | cut -d= -f2)"
 "$BIN/flow-server" --name flow-bench --ct "$CT_LINK" --listen 127.0.0.1:0 --database-url "$URL" --spool "$DIR/spool" \
   --flows "$DIR/flows" --log-level warning > "$DIR/flow.out" 2>&1 &
-PIDS+=($!)
+FLOW_PID=$!
+PIDS+=($FLOW_PID)
 for _ in $(seq 1 100); do grep -q "app_link=" "$DIR/flow.out" && break; sleep 0.1; done
 APP_LINK="$(grep -o 'app_link=[^ ]*' "$DIR/flow.out" | cut -d= -f2)"
 "$BIN/app-operate" serve --connect "$APP_LINK" --listen 127.0.0.1:0 --log-level warning > "$DIR/web.out" 2>&1 &
@@ -47,4 +49,4 @@ PIDS+=($WEB_PID)
 for _ in $(seq 1 100); do grep -q "web listening" "$DIR/web.out" && break; sleep 0.1; done
 BASE="$(grep -o 'http://[^ ]*/' "$DIR/web.out" | head -1)"
 echo "app-operate serve at $BASE (pid $WEB_PID); $N sessions for ${SECONDS_RUN} s" >&2
-PYTHONPATH="$PYDEPS" timeout $((SECONDS_RUN + 240)) python3 bench/web_load.py "$BASE" "$WEB_PID" "$N" "$SECONDS_RUN"
+FLOW_PID=$FLOW_PID PYTHONPATH="$PYDEPS" timeout $((SECONDS_RUN + 240)) python3 bench/web_load.py "$BASE" "$WEB_PID" "$N" "$SECONDS_RUN"

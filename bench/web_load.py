@@ -6,7 +6,7 @@ second, app-operate's CPU over the run, and delays:
   - in → out:       app-operate received the event from the Flow-Server → it reached this client
   - board change:   the Flow-Server's change (changed_ms) → the push reached this client
   - agent action:   this client's POST ready/not-ready → the agent's state event arrived
-usage: web_load.py BASE_URL APP_OPERATE_PID SESSIONS SECONDS [TOGGLE_SECONDS]
+usage: web_load.py BASE_URL APP_OPERATE_PID SESSIONS SECONDS [TOGGLE_SECONDS]   (FLOW_PID: the flow-server's, for its CPU)
 """
 import asyncio
 import json
@@ -16,10 +16,11 @@ import time
 import urllib.request
 import http.cookiejar
 
-import websockets
+from websockets.asyncio.client import connect
 
 BASE, PID, N, SECONDS = sys.argv[1], int(sys.argv[2]), int(sys.argv[3]), float(sys.argv[4])
 TOGGLE = float(sys.argv[5]) if len(sys.argv) > 5 else 2.0
+FLOW_PID = int(os.environ.get("FLOW_PID", "0"))
 HZ = os.sysconf("SC_CLK_TCK")
 
 
@@ -66,7 +67,7 @@ pending = {}   # agent code → when its last state change was requested (s)
 
 async def listen(s, stop):
     url = BASE.replace("http", "ws", 1) + "ws"
-    async with websockets.connect(url, additional_headers={"Cookie": s.cookie(), "Origin": BASE.rstrip("/")}, max_size=8 << 20) as ws:
+    async with connect(url, additional_headers={"Cookie": s.cookie(), "Origin": BASE.rstrip("/")}, max_size=8 << 20) as ws:
         while time.time() < stop:
             try:
                 text = await asyncio.wait_for(ws.recv(), timeout=max(0.1, stop - time.time()))
@@ -121,19 +122,24 @@ async def main():
     listeners = [asyncio.create_task(listen(s, stop)) for s in agents + sups]
     await asyncio.sleep(3)   # every socket open, the first full boards in
     stats["messages"], stats["inout"], stats["board"], stats["action"] = 0, [], [], []
-    c0, w0 = cpu_ticks(PID), time.time()
+    c0, w0, f0, m0 = cpu_ticks(PID), time.time(), cpu_ticks(FLOW_PID) if FLOW_PID else 0, os.times()
     togglers = [asyncio.create_task(toggle(s, stop, loop)) for s in agents]
     await asyncio.gather(*togglers, return_exceptions=True)
-    await asyncio.gather(*listeners, return_exceptions=True)
-    c1, w1 = cpu_ticks(PID), time.time()
+    failures = [r for r in await asyncio.gather(*listeners, return_exceptions=True) if isinstance(r, Exception)]
+    if failures:
+        print(f"{len(failures)} WebSockets failed, e.g. {failures[0]!r}", flush=True)
+    c1, w1, f1, m1 = cpu_ticks(PID), time.time(), cpu_ticks(FLOW_PID) if FLOW_PID else 0, os.times()
     cpu = (c1 - c0) / HZ / (w1 - w0) * 100
+    flow_cpu = (f1 - f0) / HZ / (w1 - w0) * 100
+    client_cpu = ((m1.user - m0.user) + (m1.system - m0.system)) / (w1 - w0) * 100
     print(json.dumps({
         "sessions": len(agents) + len(sups), "seconds": round(w1 - w0, 1), "messages_per_s": round(stats["messages"] / (w1 - w0)),
         "app_operate_cpu_pct": round(cpu, 1), "app_operate_rss_mib": round(rss_kib(PID) / 1024, 1),
+        "flow_server_cpu_pct": round(flow_cpu, 1), "load_client_cpu_pct": round(client_cpu, 1),
         "inout_p50_ms": round(pct(stats["inout"], .5), 1), "inout_p99_ms": round(pct(stats["inout"], .99), 1),
         "board_change_p50_ms": round(pct(stats["board"], .5), 1), "board_change_p99_ms": round(pct(stats["board"], .99), 1),
         "agent_action_p50_ms": round(pct(stats["action"], .5), 1), "agent_action_p99_ms": round(pct(stats["action"], .99), 1),
-        "agent_actions": len(stats["action"]), "errors": stats["errors"]}), flush=True)
+        "agent_actions": len(stats["action"]), "errors": stats["errors"], "websocket_failures": len(failures)}), flush=True)
 
 
 asyncio.run(main())

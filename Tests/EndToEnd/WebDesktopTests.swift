@@ -80,4 +80,41 @@ import TestSupport
             #expect(FileManager.default.fileExists(atPath: shots.appendingPathComponent("\(page).png").path), "screenshot \(page)")
         }
     }
+
+    /// HTTPS with a configured certificate: the pages and the API over TLS (verified against the
+    /// test CA), the session cookie marked Secure, HSTS; five wrong passwords lock the work code
+    /// (429 with Retry-After) even for the right one.
+    @Test func httpsWithACertificateAndTheLoginLockout() throws {
+        let c = try AgentTests.Center(edge: edge, queues: "queues:\n  sales: {}\n")
+        defer { c.stop() }
+        let pki = try TestPKI(names: ["web"])
+        defer { pki.remove() }
+        let (web, base) = try Self.serve(c, ["--certificate", pki.cert("web"), "--private-key", pki.key("web")])
+        defer { _ = web.stop() }
+        #expect(base.hasPrefix("https://127.0.0.1:"), "\(base)")
+        let jar = c.dir.appendingPathComponent("cookies")
+        func curl(_ args: [String]) throws -> String {
+            try ChildProcess.run("/usr/bin/curl", ["-s", "--cacert", pki.caCert, "-c", jar.path, "-b", jar.path, "-D", "-"] + args, seconds: 20).output
+        }
+        let page = try curl([base + "login"])
+        #expect(page.contains("HTTP/1.1 200") && page.contains("Strict-Transport-Security"), "\(page.prefix(600))")
+        func token() throws -> String {
+            let j = try curl([base + "api/login-token"])
+            return j.split(separator: "\"").drop { $0 != "token" }.dropFirst(2).first.map(String.init) ?? ""
+        }
+        var t = try token()
+        #expect(t.count == 64)
+        func login(_ code: String, _ password: String) throws -> String {
+            try curl(["-H", "X-CSRF-Token: \(t)", "-H", "Content-Type: application/json",
+                      "--data", "{\"code\":\"\(code)\",\"password\":\"\(password)\"}", base + "api/login"])
+        }
+        let ok = try login("2001", "secret-2001")
+        #expect(ok.contains("HTTP/1.1 200") && ok.lowercased().contains("set-cookie: hotline_session=") && ok.contains("Secure"), "\(ok)")
+        t = try token()   // the login token is spent by a successful login
+        for _ in 0..<5 { #expect(try login("1001", "wrong-password").contains("HTTP/1.1 401")) }
+        let locked = try login("1001", "secret-1001")
+        #expect(locked.contains("HTTP/1.1 429") && locked.lowercased().contains("retry-after"), "locked out: \(locked)")
+        let plain = try ChildProcess.run("/usr/bin/curl", ["-s", "-o", "/dev/null", "-w", "%{http_code}", base.replacingOccurrences(of: "https", with: "http") + "login"], seconds: 10)
+        #expect(plain.output != "200", "no plain HTTP on the HTTPS port")
+    }
 }

@@ -112,6 +112,7 @@ extension WebDesktop {
 
     /// Events from the session's link become JSON for its WebSockets.
     func wire(_ s: WebSession) {
+        let cache = boardText
         s.link.onEvent { [weak s] frame in
             guard let s else { return }
             let arrived = Date().timeIntervalSince1970
@@ -120,13 +121,12 @@ extension WebDesktop {
                 guard let e = try? AgentEventMessage.decode(frame.body) else { return }
                 s.setState(e.state)
                 s.push(WebJSON.string(["type": "agent", "kind": e.kind, "state": e.state, "fields": e.fields, "at_ms": Int(arrived * 1000)]))
-                Counter(label: "hotline_web_events_total", dimensions: [("kind", "agent")]).increment()
+                Self.agentEvents.increment()
             case BoardPush.messageType:
-                guard let p = try? BoardPush.decode(frame.body) else { return }
-                var o = WebJSON.board(p.view)
-                o["at_ms"] = Int(arrived * 1000)
-                s.push(WebJSON.string(o))
-                Counter(label: "hotline_web_events_total", dimensions: [("kind", "board")]).increment()
+                // Every supervisor's link carries the same pushes: decoded and written once.
+                guard let text = cache.text(for: frame.body) else { return }
+                s.push(text + ",\"at_ms\":\(Int(arrived * 1000))}")
+                Self.boardEvents.increment()
             default:
                 break
             }
@@ -251,7 +251,7 @@ extension WebDesktop {
                     for try await text in stream {
                         try await outbound.write(.text(text))
                         if let at = Self.arrival(text) {
-                            Metrics.Timer(label: "hotline_web_event_delay_seconds").recordNanoseconds(Int64(max(0, Date().timeIntervalSince1970 * 1000 - at) * 1_000_000))
+                            Self.eventDelay.recordNanoseconds(Int64(max(0, Date().timeIntervalSince1970 * 1000 - at) * 1_000_000))
                         }
                     }
                 }
@@ -265,6 +265,11 @@ extension WebDesktop {
             }
         })
     }
+
+    // Made once (after the metrics bootstrap: statics are initialised at first use).
+    static let eventDelay = Metrics.Timer(label: "hotline_web_event_delay_seconds")
+    static let boardEvents = Counter(label: "hotline_web_events_total", dimensions: [("kind", "board")])
+    static let agentEvents = Counter(label: "hotline_web_events_total", dimensions: [("kind", "agent")])
 
     /// The `at_ms` of an event (when App-Operate received it), without parsing the JSON.
     static func arrival(_ text: String) -> Double? {

@@ -40,6 +40,8 @@ public final class WebDesktop: @unchecked Sendable {
     let sessions: WebSessionStore
     let links: LinkLoop
     let assets: WebAssets
+    /// BoardPush bodies → their JSON (without the closing brace), shared by the sessions' links.
+    let boardText = BoardTextCache()
     var secure: Bool { options.certificate != nil }
     static let sessionCookie = "hotline_session"
     static let loginCookie = "hotline_login"
@@ -207,5 +209,25 @@ extension WebDesktop {
         var p = pollfd(fd: fd, events: Int16(POLLOUT), revents: 0)
         guard poll(&p, 1, 1000) > 0, Sockets.pendingError(fd) == 0 else { return "the Flow-Server at \(options.flow.address) does not accept connections" }
         return nil
+    }
+}
+
+/// The JSON of the last few BoardPush bodies: with N supervisors the Flow-Server sends the same
+/// push N times, and it is decoded and written once. The text lacks its closing brace, so
+/// each copy can add its own `at_ms`.
+final class BoardTextCache: @unchecked Sendable {
+    private let lock = NSLock()
+    private var entries: [(body: [UInt8], text: String)] = []
+
+    func text(for body: [UInt8]) -> String? {
+        if let hit = lock.withLock({ entries.first { $0.body == body }?.text }) { return hit }
+        guard let p = try? BoardPush.decode(body) else { return nil }
+        let full = WebJSON.string(WebJSON.board(p.view))
+        let text = String(full.dropLast())
+        lock.withLock {
+            entries.insert((body, text), at: 0)
+            if entries.count > 8 { entries.removeLast() }
+        }
+        return text
     }
 }

@@ -144,11 +144,7 @@ enum WebSecurity {
 }
 
 enum WebJSON {
-    static func string(_ object: Any) -> String {
-        guard JSONSerialization.isValidJSONObject(object),
-              let d = try? JSONSerialization.data(withJSONObject: object, options: [.sortedKeys]) else { return "{}" }
-        return String(decoding: d, as: UTF8.self)
-    }
+    static func string(_ object: Any) -> String { JSONText.encode(object) }
 
     static func reply(_ r: AgentReply) -> [String: Any] {
         ["state": r.state, "text": r.text, "fields": r.fields, "rows": r.rows]
