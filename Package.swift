@@ -105,7 +105,8 @@ let package = Package(
                           path: "Benchmarks/FrameCodec"),
 
         .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),
-        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport", "CPosix"]),
+        .testTarget(name: "ProtocolTests", dependencies: ["Protocol", "TestSupport", "CPosix",
+                                                          .product(name: "Prometheus", package: "swift-prometheus")]),
         .testTarget(name: "CTServerTests", dependencies: ["CTServerKit", "TestSupport"]),
         .testTarget(name: "FlowServerTests", dependencies: ["FlowServerKit", "TestSupport", "Protocol"]),
         .testTarget(name: "AppOperateTests", dependencies: ["AppOperateKit", "TestSupport"]),
