@@ -76,7 +76,7 @@ import TestSupport
         #expect(try c.pg.query("select count(*) from calls where agent = '1002' and caller = '13900001111'") == "1", "the call ended with 1002")
         #expect(try c.pg.query("select count(*) from customers where name = 'Grace Hopper' and fields->>'notes' = 'asked about the invoice'") == "1",
                 "the note saved from the desktop")
-        for page in ["login", "supervisor", "agent-pop", "agent", "forbidden", "admin"] {
+        for page in ["login", "supervisor", "agent-pop", "agent", "forbidden", "admin", "admin-flow-graph"] {
             #expect(FileManager.default.fileExists(atPath: shots.appendingPathComponent("\(page).png").path), "screenshot \(page)")
         }
     }

@@ -57,7 +57,54 @@ async function flow(action, extra = {}) {
 }
 async function flowsList() { const r = await flow('list'); if (r) $('flows').textContent = r.text; }
 $('f-show').addEventListener('click', async () => { const r = await flow('show'); if (r) { $('f-source').value = r.text; } });
-$('f-graph').addEventListener('click', async () => { const r = await flow('show', { format: 'dot' }); if (r) $('f-output').textContent = r.text; });
+$('f-graph').addEventListener('click', async () => { const r = await flow('show', { format: 'dot' }); if (r) drawGraph($('f-output'), r.text); });
+
+// The flow's graph from the Flow-Server's Graphviz text: nodes in columns by their distance
+// from the start, edges with their branch labels (no layout library).
+function drawGraph(target, dot) {
+  const str = '"((?:[^"\\\\]|\\\\.)*)"';
+  const nodes = new Map();
+  for (const m of dot.matchAll(new RegExp(str + '\\s*\\[label=' + str + '([^\\]]*)\\]', 'g'))) {
+    const [id, kind] = m[2].split('\n');
+    nodes.set(m[1], { id, kind: kind || '', end: m[3].includes('doubleoctagon') });
+  }
+  const edges = [...dot.matchAll(new RegExp('(start|' + str + ')\\s*->\\s*' + str + '(?:\\s*\\[label=' + str + '\\])?', 'g'))]
+    .map(m => ({ from: m[2] || 'start', to: m[3], label: m[4] || '' }));
+  const layer = new Map([['start', 0]]);
+  const queue = ['start'];
+  while (queue.length) {
+    const n = queue.shift();
+    for (const e of edges.filter(e => e.from === n && !layer.has(e.to))) { layer.set(e.to, layer.get(n) + 1); queue.push(e.to); }
+  }
+  for (const id of nodes.keys()) if (!layer.has(id)) layer.set(id, 1);
+  const rows = new Map();
+  const pos = new Map();
+  for (const [id, l] of [...layer.entries()]) {
+    const r = rows.get(l) || 0; rows.set(l, r + 1);
+    pos.set(id, { x: 20 + l * 190, y: 20 + r * 80 });
+  }
+  const w = 60 + Math.max(...[...layer.values()]) * 190 + 150, h = 60 + Math.max(...rows.values()) * 80;
+  const ns = 'http://www.w3.org/2000/svg';
+  const svg = document.createElementNS(ns, 'svg');
+  svg.setAttribute('viewBox', `0 0 ${w} ${h}`); svg.setAttribute('width', w); svg.setAttribute('height', h);
+  const add = (tag, attrs, text) => { const e = document.createElementNS(ns, tag); for (const [k, v] of Object.entries(attrs)) e.setAttribute(k, v); if (text) e.textContent = text; svg.append(e); return e; };
+  for (const e of edges) {
+    const a = pos.get(e.from), b = pos.get(e.to);
+    if (!a || !b) continue;
+    const x1 = a.x + (e.from === 'start' ? 14 : 140), y1 = a.y + 20, x2 = b.x, y2 = b.y + 20;
+    add('line', { x1, y1, x2, y2, stroke: '#5d6b7a', 'stroke-width': 1.2 });
+    add('circle', { cx: x2, cy: y2, r: 3, fill: '#5d6b7a' });
+    if (e.label) add('text', { x: (x1 + x2) / 2, y: (y1 + y2) / 2 - 4, 'text-anchor': 'middle' }, e.label);
+  }
+  for (const [key, p] of pos) {
+    if (key === 'start') { add('circle', { cx: p.x + 7, cy: p.y + 20, r: 7, fill: '#1769aa' }); continue; }
+    const n = nodes.get(key) || { id: key, kind: '' };
+    add('rect', { x: p.x, y: p.y, width: 140, height: 40, rx: 5, fill: n.end ? '#fbe9e7' : '#fff', stroke: '#1769aa' });
+    add('text', { x: p.x + 70, y: p.y + 17, 'text-anchor': 'middle', style: 'font-size:12px;fill:#1d2733' }, n.id);
+    add('text', { x: p.x + 70, y: p.y + 31, 'text-anchor': 'middle' }, n.kind);
+  }
+  target.replaceChildren(svg);
+}
 $('f-validate').addEventListener('click', async () => { const r = await flow('validate', { source: $('f-source').value }); if (r) $('f-output').textContent = r.text; });
 $('f-publish').addEventListener('click', async () => { const r = await flow('publish', { source: $('f-source').value }); if (r) { $('f-output').textContent = r.text; flowsList(); } });
 $('f-rollback').addEventListener('click', async () => { const r = await flow('rollback', { version: $('f-version').value }); if (r) { $('f-output').textContent = r.text; flowsList(); } });

@@ -65,7 +65,7 @@ async function refresh() {
   const q = await Hotline.post('/api/agent', { action: 'queue', args: {} }).catch(() => null);
   if (q) {
     if (q.rows.length === 0) $('queue').textContent = 'Nobody waiting.';
-    else Hotline.table($('queue'), ['caller', 'queue', 'waiting (s)'], q.rows, r => [r.caller, r.queue, r.wait_seconds || r.waited || '']);
+    else Hotline.table($('queue'), ['caller', 'queue', 'waiting (s)'], q.rows, r => [r.caller, r.queue, r.waited_seconds]);
   }
 }
 
