@@ -12,7 +12,7 @@ RUNTIME_PACKAGES=(postgresql espeak-ng sox)
 # Real peers the tests drive: SIPp, baresip; python3 for small replay helpers.
 # chromium and chromium-driver: the web desktop's browser tests (selenium from PyPI drives them);
 # prometheus: promtool checks every service's metrics and a real Prometheus scrapes them.
-TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux iproute2 nftables chromium chromium-driver prometheus)
+TEST_PACKAGES=(sip-tester baresip-core python3 espeak-ng sox tmux iproute2 nftables chromium chromium-driver prometheus curl)
 
 log() { printf '[hotline] %s\n' "$*" >&2; }
 
