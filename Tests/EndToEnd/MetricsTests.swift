@@ -108,4 +108,19 @@ import TestSupport
             #expect(r.status == 200 && r.body.contains("\"status\":\"success\""), "dashboard query \(e): \(r.body)")
         }
     }
+
+    /// The metrics endpoint over TLS (`metrics.tls`): HTTPS verified against the test CA; plain
+    /// HTTP on that port gets no answer.
+    @Test func metricsOverHTTPS() throws {
+        let pki = try TestPKI(names: ["metrics"])
+        defer { pki.remove() }
+        let ct = try CTServerUnderTest(top: "metrics:\n  listen: 127.0.0.1:0\n  tls: {certificate: \(pki.cert("metrics")), private_key: \(pki.key("metrics"))}")
+        defer { ct.stop() }
+        let url = try Self.metricsURL(ct.process)
+        #expect(url.hasPrefix("https://"), "\(url)")
+        let r = try ChildProcess.run("/usr/bin/curl", ["-s", "--cacert", pki.caCert, "-m", "5", url], seconds: 10)
+        #expect(r.status == 0 && r.output.contains("hotline_build_info{service=\"ct-server\""), "\(r.output.prefix(300))")
+        let plain = try Self.get(url.replacingOccurrences(of: "https://", with: "http://"))
+        #expect(plain.status != 200, "no plain HTTP on the TLS port")
+    }
 }

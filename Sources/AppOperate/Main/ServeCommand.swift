@@ -35,14 +35,14 @@ struct ServeCommand: ParsableCommand {
                                          certificate: cert, privateKey: key, sessionIdleMinutes: web.sessionIdleMinutes ?? 480)
         ServiceMetrics.bootstrap(service: "app-operate", instance: cfg.name ?? "web", catalogue: MetricsCatalogue.appOperate)
         let desktop = try WebDesktop(options, logger: logger)
-        let metrics = try ServiceMetrics.serve(metricsListen.map { MetricsSettings(listen: $0) } ?? cfg.metrics, defaultListen: nil, logger: logger,
+        let metrics = try ServiceMetrics.serve(metricsListen.map { MetricsSettings(listen: $0, tls: cfg.metrics?.tls) } ?? cfg.metrics, defaultListen: nil, logger: logger,
                                                sample: { desktop.sampleMetrics() }, readiness: { desktop.notReadyReason() })
         let done = DispatchSemaphore(value: 0)
         var failure: Error?
         Task {
             do {
                 try await desktop.run { url in
-                    print("app-operate web listening \(url) flow=\(address)" + (metrics.map { " metrics=http://\($0.boundAddress)/metrics" } ?? ""))
+                    print("app-operate web listening \(url) flow=\(address)" + (metrics.map { " metrics=\($0.scheme)://\($0.boundAddress)/metrics" } ?? ""))
                     fflushStdout()
                 }
             } catch {

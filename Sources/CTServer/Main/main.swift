@@ -27,7 +27,7 @@ struct CTServerCommand: ParsableCommand {
         cfg.flowLink?.configDirectory = configDirectory
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
-        if let metricsListen { cfg.metrics = MetricsSettings(listen: metricsListen) }
+        if let metricsListen { cfg.metrics = MetricsSettings(listen: metricsListen, tls: cfg.metrics?.tls) }
         if let user = hashCredentials {
             let password = (readLine(strippingNewline: true) ?? "")
             let c = DigestAuthenticator.Credentials.fromPassword(user: user, realm: realm, password: password)

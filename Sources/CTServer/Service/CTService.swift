@@ -173,7 +173,7 @@ public final class CTService: RunnableService {
 
     public var readyLine: String {
         "ct-server \(name) listening flow_link=\(listenAddress) sip=\(sipAddress.map { "\($0)" } ?? "-")"
-            + (metricsEndpoint.map { " metrics=http://\($0.boundAddress)/metrics" } ?? "")
+            + (metricsEndpoint.map { " metrics=\($0.scheme)://\($0.boundAddress)/metrics" } ?? "")
     }
 
     private func attach(_ conn: Connection) {

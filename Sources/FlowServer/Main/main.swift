@@ -100,7 +100,7 @@ struct FlowServerCommand: ParsableCommand {
         let configDirectory = config.map { URL(fileURLWithPath: $0).deletingLastPathComponent().path }
         cfg.ctLink?.configDirectory = configDirectory
         cfg.appLink?.configDirectory = configDirectory
-        if let metricsListen { cfg.metrics = MetricsSettings(listen: metricsListen) }
+        if let metricsListen { cfg.metrics = MetricsSettings(listen: metricsListen, tls: cfg.metrics?.tls) }
         if let name { cfg.name = name }
         if let logLevel { cfg.logLevel = logLevel }
         if let ct {

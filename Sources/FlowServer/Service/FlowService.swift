@@ -131,7 +131,7 @@ public final class FlowService: RunnableService {
 
     public var readyLine: String {
         "flow-server \(name) listening app_link=\(appListenAddress) ct_link=\(ctLink.target)"
-            + (metricsEndpoint.map { " metrics=http://\($0.boundAddress)/metrics" } ?? "")
+            + (metricsEndpoint.map { " metrics=\($0.scheme)://\($0.boundAddress)/metrics" } ?? "")
     }
 
     /// Calls offered by the CT-Server. Until flows and mapping tables exist (issue #5) no DNIS is

@@ -11,11 +11,17 @@ import Glibc
 public struct MetricsSettings: Codable, Equatable, Sendable {
     /// host:port of the HTTP endpoint serving /metrics, /healthz and /readyz ("off": none).
     public var listen: String?
-    public init(listen: String? = nil) { self.listen = listen }
+    /// HTTPS: `certificate` and `private_key` (PEM), optionally `ca` with `verify_peer` to
+    /// require Prometheus's client certificate — the same block as the links' `tls`.
+    public var tls: TLSConfiguration?
+    public init(listen: String? = nil, tls: TLSConfiguration? = nil) {
+        self.listen = listen
+        self.tls = tls
+    }
 }
 
-/// A service's Prometheus endpoint: plain HTTP/1.1 on its own socket and thread (the services
-/// own their sockets; no SwiftNIO), one request per connection.
+/// A service's Prometheus endpoint: HTTP/1.1, or HTTPS with `tls` (the services' OpenSSL), on its
+/// own socket and thread (the services own their sockets; no SwiftNIO), one request per connection.
 /// - `GET /metrics`: runs `sample` (the service copies its live figures — channels, queues,
 ///   links — into gauges, on its own loop), then writes the registry in Prometheus's text format.
 /// - `GET /healthz`: 200 while the process answers.
@@ -28,12 +34,15 @@ public final class MetricsEndpoint: @unchecked Sendable {
     private let sample: () -> Void
     private let readiness: () -> String?
     private let logger: Logger
+    private let tls: TLSContext?
+    public var scheme: String { tls == nil ? "http" : "https" }
     private var thread: Thread?
     private let stopLock = NSLock()
     private var stopping = false
 
-    public init(listen: SocketAddress, registry: PrometheusCollectorRegistry, logger: Logger,
+    public init(listen: SocketAddress, registry: PrometheusCollectorRegistry, logger: Logger, tls: TLSConfiguration? = nil,
                 sample: @escaping () -> Void, readiness: @escaping () -> String?) throws {
+        self.tls = try tls.map { try TLSContext(server: $0) }
         fd = try Sockets.listen(on: listen, backlog: 64)
         boundAddress = Sockets.localAddress(fd) ?? listen
         self.registry = registry
@@ -67,10 +76,29 @@ public final class MetricsEndpoint: @unchecked Sendable {
             guard Self.wait(fd, for: Int16(POLLIN), ms: 500) else { continue }
             guard let accepted = try? Sockets.accept(fd) else { continue }
             let (client, _) = accepted
-            handle(client)
-            close(client)
+            let stream: ByteStream
+            if let tls, let t = try? tls.stream(fd: client, host: nil) { stream = t } else if tls == nil { stream = PlainStream(fd: client) } else {
+                close(client)
+                continue
+            }
+            if Self.drive(stream, deadline: Date().addingTimeInterval(3), { stream.handshake() }) != nil { handle(stream) }
+            stream.close()
         }
         close(fd)
+    }
+
+    /// Runs a stream step until it makes progress (waiting for the socket as it asks), or nil
+    /// at the deadline, end of stream or failure.
+    static func drive(_ s: ByteStream, deadline: Date, _ step: () -> StreamStep) -> Int? {
+        while Date() < deadline {
+            switch step() {
+            case .bytes(let n): return n
+            case .wantRead: _ = wait(s.fd, for: Int16(POLLIN), ms: 200)
+            case .wantWrite: _ = wait(s.fd, for: Int16(POLLOUT), ms: 200)
+            case .eof, .failed: return nil
+            }
+        }
+        return nil
     }
 
     static func wait(_ fd: Int32, for events: Int16, ms: Int32) -> Bool {
@@ -79,15 +107,12 @@ public final class MetricsEndpoint: @unchecked Sendable {
     }
 
     /// Reads the request head (at most 8 KiB, 2 s), answers, closes.
-    private func handle(_ client: Int32) {
+    private func handle(_ client: ByteStream) {
         var head = [UInt8]()
         var buf = [UInt8](repeating: 0, count: 2048)
         let deadline = Date().addingTimeInterval(2)
         while head.count < 8192, !head.ends(with: [13, 10, 13, 10]) {
-            guard Date() < deadline, Self.wait(client, for: Int16(POLLIN), ms: 200) || Date() < deadline else { return }
-            let n = read(client, &buf, buf.count)
-            if n == 0 { return }
-            if n < 0 { if errno == EAGAIN || errno == EINTR { continue } else { return } }
+            guard let n = buf.withUnsafeMutableBytes({ b in Self.drive(client, deadline: deadline) { client.read(into: b) } }), n > 0 else { return }
             head += buf[0..<n]
         }
         let line = String(decoding: head.prefix { $0 != 13 && $0 != 10 }, as: UTF8.self)
@@ -115,18 +140,16 @@ public final class MetricsEndpoint: @unchecked Sendable {
         }
     }
 
-    private func respond(_ client: Int32, _ status: Int, _ type: String, _ body: [UInt8], extra: String = "") {
+    private func respond(_ client: ByteStream, _ status: Int, _ type: String, _ body: [UInt8], extra: String = "") {
         let reason = [200: "OK", 400: "Bad Request", 404: "Not Found", 405: "Method Not Allowed", 503: "Service Unavailable"][status] ?? "Error"
         let head = "HTTP/1.1 \(status) \(reason)\r\nContent-Type: \(type)\r\nContent-Length: \(body.count)\r\nConnection: close\r\n\(extra)\r\n"
         let out = Array(head.utf8) + body
-        let total = out.count
         var sent = 0
         let deadline = Date().addingTimeInterval(5)
-        while sent < total, Date() < deadline {
-            let n = out.withUnsafeBytes { p in send(client, p.baseAddress! + sent, total - sent, Int32(MSG_NOSIGNAL)) }
-            if n > 0 { sent += n; continue }
-            if n < 0, errno == EAGAIN || errno == EINTR { _ = Self.wait(client, for: Int16(POLLOUT), ms: 200); continue }
-            return
+        while sent < out.count {
+            let start = sent
+            guard let n = out.withUnsafeBytes({ p in Self.drive(client, deadline: deadline) { client.write(UnsafeRawBufferPointer(rebasing: p[start...])) } }) else { return }
+            sent += n
         }
     }
 }
@@ -155,10 +178,10 @@ public enum ServiceMetrics {
     public static func serve(_ settings: MetricsSettings?, defaultListen: String?, logger: Logger,
                              sample: @escaping () -> Void, readiness: @escaping () -> String?) throws -> MetricsEndpoint? {
         guard let listen = settings?.listen ?? defaultListen, listen != "off" else { return nil }
-        let e = try MetricsEndpoint(listen: try SocketAddress(parsing: listen), registry: registry, logger: logger,
+        let e = try MetricsEndpoint(listen: try SocketAddress(parsing: listen), registry: registry, logger: logger, tls: settings?.tls,
                                     sample: sample, readiness: readiness)
         e.start()
-        logger.info("metrics on http://\(e.boundAddress)/metrics")
+        logger.info("metrics on \(e.scheme)://\(e.boundAddress)/metrics")
         return e
     }
 }
