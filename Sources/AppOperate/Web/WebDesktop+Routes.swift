@@ -238,8 +238,7 @@ extension WebDesktop {
             }
             // Supervisors get the board: the whole of it now, then its changes.
             if s.has(anyOf: ["supervisor", "admin"]) {
-                if !s.watchingBoard {
-                    s.watchingBoard = true
+                if s.startWatchingBoard() {
                     if let v = try? await s.link.request(BoardRequest(watch: true), expecting: BoardView.self) { s.push(WebJSON.string(WebJSON.board(v))) }
                 } else if let v = try? await s.link.request(BoardRequest(watch: false), expecting: BoardView.self) {
                     s.push(WebJSON.string(WebJSON.board(v)))

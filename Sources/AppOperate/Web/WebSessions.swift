@@ -16,8 +16,14 @@ final class WebSession: @unchecked Sendable {
     private var sockets: [UUID: AsyncStream<String>.Continuation] = [:]
     private var seen = Date()
     private(set) var agentState: String
-    /// The board is watched once per session (its first supervisor WebSocket).
-    var watchingBoard = false
+    private var boardWatched = false
+    /// True the first time only: the board is watched once per session (its first supervisor WebSocket).
+    func startWatchingBoard() -> Bool {
+        lock.withLock {
+            defer { boardWatched = true }
+            return !boardWatched
+        }
+    }
 
     init(code: String, name: String, roles: [String], state: String, link: OperatorLink) {
         id = WebSecurity.token()
@@ -104,9 +110,13 @@ final class WebSessionStore: @unchecked Sendable {
 
     var all: [WebSession] { lock.withLock { Array(sessions.values) } }
 
-    /// Expires idle sessions (called every minute).
+    /// Expires idle sessions (called every minute). A page with its WebSocket open is in use
+    /// (a wallboard left on a screen all day), however long since its last click.
     func sweep() {
-        for s in all where Date().timeIntervalSince(s.lastSeen) > idle { remove(s, why: "the session expired") }
+        for s in all {
+            if s.socketCount > 0 { s.touch(); continue }
+            if Date().timeIntervalSince(s.lastSeen) > idle { remove(s, why: "the session expired") }
+        }
     }
 
     func updateGauges() {
