@@ -1,3 +1,4 @@
+import COpenSSL
 import CPosix
 import HeapModule
 #if canImport(Glibc)
@@ -233,6 +234,10 @@ public final class EventLoop: @unchecked Sendable {
         let t = Thread { [self] in
             execute { started.signal() }
             run()
+            // Free this thread's OpenSSL state now, before the caller is told: left to the
+            // thread-exit destructor it could run while the process exits (OpenSSL's atexit
+            // cleanup on the main thread) — a one-shot app-operate crashed so in libcrypto.
+            OPENSSL_thread_stop()
             onExit?()
         }
         t.name = name
