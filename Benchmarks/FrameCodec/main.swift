@@ -4,6 +4,7 @@
 //   swift run -c release hotline-bench codec      # frames encoded+decoded per second, in process
 //   swift run -c release hotline-bench link       # request/response over loopback: p50/p99, throughput
 //   swift run -c release hotline-bench sip        # SIP messages parsed (and screened) per second
+//   hotline-bench sip-parse [SECONDS]              # parsing alone, for a profiler (perf record)
 //   bench/records.sh                               # CDRs/s into PostgreSQL (hotline-bench records URL N)
 //   bench/rating.sh [COUNT]                        # rating and re-rating a month of calls into PostgreSQL
 //   swift run -c release hotline-bench flows      # flow node steps per second (the interpreter)
@@ -146,58 +147,10 @@ func benchLink() throws {
     serverLoop.stop()
 }
 
-func benchSIP() {
-    let invite = Array("""
-    INVITE sip:4000@127.0.0.1:5060 SIP/2.0\r
-    Via: SIP/2.0/UDP 127.0.0.1:5061;branch=z9hG4bK-524287-1---abcdef0123456789;rport\r
-    Max-Forwards: 70\r
-    Contact: <sip:caller@127.0.0.1:5061;transport=udp>\r
-    To: <sip:4000@127.0.0.1:5060>\r
-    From: "Caller" <sip:caller@127.0.0.1:5061>;tag=b1b2c3d4\r
-    Call-ID: ZmFjZTEyMzQ1Njc4OTBhYmNkZWY.@127.0.0.1\r
-    CSeq: 1 INVITE\r
-    Allow: INVITE, ACK, CANCEL, BYE, OPTIONS, INFO, UPDATE, REFER, NOTIFY\r
-    Content-Type: application/sdp\r
-    Supported: replaces, timer\r
-    User-Agent: bench\r
-    Content-Length: 148\r
-    \r
-    v=0\r
-    o=- 1 1 IN IP4 127.0.0.1\r
-    s=-\r
-    c=IN IP4 127.0.0.1\r
-    t=0 0\r
-    m=audio 40000 RTP/AVP 0 8 101\r
-    a=rtpmap:0 PCMU/8000\r
-    a=rtpmap:101 telephone-event/8000\r
-    a=sendrecv\r
-    \r
-
-    """.utf8)
-    let parser = SIPParser()
-    let screen = SIPRequestScreen()
-    let count = 300_000
-    var ok = 0
-    var start = now()
-    for _ in 0..<count { if case .success = parser.parse(invite) { ok += 1 } }
-    var secs = Double(now() - start) / 1e9
-    precondition(ok == count)
-    print(String(format: "sip    parse INVITE (%d B)           %10.0f messages/s  (%.2f µs each)", invite.count, Double(count) / secs, secs / Double(count) * 1e6))
-    start = now()
-    for _ in 0..<count { if case .accept = screen.screen(parser.parse(invite)) { ok += 1 } }
-    secs = Double(now() - start) / 1e9
-    print(String(format: "sip    parse + screen INVITE         %10.0f messages/s  (%.2f µs each)", Double(count) / secs, secs / Double(count) * 1e6))
-    let m = try! parser.parse(invite).get()
-    start = now()
-    var bytes = 0
-    for _ in 0..<count { bytes &+= m.makeResponse(180, "Ringing", toTag: "t").serialized().count }
-    secs = Double(now() - start) / 1e9
-    print(String(format: "sip    build + serialise 180         %10.0f messages/s", Double(count) / secs))
-}
-
 let which = CommandLine.arguments.dropFirst().first ?? "all"
 header()
 if which == "all" || which == "sip" { benchSIP() }
+if which == "sip-parse" { benchSIPParseOnly(seconds: CommandLine.arguments.count > 2 ? Double(CommandLine.arguments[2]) ?? 10 : 10) }
 if which == "all" || which == "codec" { benchCodec() }
 if which == "all" || which == "link" { try benchLink() }
 if which == "all" || which == "flows" { try benchFlows() }

@@ -134,7 +134,7 @@ extension ChannelManager {
             invite.add(.callID, "\(SIPEndpoint.randomToken(20))@hotline")
             invite.add(.cseq, "1 INVITE")
         }
-        if let authorization { invite.headers.append(authorization) }
+        if let authorization { invite.add([authorization]) }
         if ch.autoAnswer {
             // Intercom-style answer for agents who answered in App-Operate: RFC 5373 and the two
             // common vendor forms (phones honour them once "auto answer / intercom" is allowed;

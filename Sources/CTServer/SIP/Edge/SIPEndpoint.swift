@@ -296,8 +296,8 @@ public final class SIPEndpoint: SIPTransportDelegate {
 
     /// RFC 3261 §18.2.1 and RFC 3581 §4: note where the request really came from in its top Via.
     func stampVia(_ request: SIPMessage, from: SIPPeer) -> SIPMessage {
-        guard let i = request.headers.firstIndex(where: { $0.name == .via }) else { return request }
-        var elements = splitHeaderList(Substring(request.headers[i].value))
+        guard let i = request.firstIndex(of: .via), let top = request.value(.via) else { return request }
+        var elements = splitHeaderList(Substring(top))
         guard let first = elements.first, var via = try? SIPVia(parsing: first) else { return request }
         let host = from.address.host
         var changed = false
@@ -310,7 +310,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         guard changed else { return request }
         elements[0] = Substring(via.description)
         var m = request
-        m.headers[i].value = elements.joined(separator: ", ")
+        m.replaceValue(at: i, with: elements.joined(separator: ", "))
         return m
     }
 
@@ -406,7 +406,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
         var r = request
         let branch = branch ?? "z9hG4bK" + Self.randomToken(16)
         let local = localAddress(for: peer)
-        r.headers.insert(SIPHeader(name: .via, value: "SIP/2.0/\(peer.transport.rawValue) \(local);branch=\(branch);rport"), at: 0)
+        r.prepend(.via, "SIP/2.0/\(peer.transport.rawValue) \(local);branch=\(branch);rport")
         if r.count(.userAgent) == 0 { r.add(.userAgent, configuration.serverHeader) }
         let key = ClientTransactionKey(branch: branch, method: r.method ?? "")
         let machine = ClientTransaction(request: r, reliable: peer.reliable, timers: configuration.timers)
@@ -418,7 +418,7 @@ public final class SIPEndpoint: SIPTransportDelegate {
     /// Sends a request outside any transaction: the ACK of a 2xx (RFC 3261 §13.2.2.4).
     public func sendStateless(_ request: SIPMessage, to peer: SIPPeer) {
         var r = request
-        r.headers.insert(SIPHeader(name: .via, value: "SIP/2.0/\(peer.transport.rawValue) \(localAddress(for: peer));branch=z9hG4bK\(Self.randomToken(16));rport"), at: 0)
+        r.prepend(.via, "SIP/2.0/\(peer.transport.rawValue) \(localAddress(for: peer));branch=z9hG4bK\(Self.randomToken(16));rport")
         _ = sendRequestBytes(r, to: peer)
     }
 

@@ -191,7 +191,7 @@ public struct SIPNameAddr: Equatable, Sendable {
             // addr-spec: parameters after ';' belong to the header, and '?' or ',' must not appear.
             let semi = rest.utf8.firstIndex(of: 0x3B) ?? rest.endIndex
             let spec = rest[..<semi].trimmingLWS
-            guard !spec.contains("?"), !spec.contains(",") else { throw SIPHeaderError("URI with '?' or ',' must be in <>") }
+            guard !spec.utf8.contains(0x3F), !spec.utf8.contains(0x2C) else { throw SIPHeaderError("URI with '?' or ',' must be in <>") }
             uri = try SIPURI(parsing: spec)
             uriText = String(spec)
             bracketed = false

@@ -4,7 +4,7 @@ extension SIPMessage {
     public func makeResponse(_ code: Int, _ reason: String, toTag: String? = nil, extraHeaders: [SIPHeader] = [],
                              body: [UInt8] = [], contentType: String? = nil) -> SIPMessage {
         var r = SIPMessage(startLine: .response(version: "SIP/2.0", code: code, reason: reason))
-        for h in headers where h.name == .via { r.headers.append(h) }
+        for v in values(.via) { r.add(.via, v) }
         if let f = value(.from) { r.add(.from, f) }
         if let t = value(.to) {
             var to = t
@@ -13,7 +13,7 @@ extension SIPMessage {
         }
         if let c = value(.callID) { r.add(.callID, c) }
         if let c = value(.cseq) { r.add(.cseq, c) }
-        r.headers += extraHeaders
+        r.add(extraHeaders)
         if let contentType { r.add(.contentType, contentType) }
         r.body = body
         return r

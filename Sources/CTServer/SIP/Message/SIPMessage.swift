@@ -1,21 +1,106 @@
 /// A SIP message (RFC 3261 §7): a start line, header fields in order, and a body.
 ///
-/// Header values are kept verbatim (after unfolding); typed views (`SIPHeaderValues.swift`)
-/// parse them on demand, so unknown headers survive untouched and relaying stays exact.
+/// A parsed message keeps the bytes it was parsed from; each header field is then a name and
+/// the span of its (trimmed) value in those bytes, and becomes a String only when it is read
+/// (`value`, `values`, `listValues`). Typed views (`SIPHeaderValues.swift`) parse a value on
+/// demand, so unknown headers survive untouched, relaying stays exact, and a message the
+/// screen drops costs no string at all. Fields set or added in code hold their text.
 public struct SIPMessage: Equatable, Sendable {
     public enum StartLine: Equatable, Sendable {
         case request(method: String, uri: String, version: String)
         case response(version: String, code: Int, reason: String)
     }
 
+    /// A header field, plain data: its name (a known id, or an entry of `names`) and its
+    /// value (a span of `raw`, or an entry of `texts`). Copying fields touches no reference count.
+    struct Field: Sendable {
+        /// > 0: a known name's id; < 0: `names[-name - 1]`.
+        var name: Int32
+        /// ≥ 0: `texts[text]`; −1: the value is `raw[start..<end]`, LWS-trimmed, on one line.
+        var text: Int32
+        var start: Int32
+        var end: Int32
+    }
+
     public var startLine: StartLine
-    public var headers: [SIPHeader]
-    public var body: [UInt8]
+    /// The fields in order.
+    var fields: [Field]
+    /// Names we do not know, and values set in code or unfolded, referred to by `fields`.
+    var names: [SIPHeaderName] = []
+    var texts: [String] = []
+    /// The bytes the message was parsed from (empty for a message built in code).
+    let raw: [UInt8]
+    /// The body: octets `bodySpan` of `raw` until it is set in code.
+    private var bodyText: [UInt8]?
+    var bodySpan: Range<Int32> = 0..<0
+    public var body: [UInt8] {
+        get { bodyText ?? (bodySpan.isEmpty ? [] : Array(raw[Int(bodySpan.lowerBound)..<Int(bodySpan.upperBound)])) }
+        set { bodyText = newValue }
+    }
+    /// The body's length without copying it.
+    public var bodyCount: Int { bodyText?.count ?? bodySpan.count }
 
     public init(startLine: StartLine, headers: [SIPHeader] = [], body: [UInt8] = []) {
         self.startLine = startLine
-        self.headers = headers
-        self.body = body
+        fields = []
+        raw = []
+        bodyText = body
+        add(headers)
+    }
+
+    init(startLine: StartLine, fields: [Field], names: [SIPHeaderName], texts: [String], raw: [UInt8]) {
+        self.startLine = startLine
+        self.fields = fields
+        self.names = names
+        self.texts = texts
+        self.raw = raw
+    }
+
+    /// Every header line as name and text, in order. Reading it makes a String of every value;
+    /// the accessors below make only the ones asked for.
+    public var headers: [SIPHeader] {
+        get { fields.map { SIPHeader(name: name(of: $0), value: text(of: $0)) } }
+        set {
+            fields.removeAll()
+            names.removeAll()
+            texts.removeAll()
+            add(newValue)
+        }
+    }
+
+    @inline(__always) func name(of f: Field) -> SIPHeaderName {
+        f.name > 0 ? SIPHeaderName.table.names[Int(f.name)] : names[Int(-f.name - 1)]
+    }
+
+    @inline(__always) func text(of f: Field) -> String {
+        if f.text >= 0 { return texts[Int(f.text)] }
+        return raw.withUnsafeBufferPointer { String(decoding: UnsafeBufferPointer(rebasing: $0[Int(f.start)..<Int(f.end)]), as: UTF8.self) }
+    }
+
+    @inline(__always) func matches(_ f: Field, _ n: SIPHeaderName) -> Bool {
+        n.id != 0 ? Int(f.name) == n.id : f.name < 0 && names[Int(-f.name - 1)].key == n.key
+    }
+
+    /// Whether two fields hold the same octets (no String made for spans).
+    func sameValue(_ a: Field, _ b: Field) -> Bool {
+        if a.text < 0, b.text < 0 {
+            return a.end - a.start == b.end - b.start && raw[Int(a.start)..<Int(a.end)].elementsEqual(raw[Int(b.start)..<Int(b.end)])
+        }
+        return text(of: a) == text(of: b)
+    }
+
+    private mutating func field(_ n: SIPHeaderName, _ value: String) -> Field {
+        var ref = Int32(n.id)
+        if n.id == 0 {
+            names.append(n)
+            ref = -Int32(names.count)
+        }
+        texts.append(value)
+        return Field(name: ref, text: Int32(texts.count - 1), start: 0, end: 0)
+    }
+
+    public static func == (a: SIPMessage, b: SIPMessage) -> Bool {
+        a.startLine == b.startLine && a.body == b.body && a.headers == b.headers
     }
 
     public var isRequest: Bool { if case .request = startLine { return true } else { return false } }
@@ -30,46 +115,74 @@ public struct SIPMessage: Equatable, Sendable {
     }
 
     /// The values of every header line with this name, in order.
-    public func values(_ name: SIPHeaderName) -> [String] { headers.filter { $0.name == name }.map(\.value) }
+    public func values(_ name: SIPHeaderName) -> [String] { fields.compactMap { matches($0, name) ? text(of: $0) : nil } }
 
     /// The first value of this header, if any.
-    public func value(_ name: SIPHeaderName) -> String? { headers.first { $0.name == name }?.value }
+    public func value(_ name: SIPHeaderName) -> String? {
+        for f in fields where matches(f, name) { return text(of: f) }
+        return nil
+    }
 
     /// Every comma-separated element of every line of this header (Via, Contact, Route …).
     public func listValues(_ name: SIPHeaderName) -> [Substring] {
-        headers.filter { $0.name == name }.flatMap { splitHeaderList(Substring($0.value)) }
+        var out: [Substring] = []
+        for f in fields where matches(f, name) { out += splitHeaderList(Substring(text(of: f))) }
+        return out
     }
 
-    public func count(_ name: SIPHeaderName) -> Int { headers.reduce(0) { $0 + ($1.name == name ? 1 : 0) } }
+    public func count(_ name: SIPHeaderName) -> Int { fields.reduce(0) { $0 + (matches($1, name) ? 1 : 0) } }
 
     public mutating func set(_ name: SIPHeaderName, _ value: String) {
-        headers.removeAll { $0.name == name }
-        headers.append(SIPHeader(name: name, value: value))
+        remove(name)
+        add(name, value)
     }
 
-    public mutating func add(_ name: SIPHeaderName, _ value: String) { headers.append(SIPHeader(name: name, value: value)) }
+    public mutating func add(_ name: SIPHeaderName, _ value: String) { fields.append(field(name, value)) }
 
-    public mutating func remove(_ name: SIPHeaderName) { headers.removeAll { $0.name == name } }
+    /// Appends these header lines, in order.
+    public mutating func add(_ headers: [SIPHeader]) {
+        for h in headers { add(h.name, h.value) }
+    }
+
+    /// Puts a header line first among the fields (a new top Via).
+    public mutating func prepend(_ name: SIPHeaderName, _ value: String) { fields.insert(field(name, value), at: 0) }
+
+    /// Replaces the value of the `index`-th field (an index into `headers`).
+    public mutating func replaceValue(at index: Int, with value: String) {
+        texts.append(value)
+        fields[index].text = Int32(texts.count - 1)
+    }
+
+    /// The index (into `headers`) of the first line with this name.
+    public func firstIndex(of name: SIPHeaderName) -> Int? { fields.firstIndex { matches($0, name) } }
+
+    public mutating func remove(_ name: SIPHeaderName) {
+        let before = fields.count
+        let kept = fields.filter { !matches($0, name) }
+        fields = kept
+        if fields.count != before, fields.count * 2 < texts.count { headers = headers }   // drop orphaned texts
+    }
 
     /// Wire form: start line, headers in order (full names), Content-Length set to the body.
     public func serialized() -> [UInt8] {
         var out: [UInt8] = []
-        out.reserveCapacity(512 + body.count)
+        out.reserveCapacity(512 + bodyCount)
         switch startLine {
-        case .request(let m, let u, let v): out += Array("\(m) \(u) \(v)\r\n".utf8)
+        case .request(let m, let u, let v):
+            out += m.utf8; out.append(0x20); out += u.utf8; out.append(0x20); out += v.utf8; out += [0x0D, 0x0A]
         case .response(let v, let c, let r):
             // A reason phrase may quote parser diagnostics: never let control octets through.
             let safe = String(String.UnicodeScalarView(r.unicodeScalars.map { $0.value < 0x20 || $0.value == 0x7F ? "?" : $0 }))
             out += Array("\(v) \(c) \(safe)\r\n".utf8)
         }
-        for h in headers where h.name != .contentLength {
-            out += Array(h.name.canonical.utf8)
+        for f in fields where !matches(f, .contentLength) {
+            out += name(of: f).canonical.utf8
             out += [0x3A, 0x20]
-            out += Array(h.value.utf8)
+            if f.text >= 0 { out += texts[Int(f.text)].utf8 } else { out += raw[Int(f.start)..<Int(f.end)] }
             out += [0x0D, 0x0A]
         }
-        out += Array("Content-Length: \(body.count)\r\n\r\n".utf8)
-        out += body
+        out += Array("Content-Length: \(bodyCount)\r\n\r\n".utf8)
+        if let bodyText { out += bodyText } else { out += raw[Int(bodySpan.lowerBound)..<Int(bodySpan.upperBound)] }
         return out
     }
 }
@@ -81,106 +194,5 @@ public struct SIPHeader: Equatable, Sendable {
     public init(name: SIPHeaderName, value: String) {
         self.name = name
         self.value = value
-    }
-}
-
-/// A header field name, case-insensitive, with compact forms expanded (RFC 3261 §7.3.3).
-public struct SIPHeaderName: Hashable, Sendable, CustomStringConvertible {
-    /// Lower-case full name: the identity.
-    public let key: String
-    /// Spelling used when we serialise.
-    public let canonical: String
-    /// A small number for the names the stack knows (fast equality); 0 for others.
-    let id: Int
-
-    public init(_ canonical: String) {
-        self.canonical = canonical
-        key = canonical.lowercased()
-        id = SIPHeaderName.knownIDs[key] ?? 0
-    }
-
-    private init(key: String, canonical: String) {
-        self.key = key
-        self.canonical = canonical
-        id = 0
-    }
-
-    public static func == (a: SIPHeaderName, b: SIPHeaderName) -> Bool {
-        if a.id != 0 || b.id != 0 { return a.id == b.id }
-        return a.key == b.key
-    }
-    public func hash(into h: inout Hasher) { h.combine(key) }
-
-    static let knownIDs: [String: Int] = {
-        let names = ["via", "from", "to", "call-id", "cseq", "contact", "max-forwards", "content-length", "content-type",
-                     "content-encoding", "route", "record-route", "require", "proxy-require", "supported", "unsupported", "allow",
-                     "accept", "expires", "authorization", "proxy-authorization", "www-authenticate", "proxy-authenticate", "server",
-                     "user-agent", "retry-after", "subject", "event", "refer-to", "referred-by", "session-expires", "allow-events",
-                     "warning", "date", "subscription-state", "min-expires"]
-        var d: [String: Int] = [:]
-        for (i, n) in names.enumerated() { d[n] = i + 1 }
-        return d
-    }()
-    public var description: String { canonical }
-
-    public static let via = SIPHeaderName("Via")
-    public static let from = SIPHeaderName("From")
-    public static let to = SIPHeaderName("To")
-    public static let callID = SIPHeaderName("Call-ID")
-    public static let cseq = SIPHeaderName("CSeq")
-    public static let contact = SIPHeaderName("Contact")
-    public static let maxForwards = SIPHeaderName("Max-Forwards")
-    public static let contentLength = SIPHeaderName("Content-Length")
-    public static let contentType = SIPHeaderName("Content-Type")
-    public static let contentEncoding = SIPHeaderName("Content-Encoding")
-    public static let route = SIPHeaderName("Route")
-    public static let recordRoute = SIPHeaderName("Record-Route")
-    public static let require = SIPHeaderName("Require")
-    public static let proxyRequire = SIPHeaderName("Proxy-Require")
-    public static let supported = SIPHeaderName("Supported")
-    public static let unsupported = SIPHeaderName("Unsupported")
-    public static let allow = SIPHeaderName("Allow")
-    public static let accept = SIPHeaderName("Accept")
-    public static let expires = SIPHeaderName("Expires")
-    public static let authorization = SIPHeaderName("Authorization")
-    public static let proxyAuthorization = SIPHeaderName("Proxy-Authorization")
-    public static let wwwAuthenticate = SIPHeaderName("WWW-Authenticate")
-    public static let proxyAuthenticate = SIPHeaderName("Proxy-Authenticate")
-    public static let server = SIPHeaderName("Server")
-    public static let userAgent = SIPHeaderName("User-Agent")
-    public static let retryAfter = SIPHeaderName("Retry-After")
-    public static let subject = SIPHeaderName("Subject")
-    public static let event = SIPHeaderName("Event")
-    public static let referTo = SIPHeaderName("Refer-To")
-    public static let referredBy = SIPHeaderName("Referred-By")
-    public static let sessionExpires = SIPHeaderName("Session-Expires")
-    public static let allowEvents = SIPHeaderName("Allow-Events")
-    public static let warning = SIPHeaderName("Warning")
-    public static let date = SIPHeaderName("Date")
-    public static let subscriptionState = SIPHeaderName("Subscription-State")
-
-    static let compact: [String: SIPHeaderName] = [
-        "v": .via, "f": .from, "t": .to, "i": .callID, "m": .contact, "l": .contentLength, "c": .contentType,
-        "e": .contentEncoding, "k": .supported, "s": .subject, "o": .event, "r": .referTo, "b": .referredBy,
-        "x": .sessionExpires, "u": .allowEvents,
-    ]
-
-    static let known: [String: SIPHeaderName] = {
-        var d: [String: SIPHeaderName] = [:]
-        for n in [via, from, to, callID, cseq, contact, maxForwards, contentLength, contentType, contentEncoding, route, recordRoute,
-                  require, proxyRequire, supported, unsupported, allow, accept, expires, authorization, proxyAuthorization,
-                  wwwAuthenticate, proxyAuthenticate, server, userAgent, retryAfter, subject, event, referTo, referredBy,
-                  sessionExpires, allowEvents, warning, date, subscriptionState] {
-            d[n.key] = n
-        }
-        return d
-    }()
-
-    /// The name as it appeared on the wire: compact forms expanded, known names canonicalised.
-    public init(parsing raw: Substring) {
-        let lower = raw.lowercased()
-        if let c = SIPHeaderName.compact[lower] { self = c }
-        else if let k = SIPHeaderName.known[lower] { self = k }
-        else { self.init(key: lower, canonical: String(raw)) }
     }
 }

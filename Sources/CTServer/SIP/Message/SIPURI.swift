@@ -34,7 +34,11 @@ public struct SIPURI: Equatable, Sendable, CustomStringConvertible {
     /// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." ) followed by ":".
     static func hasScheme<S: StringProtocol>(_ s: S) -> Bool {
         guard let colon = s.utf8.firstIndex(of: 0x3A), colon != s.startIndex else { return false }
-        let scheme = s[s.startIndex..<colon].utf8
+        return isScheme(s[s.startIndex..<colon].utf8)
+    }
+
+    /// scheme = ALPHA *( ALPHA / DIGIT / "+" / "-" / "." )   (RFC 3986 §3.1)
+    static func isScheme<C: Collection>(_ scheme: C) -> Bool where C.Element == UInt8 {
         guard let f = scheme.first, (f | 0x20) >= 0x61 && (f | 0x20) <= 0x7A else { return false }
         return scheme.allSatisfy { c in
             let l = c | 0x20
@@ -120,7 +124,7 @@ public struct SIPURI: Equatable, Sendable, CustomStringConvertible {
 
     /// Decodes %HH escapes; a '%' not followed by two hex digits is an error.
     static func unescape(_ s: Substring) throws -> String {
-        guard s.contains("%") else { return String(s) }
+        guard s.utf8.contains(0x25) else { return String(s) }   // a code-unit scan: Foundation's contains(String) is a CFString search
         var out: [UInt8] = []
         var it = Array(s.utf8)[...]
         while let c = it.popFirst() {

@@ -1,3 +1,7 @@
+#if canImport(Glibc)
+import Glibc
+#endif
+
 /// Why a message could not be accepted, and the answer it deserves (RFC 3261 §8.2, §21).
 public struct SIPParseError: Error, Equatable, Sendable, CustomStringConvertible {
     /// The status to answer a request with (400, 505, 513 …). Responses are never answered.
@@ -81,84 +85,163 @@ public struct SIPParser: Sendable {
     // MARK: parsing
 
     public func parse(_ bytes: [UInt8], framing: Framing = .datagram) -> Result<SIPMessage, SIPParseError> {
-        parse(bytes[...], framing: framing)
+        parse(raw: bytes, from: 0, to: bytes.count, framing: framing)
     }
 
     public func parse(_ input: ArraySlice<UInt8>, framing: Framing) -> Result<SIPMessage, SIPParseError> {
-        var bytes = input
+        parse(raw: Array(input), from: 0, to: input.count, framing: framing)
+    }
+
+    /// One pass over the octets: lines are found with memchr, header names are looked up
+    /// without making a String, and each value is kept as a span of `raw` (a String is made
+    /// only when a value is read). Only the Request-URI, a status line's reason, unknown
+    /// header names, folded values and the body are copied.
+    func parse(raw: [UInt8], from: Int, to: Int, framing: Framing) -> Result<SIPMessage, SIPParseError> {
+        raw.withUnsafeBufferPointer { all in parse(raw: raw, all, from: from, to: to, framing: framing) }
+    }
+
+    private func parse(raw: [UInt8], _ b: UnsafeBufferPointer<UInt8>, from: Int, to: Int, framing: Framing) -> Result<SIPMessage, SIPParseError> {
+        var lo = from
         // Leading CRLFs before a message are tolerated (RFC 3261 §7.5).
-        while let f = bytes.first, f == SIPSymbols.cr || f == SIPSymbols.lf { bytes = bytes.dropFirst() }
-        guard !bytes.isEmpty else { return .failure(SIPParseError(status: 400, reason: "Empty Message", partial: nil, isResponse: false)) }
-        guard bytes.count <= maximumMessageSize else {
+        while lo < to, b[lo] == SIPSymbols.cr || b[lo] == SIPSymbols.lf { lo += 1 }
+        guard lo < to else { return .failure(SIPParseError(status: 400, reason: "Empty Message", partial: nil, isResponse: false)) }
+        guard to - lo <= maximumMessageSize else {
             return .failure(SIPParseError(status: 513, reason: "Message Too Large", partial: nil, isResponse: false))
         }
-        // A datagram without the empty line ends its headers at its end.
-        let end = Self.findHeaderEnd(bytes) ?? (headersEnd: bytes.endIndex, bodyStart: bytes.endIndex)
-        let lines = Self.splitLines(bytes[bytes.startIndex..<end.headersEnd])
-        guard let first = lines.first else {
-            return .failure(SIPParseError(status: 400, reason: "Empty Message", partial: nil, isResponse: false))
+        let base = b.baseAddress!
+
+        /// The next line from `pos`: its content (CR before LF dropped) and where the next begins.
+        @inline(__always) func line(at pos: Int) -> (start: Int, end: Int, next: Int) {
+            if let p = memchr(base + pos, Int32(SIPSymbols.lf), to - pos) {
+                let lf = base.distance(to: p.assumingMemoryBound(to: UInt8.self))
+                var e = lf
+                if e > pos, b[e - 1] == SIPSymbols.cr { e -= 1 }
+                return (pos, e, lf + 1)
+            }
+            var e = to
+            if e > pos, b[e - 1] == SIPSymbols.cr { e -= 1 }
+            return (pos, e, to)
         }
-        let startText = String(decoding: first, as: UTF8.self)
-        let looksLikeResponse = startText.hasPrefix("SIP/") || startText.uppercased().hasPrefix("SIP/")
+
+        let first = line(at: lo)
+        let looksLikeResponse = Self.hasVersionPrefix(b, first.start, first.end)
 
         // Headers first: even a bad start line deserves an answer built from them.
-        var headers: [SIPHeader] = []
+        var fields: [SIPMessage.Field] = []
+        fields.reserveCapacity(16)
+        var unknownNames: [SIPHeaderName] = []
+        var texts: [String] = []
+        let table = SIPHeaderName.table
         var headerError: String?
-        var current: (name: SIPHeaderName, value: [UInt8])?
-        for line in lines.dropFirst() {
-            if let c = line.first, SIPSymbols.isWSP(c) {
-                // Folded continuation (RFC 3261 §7.3.1): joins the previous line with one SP.
-                if current != nil {
-                    current!.value += [0x20] + Array(String(decoding: line, as: UTF8.self).trimmingLWS.utf8)
+        var bodyStart = to
+        var pos = first.next
+        // The field being read: its name, its trimmed value's span, its value as received
+        // (for folding), and the octets gathered when it is folded over several lines.
+        var name: Int32?
+        var valueStart = 0, valueEnd = 0, rawStart = 0, rawEnd = 0
+        var folded: [UInt8]?
+        while true {
+            let atEnd = pos >= to
+            var l = (start: to, end: to, next: to)
+            if !atEnd { l = line(at: pos); pos = l.next }
+            let continuation = !atEnd && l.start < l.end && SIPSymbols.isWSP(b[l.start])
+            if !continuation, let n = name {
+                // The previous field is complete.
+                if var f = folded {
+                    // Trim what the fold gathered (RFC 3261 §7.3.1: the lines join with one SP).
+                    while let c = f.last, SIPSymbols.isWSP(c) { f.removeLast() }
+                    var s = 0
+                    while s < f.count, SIPSymbols.isWSP(f[s]) { s += 1 }
+                    texts.append(String(decoding: f[s...], as: UTF8.self))
+                    fields.append(SIPMessage.Field(name: n, text: Int32(texts.count - 1), start: 0, end: 0))
+                    folded = nil
                 } else {
-                    headerError = headerError ?? "continuation line before any header"
+                    fields.append(SIPMessage.Field(name: n, text: -1, start: Int32(truncatingIfNeeded: valueStart), end: Int32(truncatingIfNeeded: valueEnd)))
                 }
+                name = nil
+            }
+            if atEnd { break }
+            if l.start == l.end {
+                // The empty line: the body follows.
+                bodyStart = l.next
+                break
+            }
+            if continuation {
+                // Folded continuation (RFC 3261 §7.3.1): joins the previous line with one SP.
+                guard name != nil else {
+                    headerError = headerError ?? "continuation line before any header"
+                    continue
+                }
+                if folded == nil { folded = Array(b[rawStart..<rawEnd]) }
+                let (s, e) = Self.trimmed(b, l.start, l.end)
+                folded!.append(0x20)
+                folded! += b[s..<e]
                 continue
             }
-            if let c = current { headers.append(SIPHeader(name: c.name, value: String(decoding: c.value, as: UTF8.self).trimmingLWS.description)) }
-            current = nil
-            guard let colon = line.firstIndex(of: 0x3A) else {
+            // Names are short: a plain scan finds the colon sooner than a call to memchr.
+            var colonAt = l.start
+            while colonAt < l.end, b[colonAt] != 0x3A { colonAt += 1 }
+            guard colonAt < l.end else {
                 headerError = headerError ?? "header line without a colon"
                 continue
             }
-            let rawName = String(decoding: line[line.startIndex..<colon], as: UTF8.self).trimmingLWS
-            guard SIPSymbols.isToken(rawName) else {
-                headerError = headerError ?? "bad header name"
-                continue
+            let colon = colonAt
+            let (ns, ne) = Self.trimmed(b, l.start, colon)
+            let octets = UnsafeBufferPointer(rebasing: b[ns..<ne])
+            // A known name is a token by construction; only others are checked octet by octet.
+            let id = table.find(octets)
+            if id != 0 {
+                name = Int32(id)
+            } else {
+                var token = ns < ne
+                var i = ns
+                while token, i < ne { token = SIPSymbols.isToken(b[i]); i += 1 }
+                guard token else {
+                    headerError = headerError ?? "bad header name"
+                    continue
+                }
+                unknownNames.append(table.name(0, orText: octets))
+                name = -Int32(unknownNames.count)
             }
-            current = (SIPHeaderName(parsing: rawName), Array(line[line.index(after: colon)...]))
+            (valueStart, valueEnd) = Self.trimmed(b, colon + 1, l.end)
+            (rawStart, rawEnd) = (colon + 1, l.end)
         }
-        if let c = current { headers.append(SIPHeader(name: c.name, value: String(decoding: c.value, as: UTF8.self).trimmingLWS.description)) }
 
         let startLine: SIPMessage.StartLine
         var startError: (Int, String)?
-        switch Self.parseStartLine(first) {
+        switch Self.parseStartLine(b, first.start, first.end, looksLikeResponse: looksLikeResponse) {
         case .success(let s): startLine = s
         case .failure(let e):
             startError = (e.status, e.reason)
+            let startText = String(decoding: b[first.start..<first.end], as: UTF8.self)
             let method = startText.split(separator: " ", omittingEmptySubsequences: true).first.map(String.init) ?? "UNKNOWN"
             startLine = looksLikeResponse ? .response(version: "SIP/2.0", code: 0, reason: "") : .request(method: method, uri: "", version: "SIP/2.0")
         }
 
+        var message = SIPMessage(startLine: startLine, fields: fields, names: unknownNames, texts: texts, raw: raw)
+
         // Body by Content-Length (RFC 3261 §18.3, §20.14).
-        var body: [UInt8] = []
         var bodyError: String?
-        let available = bytes[end.bodyStart...]
-        let lengths = headers.filter { $0.name == .contentLength }.map(\.value)
-        if Set(lengths).count > 1 {
+        let available = to - bodyStart
+        var length: SIPMessage.Field?
+        var conflicting = false
+        let contentLength = Int32(SIPHeaderName.contentLength.id)
+        for f in fields where f.name == contentLength {
+            if let l = length { if !message.sameValue(l, f) { conflicting = true } } else { length = f }
+        }
+        if conflicting {
             bodyError = "Conflicting Content-Length"
-        } else if let l = lengths.first {
-            if let n = Int(l), SIPSymbols.isDigits(l) {
-                if n > available.count { bodyError = "Content-Length \(n) exceeds the \(available.count) octets received" }
-                else { body = Array(available.prefix(n)) } // extra octets in a datagram are discarded (RFC 4475 3.1.1.8)
+        } else if let l = length {
+            if let n = Self.decimal(message, l) {
+                if n > available { bodyError = "Content-Length \(n) exceeds the \(available) octets received" }
+                else { message.bodySpan = Int32(bodyStart)..<Int32(bodyStart + n) } // extra octets in a datagram are discarded (RFC 4475 3.1.1.8)
             } else {
                 bodyError = "Bad Content-Length"
             }
-        } else {
-            body = framing == .datagram ? Array(available) : []
+        } else if framing == .datagram, available > 0 {
+            message.bodySpan = Int32(bodyStart)..<Int32(to)
         }
 
-        let message = SIPMessage(startLine: startLine, headers: headers, body: body)
         if let (status, reason) = startError {
             return .failure(SIPParseError(status: status, reason: reason, partial: looksLikeResponse ? nil : message, isResponse: looksLikeResponse))
         }
@@ -166,6 +249,103 @@ public struct SIPParser: Sendable {
             return .failure(SIPParseError(status: 400, reason: e, partial: message, isResponse: !message.isRequest))
         }
         return .success(message)
+    }
+
+    /// A Content-Length value: digits only, within Int.
+    static func decimal(_ m: SIPMessage, _ v: SIPMessage.Field) -> Int? {
+        if v.text < 0, v.start < v.end, v.end - v.start <= 18 {
+            var n = 0
+            for c in m.raw[Int(v.start)..<Int(v.end)] {
+                guard c >= 0x30 && c <= 0x39 else { return nil }
+                n = n * 10 + Int(c - 0x30)
+            }
+            return n
+        }
+        let s = m.text(of: v)
+        guard SIPSymbols.isDigits(s) else { return nil }
+        return Int(s)
+    }
+
+    @inline(__always) static func trimmed(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> (Int, Int) {
+        var s = start, e = end
+        while s < e, SIPSymbols.isWSP(b[s]) { s += 1 }
+        while e > s, SIPSymbols.isWSP(b[e - 1]) { e -= 1 }
+        return (s, e)
+    }
+
+    @inline(__always) static func index(of c: UInt8, _ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Int? {
+        guard start < end, let p = memchr(b.baseAddress! + start, Int32(c), end - start) else { return nil }
+        return b.baseAddress!.distance(to: p.assumingMemoryBound(to: UInt8.self))
+    }
+
+    /// Starts with "SIP/", in any case.
+    @inline(__always) static func hasVersionPrefix(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        end - start >= 4 && b[start] | 0x20 == 0x73 && b[start + 1] | 0x20 == 0x69 && b[start + 2] | 0x20 == 0x70 && b[start + 3] == 0x2F
+    }
+
+    /// "SIP" "/" 1*DIGIT "." 1*DIGIT
+    static func isVersion(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        guard hasVersionPrefix(b, start, end) else { return false }
+        var i = start + 4, digits = 0, dots = 0, run = 0
+        while i < end {
+            let c = b[i]
+            if c == 0x2E { guard run > 0 else { return false }; dots += 1; run = 0 }
+            else if c >= 0x30 && c <= 0x39 { run += 1; digits += 1 }
+            else { return false }
+            i += 1
+        }
+        return dots == 1 && run > 0
+    }
+
+    /// Request-Line = Method SP Request-URI SP SIP-Version; Status-Line = SIP-Version SP
+    /// Status-Code SP Reason-Phrase. Single spaces only (RFC 4475 3.1.2.9, 3.1.2.10).
+    static func parseStartLine(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int, looksLikeResponse: Bool) -> Result<SIPMessage.StartLine, SIPParseError> {
+        func bad(_ r: String) -> Result<SIPMessage.StartLine, SIPParseError> {
+            .failure(SIPParseError(status: 400, reason: r, partial: nil, isResponse: false))
+        }
+        func text(_ s: Int, _ e: Int) -> String { String(decoding: UnsafeBufferPointer(rebasing: b[s..<e]), as: UTF8.self) }
+        let sp1 = index(of: 0x20, b, start, end)
+        if looksLikeResponse {
+            guard let sp1 else { return bad("Bad Status-Line") }
+            let sp2 = index(of: 0x20, b, sp1 + 1, end) ?? end
+            guard sp2 - sp1 - 1 == 3 else { return bad("Bad Status-Code") }
+            var c = 0
+            for i in sp1 + 1..<sp2 {
+                guard b[i] >= 0x30 && b[i] <= 0x39 else { return bad("Bad Status-Code") }
+                c = c * 10 + Int(b[i] - 0x30)
+            }
+            guard (100...699).contains(c) else { return bad("Bad Status-Code") }
+            guard isVersion(b, start, sp1) else { return bad("Bad SIP-Version") }
+            let version = isExactly20(b, start, sp1) && b[start] == 0x53 && b[start + 1] == 0x49 && b[start + 2] == 0x50 ? "SIP/2.0" : text(start, sp1)
+            return .success(.response(version: version, code: c, reason: sp2 < end ? text(sp2 + 1, end) : ""))
+        }
+        guard let sp1, let sp2 = index(of: 0x20, b, sp1 + 1, end), index(of: 0x20, b, sp2 + 1, end) == nil else { return bad("Bad Request-Line") }
+        var token = sp1 > start
+        for i in start..<sp1 where !SIPSymbols.isToken(b[i]) { token = false }
+        guard token else { return bad("Bad Method") }
+        guard isVersion(b, sp2 + 1, end) else { return bad("Bad SIP-Version") }
+        guard isExactly20(b, sp2 + 1, end) else {
+            return .failure(SIPParseError(status: 505, reason: "Version Not Supported", partial: nil, isResponse: false))
+        }
+        guard let colon = index(of: 0x3A, b, sp1 + 1, sp2), colon > sp1 + 1,
+              SIPURI.isScheme(UnsafeBufferPointer(rebasing: b[(sp1 + 1)..<colon])) else { return bad("Bad Request-URI") }
+        return .success(.request(method: Self.method(b, start, sp1), uri: text(sp1 + 1, sp2), version: "SIP/2.0"))
+    }
+
+    /// "SIP/2.0" in any case.
+    @inline(__always) static func isExactly20(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> Bool {
+        end - start == 7 && hasVersionPrefix(b, start, end) && b[start + 4] == 0x32 && b[start + 5] == 0x2E && b[start + 6] == 0x30
+    }
+
+    static let commonMethods = ["INVITE", "ACK", "BYE", "CANCEL", "OPTIONS", "REGISTER", "INFO", "UPDATE", "PRACK",
+                                "REFER", "NOTIFY", "SUBSCRIBE", "MESSAGE", "PUBLISH"].map { (Array($0.utf8), $0) }
+
+    /// The method, shared with a literal when it is a common one (methods are case-sensitive).
+    static func method(_ b: UnsafeBufferPointer<UInt8>, _ start: Int, _ end: Int) -> String {
+        for (octets, name) in commonMethods where octets.count == end - start {
+            if octets.withUnsafeBufferPointer({ memcmp($0.baseAddress!, b.baseAddress! + start, end - start) == 0 }) { return name }
+        }
+        return String(decoding: UnsafeBufferPointer(rebasing: b[start..<end]), as: UTF8.self)
     }
 
     // MARK: helpers

@@ -1,16 +1,11 @@
 /// Character classes of the SIP grammar (RFC 3261 §25.1).
 enum SIPSymbols {
     /// token = 1*(alphanum / "-" / "." / "!" / "%" / "*" / "_" / "+" / "`" / "'" / "~")
-    static let tokenTable: [Bool] = {
-        var t = [Bool](repeating: false, count: 256)
-        for c in UInt8(ascii: "a")...UInt8(ascii: "z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "A")...UInt8(ascii: "Z") { t[Int(c)] = true }
-        for c in UInt8(ascii: "0")...UInt8(ascii: "9") { t[Int(c)] = true }
-        for c in "-.!%*_+`'~".utf8 { t[Int(c)] = true }
-        return t
-    }()
-
-    @inline(__always) static func isToken(_ c: UInt8) -> Bool { tokenTable[Int(c)] }
+    /// The same set as two 64-bit masks (octets 0–63, 64–127): no table, no lazy global.
+    @inline(__always) static func isToken(_ c: UInt8) -> Bool {
+        c < 64 ? (0x03FF_6CA2_0000_0000 as UInt64) >> UInt64(c) & 1 == 1
+            : c < 128 && (0x47FF_FFFF_87FF_FFFE as UInt64) >> UInt64(c - 64) & 1 == 1
+    }
 
     static func isToken<S: StringProtocol>(_ s: S) -> Bool {
         !s.isEmpty && s.utf8.allSatisfy { isToken($0) }
