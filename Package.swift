@@ -41,6 +41,11 @@ let package = Package(
                        providers: [.apt(["libspandsp-dev"])]),
         .systemLibrary(name: "CSpeexDSP", path: "Sources/CSpeexDSP", pkgConfig: "speexdsp",
                        providers: [.apt(["libspeexdsp-dev"])]),
+        .systemLibrary(name: "CLibURing", path: "Sources/CLibURing", pkgConfig: "liburing",
+                       providers: [.apt(["liburing-dev"])]),
+        // The channel loop's batched datagram I/O over io_uring (a tick's receives in one
+        // submission, its sends in another).
+        .target(name: "CRTPRing", dependencies: ["CLibURing"], path: "Sources/CRTPRing"),
 
         .target(
             name: "Protocol",
@@ -57,7 +62,7 @@ let package = Package(
         ),
 
         .target(name: "CTServerKit",
-                dependencies: ["Protocol", "CPosix", "CSpanDSP", "CSpeexDSP",
+                dependencies: ["Protocol", "CPosix", "CSpanDSP", "CSpeexDSP", "CRTPRing",
                                .product(name: "Logging", package: "swift-log"),
                                .product(name: "Yams", package: "Yams")],
                 path: "Sources/CTServer", exclude: ["Main"]),
@@ -101,7 +106,7 @@ let package = Package(
                           path: "Sources/AppOperate/Main"),
 
         .executableTarget(name: "HotlineBench",
-                          dependencies: ["Protocol", "CPosix", "CTServerKit", "FlowServerKit", "TestSupport"],
+                          dependencies: ["Protocol", "CPosix", "CRTPRing", "CTServerKit", "FlowServerKit", "TestSupport"],
                           path: "Benchmarks/FrameCodec"),
 
         .target(name: "TestSupport", dependencies: ["Protocol", "CPosix"], path: "Tests/TestSupport"),

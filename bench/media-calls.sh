@@ -7,6 +7,11 @@
 #
 #   bench/media-calls.sh [N...]          default: 100 250 500 1000 1500
 #   HOLD=20 bench/media-calls.sh 500     (seconds at full load; default 20)
+#   BATCHED_IO=syscalls bench/media-calls.sh 1000   (media.batched_io: uring, the default, or syscalls)
+#
+# Also printed: the RTP system calls per 20-ms tick over the plateau (io_uring_enter, or one
+# recvmsg/sendmsg per packet) and the CT-Server's resident memory per channel (RSS at the
+# plateau less RSS before the first call, over N).
 #
 # Bounded: each step places exactly N calls that end by themselves. Only 127.0.0.1.
 set -euo pipefail
@@ -29,6 +34,8 @@ sip:
   rtp_port_min: 40000
   rtp_port_max: 49999
   max_transactions: 200000
+media:
+  batched_io: ${BATCHED_IO:-uring}
 flow_link:
   listen: 127.0.0.1:25981
   secret: bench-secret-123
@@ -36,11 +43,14 @@ YAML
 "$BIN/ct-server" --config "$DIR/ct.yaml" >"$DIR/ct.log" 2>&1 &
 CT=$!
 sleep 0.5
+rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CT/status"; }
+RSS0=$(rss_kib)
 ticks() { awk '{print $14 + $15}' "/proc/$CT/stat"; }
 HZ=$(getconf CLK_TCK)
 field() { grep -o "$1=[0-9]*" <<<"$2" | cut -d= -f2; }
 echo "media-calls  cores=$(nproc)  $(sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*')  PCMU 20 ms both ways, echo through the jitter buffer; hold=${HOLD}s"
-printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost sipp_fail
+grep -o "channel loop: RTP I/O.*" "$DIR/ct.log" | head -n 1 || true
+printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s %9s %9s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost sipp_fail sys/tick rss_kib/ch
 for N in "${STEPS[@]}"; do
   RATE=$(( N / 5 > 20 ? N / 5 : 20 ))
   RAMP=$(( (N + RATE - 1) / RATE ))
@@ -52,8 +62,10 @@ for N in "${STEPS[@]}"; do
   # Measure the plateau: after the ramp, for HOLD seconds.
   sleep $((RAMP + 2))
   T0=$(ticks); S0=$(date +%s.%N)
+  LINE0=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep "$HOLD"
   T1=$(ticks); S1=$(date +%s.%N)
+  RSS1=$(rss_kib)
   sleep 5.5   # the next report covers the end of the plateau; calls are still up
   LINE=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   wait $SP || true
@@ -61,9 +73,11 @@ for N in "${STEPS[@]}"; do
   col() { echo "$HEAD" | tr ';' '\n' | grep -n -x "$1" | cut -d: -f1; }
   FAIL=$(echo "$LAST" | cut -d';' -f"$(col 'FailedCall(C)')")
   CPU=$(echo "100 * ($T1 - $T0) / $HZ / ($S1 - $S0)" | bc -l)
-  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s\n' "$N" "$(field channels "$LINE")" "$CPU" \
+  SYS=$(echo "($(field rtp_syscalls "$LINE") - $(field rtp_syscalls "$LINE0")) / ($(field ticks "$LINE") - $(field ticks "$LINE0"))" | bc -l)
+  RSSCH=$(echo "($RSS1 - $RSS0) / $N" | bc -l)
+  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s %9.1f %9.1f\n' "$N" "$(field channels "$LINE")" "$CPU" \
     "$(field late_p50_us "$LINE")" "$(field late_p99_us "$LINE")" "$(field late_max_us "$LINE")" "$(field work_p99_us "$LINE")" \
-    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL"
+    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$SYS" "$RSSCH"
   rm -f "$DIR/stat.csv"
   # Let the calls end and the loop's one-minute window move on.
   while [ "$(grep -o 'channels=[0-9]*' "$DIR/ct.log" | tail -n 1)" != "channels=0" ]; do sleep 1; done

@@ -5,7 +5,7 @@ HOTLINE_ROOT="$(cd "$(dirname "${BASH_SOURCE[0]}")/../.." && pwd)"
 RUN_DIR="${HOTLINE_RUN_DIR:-$HOTLINE_ROOT/run}"
 
 # Debian packages the build and the tests need (idempotent: installs only what is missing).
-BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspeexdsp-dev openssl ca-certificates iproute2 procps)
+BUILD_PACKAGES=(pkg-config libpq-dev libssl-dev zlib1g-dev libspandsp-dev libspeexdsp-dev liburing-dev openssl ca-certificates iproute2 procps)
 # What the running call center uses: a private PostgreSQL when none is configured, and
 # espeak-ng for text-to-speech prompts.
 RUNTIME_PACKAGES=(postgresql espeak-ng sox)

@@ -219,11 +219,16 @@ public struct MediaSettings: Codable, Equatable, Sendable {
     public var diagnostics: [String: String]?
     /// What *44 plays (a WAV path or prompt name); a spoken sentence when unset.
     public var playbackPrompt: String?
+    /// How the channel loop moves RTP: `uring` (default: a tick's receives and sends in one
+    /// io_uring submission each, falling back when the kernel refuses) or `syscalls` (one
+    /// recvmsg/sendmsg per channel).
+    public var batchedIO: DatagramBatch.Mode?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case diagnostics
+        case batchedIO = "batched_io"
         case promptDirectory = "prompt_directory"
         case recordingDirectory = "recording_directory"
         case ttsCacheDirectory = "tts_cache_directory"

@@ -8,7 +8,8 @@ import Glibc
 #endif
 
 /// The real-time channel loop (docs/architecture.md): one thread, woken by a timerfd every
-/// 20 ms, that for every channel receives RTP (recvmmsg batches), de-jitters, detects DTMF,
+/// 20 ms, that for every channel receives RTP (a tick's receives in one io_uring submission,
+/// `DatagramBatch`), de-jitters, detects DTMF,
 /// mixes bridges, conferences and monitor taps, plays prompts and tones, feeds recorders and
 /// sends RTP. Commands arrive through an eventfd-signalled queue (a mutex held only to swap
 /// the array); events go back through `onEvents`, called on this thread once per tick.
@@ -28,6 +29,8 @@ public final class MediaEngine: @unchecked Sendable {
         public var packetsIn = 0, packetsOut = 0, lost = 0, late = 0, foreignDropped = 0, malformed = 0
         /// Mean RFC 3550 interarrival jitter over the channels up now, in microseconds.
         public var meanJitterUs = 0
+        /// System calls that moved RTP since start (io_uring_enter, or recvmsg/sendmsg).
+        public var rtpSystemCalls = 0
     }
 
     public var onEvents: (([MediaEvent]) -> Void)?
@@ -62,37 +65,36 @@ public final class MediaEngine: @unchecked Sendable {
     private var joining: [MediaChannel] = []
     private var leaving: [MediaChannel] = []
 
-    // Receive and send scratch (allocated once).
-    private let batch = 16
+    // RTCP's receive scratch (allocated once).
     private let datagramSize = 1536
     private var rxBuffers: UnsafeMutableRawPointer
-    private var rxIOV: UnsafeMutablePointer<iovec>
-    private var rxAddrs: UnsafeMutablePointer<sockaddr_storage>
-    private var rxAddrLens: UnsafeMutablePointer<socklen_t>
-    private var rxLens: UnsafeMutablePointer<UInt32>
     private var decoded = [Int16](repeating: 0, count: 1536)
     private var scratch = [Int16](repeating: 0, count: JitterBuffer.frameSamples)
-    private var txPacket = [UInt8](repeating: 0, count: 12 + 1536)
 
-    public init(logger: Logger) throws {
+    /// The tick's receive and send slots, and io_uring when the kernel allows it.
+    private let io: DatagramBatch
+    /// Sends queued this tick (slots of `io`), flushed in one submission after the mix.
+    private var queuedSends = 0
+    public var ioMode: DatagramBatch.Mode { io.mode }
+
+    public init(logger: Logger, batchedIO: DatagramBatch.Mode = .uring) throws {
         self.logger = logger
+        io = DatagramBatch(preferring: batchedIO)
+        if batchedIO == .uring && io.mode != .uring {
+            logger.warning("channel loop: io_uring refused by the kernel; one recvmsg/sendmsg per channel instead")
+        }
         epfd = CPosix_epoll_create()
         timerfd = CPosix_timerfd_create()
         wakefd = CPosix_eventfd_create()
         guard epfd >= 0, timerfd >= 0, wakefd >= 0 else { throw ProtocolError(.internalError, "media loop: cannot create epoll/timerfd/eventfd") }
         _ = CPosix_epoll_add(epfd, timerfd, CPosix_EPOLLIN, 1)
         _ = CPosix_epoll_add(epfd, wakefd, CPosix_EPOLLIN, 2)
-        rxBuffers = .allocate(byteCount: batch * datagramSize, alignment: 16)
-        rxIOV = .allocate(capacity: batch)
-        rxAddrs = .allocate(capacity: batch)
-        rxAddrLens = .allocate(capacity: batch)
-        rxLens = .allocate(capacity: batch)
-        for i in 0..<batch { rxIOV[i] = iovec(iov_base: rxBuffers + i * datagramSize, iov_len: datagramSize) }
+        rxBuffers = .allocate(byteCount: datagramSize, alignment: 16)
     }
 
     deinit {
         close(epfd); close(timerfd); close(wakefd)
-        rxBuffers.deallocate(); rxIOV.deallocate(); rxAddrs.deallocate(); rxAddrLens.deallocate(); rxLens.deallocate()
+        rxBuffers.deallocate()
     }
 
     public func start() {
@@ -177,7 +179,7 @@ public final class MediaEngine: @unchecked Sendable {
         let late = Int(Int64(start) - Int64(expectedTick - tickNanoseconds)) / 1000
         missed += expirations - 1
         processCommands()
-        for ch in order { receive(ch) }
+        receiveAll()
         for ch in order where ch.rtcpFd >= 0 && (tickCount + ch.rtcpPhase) % 5 == 0 { receiveRTCP(ch, now: start) }
         for ch in order where ch.rtcpFd >= 0 && tickCount >= ch.nextRTCPTick {
             ch.nextRTCPTick = tickCount + rtcpIntervalTicks
@@ -193,7 +195,12 @@ public final class MediaEngine: @unchecked Sendable {
         joining.removeAll(keepingCapacity: true)
         for ch in leaving { ch.fade = 0; leave(ch) }
         leaving.removeAll(keepingCapacity: true)
-        for ch in order { finish(ch, now: start) }
+        for i in 0..<order.count { finish(order[i], index: i, now: start) }
+        flushSends()
+        if let e = io.ringFailure, !ringFailureLogged {
+            ringFailureLogged = true
+            logger.error("channel loop: io_uring failed (errno \(-e)); one recvmsg/sendmsg per channel from now on")
+        }
         let slot = tickCount % lateness.count
         lateness[slot] = Int32(clamping: max(0, late))
         maxLateness = max(maxLateness, late)
@@ -238,6 +245,7 @@ public final class MediaEngine: @unchecked Sendable {
         t.foreignDropped = total.foreignDropped
         t.malformed = total.malformed
         t.meanJitterUs = order.isEmpty ? 0 : Int(jitterSum * 1000 / Double(order.count))
+        t.rtpSystemCalls = io.systemCalls
         lock.lock()
         publishedTicks = t
         published = s
@@ -255,43 +263,79 @@ public final class MediaEngine: @unchecked Sendable {
 
     // MARK: per channel
 
-    private func receive(_ ch: MediaChannel) {
-        while true {
-            let n = Int(CPosix_recvmmsg(ch.fd, rxIOV, rxAddrs, rxAddrLens, rxLens, UInt32(batch)))
-            if n <= 0 { return }
+    /// Every channel's socket in one batch; those that had a packet go again, until all are
+    /// empty (at most `maxRounds`: what is left waits for the next tick, 20 ms later).
+    private func receiveAll() {
+        let n = order.count
+        guard n > 0 else { return }
+        io.reserve(n)
+        for i in 0..<n { io.armReceive(i, fd: order[i].fd, owner: Int32(i)) }
+        var live = n
+        var round = 0
+        while live > 0 && round < maxRounds {
+            io.receive(live)
             let arrival = Int64(Self.now() / 125_000)   // 8 kHz units
-            for i in 0..<n {
-                let p = UnsafeRawBufferPointer(start: rxBuffers + i * datagramSize, count: Int(rxLens[i]))
-                guard ch.accept(source: rxAddrs + i, length: rxAddrLens[i]) else { ch.stats.foreignDropped += 1; continue }
-                guard let h = RTPHeader.parse(p) else { ch.stats.malformed += 1; continue }
-                ch.stats.packetsIn += 1
-                ch.stats.bytesIn += p.count
-                let payload = UnsafeRawBufferPointer(rebasing: p[h.payloadOffset..<h.payloadOffset + h.payloadLength])
-                if let te = ch.endpoint.telephoneEvent, h.payloadType == te {
-                    // Key events share the stream's sequence numbers: counted, so that the
-                    // audio packets around them are not taken for lost ones.
-                    ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
-                    ch.jitter.putSilent(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival)
-                    if let e = TelephoneEvent.parse(payload), let d = ch.dtmfReceiver.receive(e, timestamp: h.timestamp) {
-                        digit(ch, d, source: .rfc4733, now: Self.now())
-                    }
-                    continue
-                }
-                let law: G711.Law
-                switch h.payloadType {
-                case 0: law = .ulaw
-                case 8: law = .alaw
-                default: ch.stats.malformed += 1; continue
-                }
-                ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
-                let count = min(h.payloadLength, decoded.count)
-                decoded.withUnsafeMutableBufferPointer { d in
-                    G711.decode(payload, count: count, law: law, into: d.baseAddress!)
-                    ch.jitter.put(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival,
-                                  samples: d.baseAddress!, count: count)
-                }
+            var next = 0
+            for i in 0..<live {
+                let r = Int(io.results[i])
+                guard r > 0 else { continue }   // -EAGAIN: empty; other errors: nothing this tick
+                let ch = order[Int(io.owners[i])]
+                accept(ch, UnsafeRawBufferPointer(start: io.buffer(i), count: r), source: io.address(i), length: io.addressLength(i), arrival: arrival)
+                io.moveReceive(from: i, to: next)
+                next += 1
             }
-            if n < batch { return }
+            live = next
+            round += 1
+        }
+    }
+
+    private let maxRounds = 4
+    private var ringFailureLogged = false
+
+    /// One datagram from a channel's socket: checked, counted, de-jittered.
+    private func accept(_ ch: MediaChannel, _ p: UnsafeRawBufferPointer, source: UnsafeMutablePointer<sockaddr_storage>, length: socklen_t, arrival: Int64) {
+        guard ch.accept(source: source, length: length) else { ch.stats.foreignDropped += 1; return }
+        guard let h = RTPHeader.parse(p) else { ch.stats.malformed += 1; return }
+        ch.stats.packetsIn += 1
+        ch.stats.bytesIn += p.count
+        let payload = UnsafeRawBufferPointer(rebasing: p[h.payloadOffset..<h.payloadOffset + h.payloadLength])
+        if let te = ch.endpoint.telephoneEvent, h.payloadType == te {
+            // Key events share the stream's sequence numbers: counted, so that the
+            // audio packets around them are not taken for lost ones.
+            ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
+            ch.jitter.putSilent(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival)
+            if let e = TelephoneEvent.parse(payload), let d = ch.dtmfReceiver.receive(e, timestamp: h.timestamp) {
+                digit(ch, d, source: .rfc4733, now: Self.now())
+            }
+            return
+        }
+        let law: G711.Law
+        switch h.payloadType {
+        case 0: law = .ulaw
+        case 8: law = .alaw
+        default: ch.stats.malformed += 1; return
+        }
+        ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
+        let count = min(h.payloadLength, decoded.count)
+        decoded.withUnsafeMutableBufferPointer { d in
+            G711.decode(payload, count: count, law: law, into: d.baseAddress!)
+            ch.jitter.put(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival,
+                          samples: d.baseAddress!, count: count)
+        }
+    }
+
+    /// The tick's packets out, in one batch; counted per channel by what the kernel took.
+    private func flushSends() {
+        let n = queuedSends
+        guard n > 0 else { return }
+        queuedSends = 0
+        io.send(n)
+        for i in 0..<n {
+            let r = Int(io.results[i])
+            guard r > 0 else { continue }
+            let ch = order[Int(io.owners[i])]
+            ch.stats.packetsOut += 1
+            ch.octetsSent &+= UInt32(r - 12)
         }
     }
 
@@ -331,7 +375,7 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     /// Adds prompts, records, and sends the channel's output frame.
-    private func finish(_ ch: MediaChannel, now: UInt64) {
+    private func finish(_ ch: MediaChannel, index: Int, now: UInt64) {
         if ch.mix == nil, ch.echo, ch.hasInput {
             ch.output.withUnsafeMutableBufferPointer { o in ch.input.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } }
             ch.hasOutput = true
@@ -357,10 +401,10 @@ public final class MediaEngine: @unchecked Sendable {
         if let r = ch.recorder, let reason = r.append(input: ch.input, hasInput: ch.hasInput, output: ch.output, hasOutput: ch.hasOutput) {
             stopRecording(ch, reason: reason)
         }
-        send(ch)
+        send(ch, index: index)
     }
 
-    private func send(_ ch: MediaChannel) {
+    private func send(_ ch: MediaChannel, index: Int) {
         defer { ch.timestamp &+= UInt32(JitterBuffer.frameSamples) }
         guard ch.endpoint.sending else { return }
         if ch.dtmfSending == nil, !ch.pendingDTMF.isEmpty, ch.endpoint.telephoneEvent != nil {
@@ -368,15 +412,16 @@ public final class MediaEngine: @unchecked Sendable {
             if let e = TelephoneEvent.event(for: d) { ch.dtmfSending = (e, ch.timestamp, 0, 0) }
         }
         var length = 0
+        let slot = queuedSends
+        io.reserve(slot + 1)
+        let packet = io.buffer(slot)
         if let s = ch.dtmfSending, let te = ch.endpoint.telephoneEvent {
             // RFC 4733: 100 ms of event packets with a growing duration, the end packet three times.
             let elapsed = s.elapsed + JitterBuffer.frameSamples
             let end = elapsed >= 800
             let h = RTPHeader(marker: s.elapsed == 0, payloadType: te, sequence: ch.sequence, timestamp: s.startTS, ssrc: ch.ssrc)
-            txPacket.withUnsafeMutableBytes { b in
-                h.write(to: b.baseAddress!)
-                TelephoneEvent(event: s.event, end: end, duration: UInt16(min(elapsed, 800))).write(to: b.baseAddress! + 12)
-            }
+            h.write(to: packet)
+            TelephoneEvent(event: s.event, end: end, duration: UInt16(min(elapsed, 800))).write(to: packet + 12)
             length = 16
             if end {
                 ch.dtmfSending = s.endSent >= 2 ? nil : (s.event, s.startTS, elapsed, s.endSent + 1)
@@ -386,20 +431,20 @@ public final class MediaEngine: @unchecked Sendable {
         } else {
             guard ch.hasOutput else { return }
             let h = RTPHeader(payloadType: ch.endpoint.payloadType, sequence: ch.sequence, timestamp: ch.timestamp, ssrc: ch.ssrc)
-            txPacket.withUnsafeMutableBytes { b in
-                h.write(to: b.baseAddress!)
-                ch.output.withUnsafeBufferPointer { G711.encode($0.baseAddress!, count: $0.count, law: ch.endpoint.law, into: b.baseAddress! + 12) }
-            }
+            h.write(to: packet)
+            ch.output.withUnsafeBufferPointer { G711.encode($0.baseAddress!, count: $0.count, law: ch.endpoint.law, into: packet + 12) }
             length = 12 + JitterBuffer.frameSamples
         }
-        let sent = txPacket.withUnsafeBytes { b in
-            ch.withDestination { addr, len in sendto(ch.fd, b.baseAddress, length, Int32(MSG_DONTWAIT), addr, len) } ?? -1
-        }
-        if sent > 0 {
-            ch.sequence &+= 1
-            ch.stats.packetsOut += 1
-            ch.octetsSent &+= UInt32(length - 12)
-        }
+        // Queued for this tick's batch; a packet the kernel refuses leaves a gap in the
+        // sequence numbers, which the far end counts as lost — as it was.
+        let target = io.address(slot)
+        guard let addressLength = (ch.withDestination { addr, len -> socklen_t in
+            UnsafeMutableRawPointer(target).copyMemory(from: addr, byteCount: Int(len))
+            return len
+        }) else { return }
+        io.armSend(slot, fd: ch.fd, owner: Int32(index), length: length, addressLength: addressLength)
+        queuedSends += 1
+        ch.sequence &+= 1
     }
 
     /// RTCP every 5 s per channel (RFC 3550 §6.2 for a two-party session; phases spread the load).

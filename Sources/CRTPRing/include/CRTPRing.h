@@ -1,0 +1,27 @@
+#ifndef CRTPRING_H
+#define CRTPRING_H
+/* Only pointers to the system's types: this header includes no system header, so Swift sees
+   msghdr from Glibc alone. */
+struct msghdr;
+
+/// Batched datagram I/O for the channel loop over io_uring (liburing): a tick's receives, one
+/// per socket, go to the kernel in one io_uring_enter, and so do its sends. Each operation
+/// carries MSG_DONTWAIT, so an empty socket completes at once with -EAGAIN instead of waiting.
+/// Nothing here allocates after hl_ring_create.
+typedef struct hl_ring hl_ring;
+
+/// A ring for up to `entries` operations per submission; NULL (errno set) when the kernel
+/// refuses io_uring (disabled by sysctl, seccomp, too old).
+hl_ring *hl_ring_create(unsigned entries);
+void hl_ring_destroy(hl_ring *ring);
+
+/// One recvmsg per element: msgs[i] on fds[i]. results[i] = octets received, or -errno
+/// (-EAGAIN: nothing waiting). Returns the number of io_uring_enter calls made, or -errno.
+int hl_ring_recvmsg_batch(hl_ring *ring, const int *fds, struct msghdr *msgs, int *results, unsigned n);
+
+/// One sendmsg per element, as above.
+int hl_ring_sendmsg_batch(hl_ring *ring, const int *fds, struct msghdr *msgs, int *results, unsigned n);
+
+/// Operations per submission the ring holds.
+unsigned hl_ring_entries(const hl_ring *ring);
+#endif
