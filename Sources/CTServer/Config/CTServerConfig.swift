@@ -223,12 +223,15 @@ public struct MediaSettings: Codable, Equatable, Sendable {
     /// io_uring submission each, falling back when the kernel refuses) or `syscalls` (one
     /// recvmsg/sendmsg per channel).
     public var batchedIO: DatagramBatch.Mode?
+    /// Channel loops (threads, each a core's worth of RTP); default the number of cores.
+    public var loops: Int?
 
     public init() {}
 
     enum CodingKeys: String, CodingKey {
         case diagnostics
         case batchedIO = "batched_io"
+        case loops
         case promptDirectory = "prompt_directory"
         case recordingDirectory = "recording_directory"
         case ttsCacheDirectory = "tts_cache_directory"
@@ -242,6 +245,7 @@ extension CTServerConfig: ValidatedConfiguration {
         var p = ConfigProblems()
         p.logLevel(logLevel)
         flowLink?.validate("flow_link", into: &p)
+        p.range(media?.loops, "media.loops", 1...256)
         if let s = sip {
             for (key, value) in [("sip.listen", s.listen), ("sip.tls_listen", s.tlsListen)] {
                 if let value { p.check((try? SocketAddress.split(value)) != nil, key, "\(value) is not host:port") }

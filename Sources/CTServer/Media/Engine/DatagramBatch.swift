@@ -126,7 +126,7 @@ public final class DatagramBatch {
             giveUpRing(r)
         }
         for i in 0..<n {
-            let r = recvmsg(fds[i], msgs + i, Int32(MSG_DONTWAIT))
+            let r = recvmsg(fds[i], msgs + i, Int32(Glibc.MSG_DONTWAIT))
             results[i] = r >= 0 ? Int32(r) : -errno
         }
         systemCalls += n
@@ -141,7 +141,7 @@ public final class DatagramBatch {
             giveUpRing(r)
         }
         for i in 0..<n {
-            let r = sendmsg(fds[i], msgs + i, Int32(MSG_DONTWAIT))
+            let r = sendmsg(fds[i], msgs + i, Int32(Glibc.MSG_DONTWAIT))
             results[i] = r >= 0 ? Int32(r) : -errno
         }
         systemCalls += n

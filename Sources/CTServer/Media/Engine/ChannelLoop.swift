@@ -1,0 +1,676 @@
+import Foundation
+import Logging
+import Metrics
+import Protocol
+import CPosix
+#if canImport(Glibc)
+import Glibc
+#endif
+
+/// One real-time channel loop (docs/architecture.md; `MediaEngine` runs one per core and
+/// spreads channels over them): one thread, woken by a timerfd every
+/// 20 ms, that for every channel receives RTP (a tick's receives in one io_uring submission,
+/// `DatagramBatch`), de-jitters, detects DTMF,
+/// mixes bridges, conferences and monitor taps, plays prompts and tones, feeds recorders and
+/// sends RTP. Commands arrive through an eventfd-signalled queue (a mutex held only to swap
+/// the array); events go back through `onEvents`, called on this thread once per tick.
+/// Nothing on the per-packet path allocates or takes a lock.
+final class ChannelLoop: @unchecked Sendable {
+    typealias TickStats = ChannelLoopStats
+
+    var onEvents: (([MediaEvent]) -> Void)?
+    public let tickNanoseconds: UInt64 = 20_000_000
+    private let logger: Logger
+    private let epfd: Int32
+    private let timerfd: Int32
+    private let wakefd: Int32
+    private var thread: Thread?
+    private var running = false
+
+    private let lock = NSLock()
+    /// What other threads hand this loop: signalling commands, and channels moving between
+    /// loops (a mix's members must share one loop: its mixing runs in one tick on one thread).
+    enum Work {
+        case command(MediaCommand)
+        /// Hand this channel (without closing its sockets) to `to`.
+        case migrate(id: String, to: ChannelLoop)
+        /// A channel handed over by another loop (nil: it was gone already).
+        case adopt(id: String, ChannelBox)
+    }
+
+    /// A channel in transit between two loops' threads: owned by neither while in an inbox.
+    final class ChannelBox: @unchecked Sendable {
+        let channel: MediaChannel?
+        init(_ c: MediaChannel?) { channel = c }
+    }
+
+    private var inbox: [Work] = []
+    let index: Int
+    /// Told (on this loop's thread) when a migrated channel has arrived here.
+    var onAdopted: ((String) -> Void)?
+    private var published: [String: MediaChannelStats] = [:]
+    private var publishedTicks = TickStats()
+
+    // Loop-thread state.
+    private var channels: [String: MediaChannel] = [:]
+    private var order: [MediaChannel] = []
+    private var mixes: [String: MixGroup] = [:]
+    private var events: [MediaEvent] = []
+    private var expectedTick: UInt64 = 0
+    private var lateness = [Int32](repeating: 0, count: 3000)
+    private var work = [Int32](repeating: 0, count: 3000)
+    private var tickCount = 0
+    private var missed = 0
+    private var maxLateness = 0
+    private var retired = MediaChannelStats()
+    /// Prometheus histograms (swift-metrics Timers), fed once per tick — never per packet.
+    private let latenessTimer: Metrics.Timer
+    private let workTimer: Metrics.Timer
+    private var joining: [MediaChannel] = []
+    private var leaving: [MediaChannel] = []
+
+    // RTCP's receive scratch (allocated once).
+    private let datagramSize = 1536
+    private var rxBuffers: UnsafeMutableRawPointer
+    private var decoded = [Int16](repeating: 0, count: 1536)
+    private var scratch = [Int16](repeating: 0, count: JitterBuffer.frameSamples)
+
+    /// The tick's receive and send slots, and io_uring when the kernel allows it.
+    private let io: DatagramBatch
+    /// Sends queued this tick (slots of `io`), flushed in one submission after the mix.
+    private var queuedSends = 0
+    var ioMode: DatagramBatch.Mode { io.mode }
+
+    init(index: Int, logger: Logger, batchedIO: DatagramBatch.Mode = .uring) throws {
+        self.index = index
+        self.logger = logger
+        latenessTimer = Metrics.Timer(label: "hotline_ct_tick_lateness_seconds", dimensions: [("loop", String(index))])
+        workTimer = Metrics.Timer(label: "hotline_ct_tick_work_seconds", dimensions: [("loop", String(index))])
+        io = DatagramBatch(preferring: batchedIO)
+        if batchedIO == .uring && io.mode != .uring && index == 0 {
+            logger.warning("channel loop: io_uring refused by the kernel; one recvmsg/sendmsg per channel instead")
+        }
+        epfd = CPosix_epoll_create()
+        timerfd = CPosix_timerfd_create()
+        wakefd = CPosix_eventfd_create()
+        guard epfd >= 0, timerfd >= 0, wakefd >= 0 else { throw ProtocolError(.internalError, "media loop: cannot create epoll/timerfd/eventfd") }
+        _ = CPosix_epoll_add(epfd, timerfd, CPosix_EPOLLIN, 1)
+        _ = CPosix_epoll_add(epfd, wakefd, CPosix_EPOLLIN, 2)
+        rxBuffers = .allocate(byteCount: datagramSize, alignment: 16)
+    }
+
+    deinit {
+        close(epfd); close(timerfd); close(wakefd)
+        rxBuffers.deallocate()
+    }
+
+    func start() {
+        guard thread == nil else { return }
+        running = true
+        let t = Thread { [self] in self.run() }
+        t.name = "channel-loop-\(index)"
+        t.stackSize = 1 << 20
+        thread = t
+        t.start()
+    }
+
+    func stop() {
+        lock.lock(); running = false; lock.unlock()
+        _ = CPosix_eventfd_signal(wakefd)
+    }
+
+    func submit(_ command: MediaCommand) { submit(.command(command)) }
+
+    func submit(_ work: Work) {
+        lock.lock()
+        inbox.append(work)
+        lock.unlock()
+        _ = CPosix_eventfd_signal(wakefd)
+    }
+
+    func stats(id: String) -> MediaChannelStats? {
+        lock.lock(); defer { lock.unlock() }
+        return published[id]
+    }
+
+    var tickStats: TickStats {
+        lock.lock(); defer { lock.unlock() }
+        return publishedTicks
+    }
+
+    // MARK: the loop
+
+    private static func now() -> UInt64 { monotonicNanoseconds() }
+
+    private func run() {
+        expectedTick = Self.now() + tickNanoseconds
+        _ = CPosix_timerfd_arm(timerfd, tickNanoseconds, tickNanoseconds)
+        var evs = [CPosix_event](repeating: CPosix_event(), count: 4)
+        while true {
+            lock.lock(); let go = running; lock.unlock()
+            if !go { break }
+            let n = evs.withUnsafeMutableBufferPointer { CPosix_epoll_wait(epfd, $0.baseAddress, 4, 1000) }
+            if n <= 0 { continue }
+            var ticked = false
+            for i in 0..<Int(n) {
+                if evs[i].data == 1 {
+                    let expirations = CPosix_timerfd_drain(timerfd)
+                    if expirations > 0 { tick(expirations: Int(expirations)); ticked = true }
+                } else {
+                    _ = CPosix_eventfd_drain(wakefd)
+                    if !ticked { processCommands(); flushEvents() }
+                }
+            }
+        }
+        _ = CPosix_timerfd_arm(timerfd, 0, 0)
+        for ch in order { removeChannel(ch.id) }
+        flushEvents()
+    }
+
+    private func processCommands() {
+        lock.lock()
+        let batch = inbox
+        inbox.removeAll(keepingCapacity: true)
+        lock.unlock()
+        for w in batch {
+            switch w {
+            case .command(let c): handle(c)
+            case .migrate(let id, let target): migrate(id, to: target)
+            case .adopt(let id, let box): adopt(id, box.channel)
+            }
+        }
+    }
+
+    private func flushEvents() {
+        guard !events.isEmpty else { return }
+        let e = events
+        events.removeAll(keepingCapacity: true)
+        onEvents?(e)
+    }
+
+    private func tick(expirations: Int) {
+        let start = Self.now()
+        expectedTick += tickNanoseconds * UInt64(expirations)
+        let late = Int(Int64(start) - Int64(expectedTick - tickNanoseconds)) / 1000
+        missed += expirations - 1
+        processCommands()
+        receiveAll()
+        for ch in order where ch.rtcpFd >= 0 && (tickCount + ch.rtcpPhase) % 5 == 0 { receiveRTCP(ch, now: start) }
+        for ch in order where ch.rtcpFd >= 0 && tickCount >= ch.nextRTCPTick {
+            ch.nextRTCPTick = tickCount + rtcpIntervalTicks
+            sendRTCP(ch, now: start)
+        }
+        for ch in order { prepare(ch, now: start) }
+        for m in mixes.values {
+            m.mix()
+            for (id, on) in m.voiceActivity() { events.append(.talking(id: id, on: on)) }
+        }
+        // Joiners have faded in; leavers have faded out and go now.
+        for ch in joining { ch.fade = 0 }
+        joining.removeAll(keepingCapacity: true)
+        for ch in leaving { ch.fade = 0; leave(ch) }
+        leaving.removeAll(keepingCapacity: true)
+        for i in 0..<order.count { finish(order[i], index: i, now: start) }
+        flushSends()
+        if let e = io.ringFailure, !ringFailureLogged {
+            ringFailureLogged = true
+            logger.error("channel loop: io_uring failed (errno \(-e)); one recvmsg/sendmsg per channel from now on")
+        }
+        let slot = tickCount % lateness.count
+        lateness[slot] = Int32(clamping: max(0, late))
+        maxLateness = max(maxLateness, late)
+        let worked = Int64(Self.now() - start)
+        work[slot] = Int32(clamping: worked / 1000)
+        latenessTimer.recordNanoseconds(Int64(max(0, late)) * 1000)
+        workTimer.recordNanoseconds(worked)
+        tickCount += 1
+        if tickCount % 50 == 0 { publish() }
+        flushEvents()
+    }
+
+    private func publish() {
+        let n = min(tickCount, lateness.count)
+        let l = lateness[0..<n].sorted(), w = work[0..<n].sorted()
+        var t = TickStats()
+        t.loop = index
+        t.ticks = tickCount
+        t.missedTicks = missed
+        t.channels = order.count
+        if n > 0 {
+            t.latenessP50Us = Int(l[n / 2])
+            t.latenessP99Us = Int(l[min(n - 1, n * 99 / 100)])
+            t.workP99Us = Int(w[min(n - 1, n * 99 / 100)])
+        }
+        t.latenessMaxUs = n > 0 ? Int(l[n - 1]) : 0
+        var s: [String: MediaChannelStats] = [:]
+        var total = retired
+        var jitterSum = 0.0
+        for ch in order {
+            jitterSum += ch.jitter.jitter / 8
+            var st = ch.stats
+            st.jitter = ch.jitter.stats
+            st.jitterMs = ch.jitter.jitter / 8
+            st.cumulativeLost = Int(ch.reception.cumulativeLost)
+            s[ch.id] = st
+            Self.add(st, to: &total)
+        }
+        t.packetsIn = total.packetsIn
+        t.packetsOut = total.packetsOut
+        t.lost = total.jitter.lost
+        t.late = total.jitter.late
+        t.foreignDropped = total.foreignDropped
+        t.malformed = total.malformed
+        t.meanJitterUs = order.isEmpty ? 0 : Int(jitterSum * 1000 / Double(order.count))
+        t.rtpSystemCalls = io.systemCalls
+        lock.lock()
+        publishedTicks = t
+        published = s
+        lock.unlock()
+    }
+
+    private static func add(_ s: MediaChannelStats, to t: inout MediaChannelStats) {
+        t.packetsIn += s.packetsIn
+        t.packetsOut += s.packetsOut
+        t.foreignDropped += s.foreignDropped
+        t.malformed += s.malformed
+        t.jitter.lost += s.jitter.lost
+        t.jitter.late += s.jitter.late
+    }
+
+    // MARK: per channel
+
+    /// Every channel's socket in one batch; those that had a packet go again, until all are
+    /// empty (at most `maxRounds`: what is left waits for the next tick, 20 ms later).
+    private func receiveAll() {
+        let n = order.count
+        guard n > 0 else { return }
+        io.reserve(n)
+        for i in 0..<n { io.armReceive(i, fd: order[i].fd, owner: Int32(i)) }
+        var live = n
+        var round = 0
+        while live > 0 && round < maxRounds {
+            io.receive(live)
+            let arrival = Int64(Self.now() / 125_000)   // 8 kHz units
+            var next = 0
+            for i in 0..<live {
+                let r = Int(io.results[i])
+                guard r > 0 else { continue }   // -EAGAIN: empty; other errors: nothing this tick
+                let ch = order[Int(io.owners[i])]
+                accept(ch, UnsafeRawBufferPointer(start: io.buffer(i), count: r), source: io.address(i), length: io.addressLength(i), arrival: arrival)
+                io.moveReceive(from: i, to: next)
+                next += 1
+            }
+            live = next
+            round += 1
+        }
+    }
+
+    private let maxRounds = 4
+    private var ringFailureLogged = false
+
+    /// One datagram from a channel's socket: checked, counted, de-jittered.
+    private func accept(_ ch: MediaChannel, _ p: UnsafeRawBufferPointer, source: UnsafeMutablePointer<sockaddr_storage>, length: socklen_t, arrival: Int64) {
+        guard ch.accept(source: source, length: length) else { ch.stats.foreignDropped += 1; return }
+        guard let h = RTPHeader.parse(p) else { ch.stats.malformed += 1; return }
+        ch.stats.packetsIn += 1
+        ch.stats.bytesIn += p.count
+        let payload = UnsafeRawBufferPointer(rebasing: p[h.payloadOffset..<h.payloadOffset + h.payloadLength])
+        if let te = ch.endpoint.telephoneEvent, h.payloadType == te {
+            // Key events share the stream's sequence numbers: counted, so that the
+            // audio packets around them are not taken for lost ones.
+            ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
+            ch.jitter.putSilent(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival)
+            if let e = TelephoneEvent.parse(payload), let d = ch.dtmfReceiver.receive(e, timestamp: h.timestamp) {
+                digit(ch, d, source: .rfc4733, now: Self.now())
+            }
+            return
+        }
+        let law: G711.Law
+        switch h.payloadType {
+        case 0: law = .ulaw
+        case 8: law = .alaw
+        default: ch.stats.malformed += 1; return
+        }
+        ch.reception.update(sequence: h.sequence, ssrc: h.ssrc)
+        let count = min(h.payloadLength, decoded.count)
+        decoded.withUnsafeMutableBufferPointer { d in
+            G711.decode(payload, count: count, law: law, into: d.baseAddress!)
+            ch.jitter.put(sequence: h.sequence, timestamp: h.timestamp, ssrc: h.ssrc, arrival: arrival,
+                          samples: d.baseAddress!, count: count)
+        }
+    }
+
+    /// The tick's packets out, in one batch; counted per channel by what the kernel took.
+    private func flushSends() {
+        let n = queuedSends
+        guard n > 0 else { return }
+        queuedSends = 0
+        io.send(n)
+        for i in 0..<n {
+            let r = Int(io.results[i])
+            guard r > 0 else { continue }
+            let ch = order[Int(io.owners[i])]
+            ch.stats.packetsOut += 1
+            ch.octetsSent &+= UInt32(r - 12)
+        }
+    }
+
+    /// Takes the channel's input frame for this tick and runs its detectors and timers.
+    private func prepare(_ ch: MediaChannel, now: UInt64) {
+        ch.hasInput = ch.input.withUnsafeMutableBufferPointer { ch.jitter.get(into: $0.baseAddress!) }
+        if !ch.hasInput { ch.input.withUnsafeMutableBufferPointer { $0.update(repeating: 0) } }
+        ch.hasOutput = false
+        if let det = ch.inband, ch.hasInput {
+            let digits = ch.input.withUnsafeBufferPointer { det.feed($0.baseAddress!, count: $0.count) }
+            for d in digits { digit(ch, d, source: .inband, now: now) }
+        }
+        if let c = ch.collector, !(ch.collectAfterPlay && ch.player != nil), let r = c.tick(now: now) {
+            ch.collector = nil
+            events.append(.digitsCollected(id: ch.id, tag: c.tag, digits: r.digits, reason: r.reason))
+        }
+    }
+
+    private func digit(_ ch: MediaChannel, _ d: Character, source: DTMFSource, now: UInt64) {
+        ch.stats.dtmfDigits += 1
+        events.append(.dtmf(id: ch.id, digit: d, source: source))
+        if let p = ch.player, p.bargeIn {
+            ch.player = nil
+            events.append(.playDone(id: ch.id, tag: p.tag, outcome: .bargedIn))
+        }
+        if var c = ch.collector {
+            if let r = c.digit(d, now: now) {
+                ch.collector = nil
+                events.append(.digitsCollected(id: ch.id, tag: c.tag, digits: r.digits, reason: r.reason))
+            } else {
+                ch.collector = c
+            }
+        } else if ch.typeAhead.count < 32 {
+            ch.typeAhead.append(d)
+        }
+        if let r = ch.recorder, r.request.terminators.contains(d) { stopRecording(ch, reason: "terminator") }
+    }
+
+    /// Adds prompts, records, and sends the channel's output frame.
+    private func finish(_ ch: MediaChannel, index: Int, now: UInt64) {
+        if ch.mix == nil, ch.echo, ch.hasInput {
+            ch.output.withUnsafeMutableBufferPointer { o in ch.input.withUnsafeBufferPointer { o.baseAddress!.update(from: $0.baseAddress!, count: $0.count) } }
+            ch.hasOutput = true
+        }
+        if var p = ch.player {
+            let playing = scratch.withUnsafeMutableBufferPointer { p.render(into: $0.baseAddress!, count: $0.count) }
+            if playing {
+                ch.output.withUnsafeMutableBufferPointer { o in
+                    scratch.withUnsafeBufferPointer { s in
+                        if ch.hasOutput { for i in 0..<o.count { o[i] = Int16(clamping: Int32(o[i]) + Int32(s[i])) } } else { o.baseAddress!.update(from: s.baseAddress!, count: s.count) }
+                    }
+                }
+                ch.hasOutput = true
+            }
+            if p.isDone {
+                ch.player = nil
+                events.append(.playDone(id: ch.id, tag: p.tag, outcome: .finished))
+                if ch.collectAfterPlay, var c = ch.collector { c.restartTimer(now: now); ch.collector = c }
+            } else {
+                ch.player = p
+            }
+        }
+        if let r = ch.recorder, let reason = r.append(input: ch.input, hasInput: ch.hasInput, output: ch.output, hasOutput: ch.hasOutput) {
+            stopRecording(ch, reason: reason)
+        }
+        send(ch, index: index)
+    }
+
+    private func send(_ ch: MediaChannel, index: Int) {
+        defer { ch.timestamp &+= UInt32(JitterBuffer.frameSamples) }
+        guard ch.endpoint.sending else { return }
+        if ch.dtmfSending == nil, !ch.pendingDTMF.isEmpty, ch.endpoint.telephoneEvent != nil {
+            let d = ch.pendingDTMF.removeFirst()
+            if let e = TelephoneEvent.event(for: d) { ch.dtmfSending = (e, ch.timestamp, 0, 0) }
+        }
+        var length = 0
+        let slot = queuedSends
+        io.reserve(slot + 1)
+        let packet = io.buffer(slot)
+        if let s = ch.dtmfSending, let te = ch.endpoint.telephoneEvent {
+            // RFC 4733: 100 ms of event packets with a growing duration, the end packet three times.
+            let elapsed = s.elapsed + JitterBuffer.frameSamples
+            let end = elapsed >= 800
+            let h = RTPHeader(marker: s.elapsed == 0, payloadType: te, sequence: ch.sequence, timestamp: s.startTS, ssrc: ch.ssrc)
+            h.write(to: packet)
+            TelephoneEvent(event: s.event, end: end, duration: UInt16(min(elapsed, 800))).write(to: packet + 12)
+            length = 16
+            if end {
+                ch.dtmfSending = s.endSent >= 2 ? nil : (s.event, s.startTS, elapsed, s.endSent + 1)
+            } else {
+                ch.dtmfSending = (s.event, s.startTS, elapsed, 0)
+            }
+        } else {
+            guard ch.hasOutput else { return }
+            let h = RTPHeader(payloadType: ch.endpoint.payloadType, sequence: ch.sequence, timestamp: ch.timestamp, ssrc: ch.ssrc)
+            h.write(to: packet)
+            ch.output.withUnsafeBufferPointer { G711.encode($0.baseAddress!, count: $0.count, law: ch.endpoint.law, into: packet + 12) }
+            length = 12 + JitterBuffer.frameSamples
+        }
+        // Queued for this tick's batch; a packet the kernel refuses leaves a gap in the
+        // sequence numbers, which the far end counts as lost — as it was.
+        let target = io.address(slot)
+        guard let addressLength = (ch.withDestination { addr, len -> socklen_t in
+            UnsafeMutableRawPointer(target).copyMemory(from: addr, byteCount: Int(len))
+            return len
+        }) else { return }
+        io.armSend(slot, fd: ch.fd, owner: Int32(index), length: length, addressLength: addressLength)
+        queuedSends += 1
+        ch.sequence &+= 1
+    }
+
+    /// RTCP every 5 s per channel (RFC 3550 §6.2 for a two-party session; phases spread the load).
+    private let rtcpIntervalTicks = 250
+    private var rtcpBuffer = [UInt8](repeating: 0, count: 512)
+
+    private func sendRTCP(_ ch: MediaChannel, now: UInt64) {
+        guard ch.endpoint.remote != nil || ch.latched != nil else { return }
+        var block: RTCP.ReportBlock?
+        if ch.reception.received > 0 {
+            let dlsr = ch.lastSRArrival == 0 ? 0 : UInt32(truncatingIfNeeded: (now - ch.lastSRArrival) * 65536 / 1_000_000_000)
+            block = RTCP.ReportBlock(ssrc: ch.reception.ssrc, fractionLost: ch.reception.takeFractionLost(), cumulativeLost: ch.reception.cumulativeLost,
+                                     extendedMax: ch.reception.extendedMax, jitter: UInt32(ch.jitter.jitter), lastSR: ch.lastSR, delaySinceLastSR: dlsr)
+        }
+        let sender: (ntp: UInt64, rtpTimestamp: UInt32, packets: UInt32, octets: UInt32)? =
+            ch.stats.packetsOut > 0 ? (RTCP.ntpNow(), ch.timestamp, UInt32(truncatingIfNeeded: ch.stats.packetsOut), ch.octetsSent) : nil
+        let n = rtcpBuffer.withUnsafeMutableBytes { RTCP.build(into: $0.baseAddress!, capacity: $0.count, ssrc: ch.ssrc, sender: sender, block: block, cname: "hotline@\(ch.port)") }
+        let sent = rtcpBuffer.withUnsafeBytes { b in
+            ch.withRTCPDestination { addr, len in sendto(ch.rtcpFd, b.baseAddress, n, Int32(Glibc.MSG_DONTWAIT), addr, len) } ?? -1
+        }
+        if sent > 0 { ch.stats.rtcpSent += 1 }
+    }
+
+    private func receiveRTCP(_ ch: MediaChannel, now: UInt64) {
+        for _ in 0..<8 {
+            var ss = sockaddr_storage()
+            var len = socklen_t(MemoryLayout<sockaddr_storage>.size)
+            let n = withUnsafeMutablePointer(to: &ss) { sp in
+                sp.withMemoryRebound(to: sockaddr.self, capacity: 1) { recvfrom(ch.rtcpFd, rxBuffers, datagramSize, Int32(Glibc.MSG_DONTWAIT), $0, &len) }
+            }
+            if n <= 0 { return }
+            // Only from the far end's host (latched on the first good packet).
+            if let l = ch.rtcpLatched {
+                guard MediaChannel.sameEndpoint(l, ss) else { ch.stats.foreignDropped += 1; continue }
+            } else {
+                guard let e = ch.latched ?? ch.expected, MediaChannel.sameHost(e, ss) else { ch.stats.foreignDropped += 1; continue }
+            }
+            guard let r = RTCP.parse(UnsafeRawBufferPointer(start: rxBuffers, count: n)) else { ch.stats.malformed += 1; continue }
+            if ch.rtcpLatched == nil { ch.rtcpLatched = ss; ch.rtcpLatchedLength = len }
+            ch.stats.rtcpReceived += 1
+            if let ntp = r.senderReportNTP { ch.lastSR = ntp; ch.lastSRArrival = now }
+            if let b = r.blocks.first(where: { $0.ssrc == ch.ssrc }) {
+                ch.stats.remoteLossPercent = Double(b.fractionLost) * 100 / 256
+                ch.stats.remoteJitterMs = Double(b.jitter) / 8
+                if b.lastSR != 0 {
+                    let nowMid = UInt32(truncatingIfNeeded: RTCP.ntpNow() >> 16)
+                    let rtt = Int64(nowMid &- b.lastSR &- b.delaySinceLastSR)
+                    if rtt >= 0 && rtt < 65536 * 10 { ch.stats.rttMs = Double(rtt) * 1000 / 65536 }
+                }
+            }
+        }
+    }
+
+    private func stopRecording(_ ch: MediaChannel, reason: String) {
+        guard let r = ch.recorder else { return }
+        ch.recorder = nil
+        r.writer.close()
+        events.append(.recordDone(id: ch.id, r.result(reason: reason)))
+    }
+
+    // MARK: commands
+
+    private func handle(_ c: MediaCommand) {
+        switch c {
+        case .add(let id, let fd, let rtcp, let port, let endpoint, let echo):
+            if channels[id] != nil { removeChannel(id) }
+            let ch = MediaChannel(id: id, fd: fd, rtcp: rtcp, port: port, endpoint: endpoint, echo: echo)
+            ch.rtcpPhase = tickCount % 5
+            ch.nextRTCPTick = tickCount + 50   // the first report after 1 s, then every 5 s
+            channels[id] = ch
+            order.append(ch)
+        case .update(let id, let endpoint):
+            channels[id]?.setEndpoint(endpoint)
+        case .remove(let id):
+            removeChannel(id)
+        case .play(let id, let player):
+            guard let ch = channels[id] else { return }
+            if let old = ch.player { events.append(.playDone(id: id, tag: old.tag, outcome: .stopped)) }
+            ch.player = player
+        case .stopPlay(let id):
+            guard let ch = channels[id], let p = ch.player else { return }
+            ch.player = nil
+            events.append(.playDone(id: id, tag: p.tag, outcome: .stopped))
+        case .collect(let id, var collector, let afterPlay):
+            guard let ch = channels[id] else { return }
+            ch.collectAfterPlay = afterPlay
+            // Keys pressed ahead (during a prompt that nothing collected for) come first.
+            let ahead = ch.typeAhead
+            ch.typeAhead.removeAll()
+            let now = Self.now()
+            for (i, d) in ahead.enumerated() {
+                if let r = collector.digit(d, now: now) {
+                    events.append(.digitsCollected(id: id, tag: collector.tag, digits: r.digits, reason: r.reason))
+                    ch.typeAhead = Array(ahead[(i + 1)...])
+                    return
+                }
+            }
+            ch.collector = collector
+        case .stopCollect(let id):
+            guard let ch = channels[id], let c = ch.collector else { return }
+            ch.collector = nil
+            events.append(.digitsCollected(id: id, tag: c.tag, digits: c.digits, reason: .stopped))
+        case .record(let id, let request):
+            guard let ch = channels[id] else { return }
+            if ch.recorder != nil { stopRecording(ch, reason: "replaced") }
+            do {
+                ch.recorder = try Recorder(request)
+            } catch {
+                events.append(.failed(id: id, what: "record: \(error)"))
+                events.append(.recordDone(id: id, RecordingResult(tag: request.tag, path: request.path, durationMs: 0, reason: "failed", channels: request.stereo ? 2 : 1,
+                                                                  startedAtMs: 0, pauses: [], startedBy: request.startedBy, callID: request.callID)))
+            }
+        case .stopRecord(let id):
+            if let ch = channels[id] { stopRecording(ch, reason: "stopped") }
+        case .pauseRecord(let id, let paused):
+            channels[id]?.recorder?.pause(paused)
+        case .join(let mixID, let id, let role, let bridge):
+            guard let ch = channels[id] else { return }
+            leaving.removeAll { $0 === ch }
+            if ch.mix != nil { leave(ch) }
+            let m = mixes[mixID] ?? MixGroup(id: mixID, isBridge: bridge)
+            mixes[mixID] = m
+            ch.role = role
+            ch.mix = m
+            m.members.append(ch)
+            ch.fade = 1
+            joining.append(ch)
+        case .leave(let id):
+            // Fades out over this tick's frame, then leaves.
+            if let ch = channels[id], ch.mix != nil, !leaving.contains(where: { $0 === ch }) {
+                ch.fade = -1
+                leaving.append(ch)
+            }
+        case .setRole(let id, let role):
+            channels[id]?.role = role
+        case .sendDTMF(let id, let digits):
+            channels[id]?.pendingDTMF.append(contentsOf: digits.filter { TelephoneEvent.event(for: $0) != nil })
+        case .receivedDTMF(let id, let digits, let source):
+            guard let ch = channels[id] else { return }
+            for d in digits { digit(ch, d, source: source, now: Self.now()) }
+        case .inbandDTMF(let id, let enabled):
+            guard let ch = channels[id] else { return }
+            ch.inband = enabled ? (ch.inband ?? InbandDTMFDetector()) : nil
+        case .setEcho(let id, let enabled):
+            channels[id]?.echo = enabled
+        }
+    }
+
+    private func leave(_ ch: MediaChannel) {
+        guard let m = ch.mix else { return }
+        ch.mix = nil
+        ch.role = .member
+        m.members.removeAll { $0 === ch }
+        if m.isBridge && m.speakingMembers < 2 {
+            // The bridge is over: release everyone left (the other party and any taps).
+            for other in m.members {
+                other.mix = nil
+                other.role = .member
+                events.append(.bridgeEnded(id: other.id, mix: m.id))
+            }
+            m.members.removeAll()
+        }
+        if m.members.isEmpty { mixes.removeValue(forKey: m.id) }
+    }
+
+    /// Hands a channel to another loop: out of this loop's mix (a bridge it leaves ends as on a
+    /// join elsewhere), its sockets kept open, its state (jitter buffer, player, recorder,
+    /// collector) carried over; its counters stay with it.
+    private func migrate(_ id: String, to target: ChannelLoop) {
+        let ch = channels.removeValue(forKey: id)
+        if let ch {
+            joining.removeAll { $0 === ch }
+            leaving.removeAll { $0 === ch }
+            leave(ch)
+            ch.fade = 0
+            order.removeAll { $0 === ch }
+            lock.lock()
+            published[id] = nil
+            lock.unlock()
+        }
+        flushEvents()
+        target.submit(.adopt(id: id, ChannelBox(ch)))
+    }
+
+    private func adopt(_ id: String, _ ch: MediaChannel?) {
+        if let ch {
+            if channels[id] != nil { removeChannel(id) }
+            ch.rtcpPhase = tickCount % 5
+            ch.nextRTCPTick = tickCount + rtcpIntervalTicks
+            channels[id] = ch
+            order.append(ch)
+        }
+        onAdopted?(id)
+    }
+
+    private func removeChannel(_ id: String) {
+        guard let ch = channels.removeValue(forKey: id) else { return }
+        joining.removeAll { $0 === ch }
+        leaving.removeAll { $0 === ch }
+        leave(ch)
+        stopRecording(ch, reason: "hangup")
+        order.removeAll { $0 === ch }
+        close(ch.fd)
+        if ch.rtcpFd >= 0 { close(ch.rtcpFd) }
+        var st = ch.stats
+        st.cumulativeLost = Int(ch.reception.cumulativeLost)
+        st.jitter = ch.jitter.stats
+        Self.add(st, to: &retired)
+        lock.lock()
+        published[id] = st   // kept for a final read; replaced at the next publish
+        lock.unlock()
+    }
+}
