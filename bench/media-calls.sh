@@ -8,10 +8,12 @@
 #   bench/media-calls.sh [N...]          default: 100 250 500 1000 1500
 #   HOLD=20 bench/media-calls.sh 500     (seconds at full load; default 20)
 #   BATCHED_IO=syscalls bench/media-calls.sh 1000   (media.batched_io: uring, the default, or syscalls)
+#   LOOPS=1 bench/media-calls.sh 1000   (media.loops: channel-loop threads; default the core count)
 #
 # Also printed: the RTP system calls per 20-ms tick over the plateau (io_uring_enter, or one
 # recvmsg/sendmsg per packet) and the CT-Server's resident memory per channel (RSS at the
-# plateau less RSS before the first call, over N).
+# plateau less RSS before the first call, over N), and each channel loop's CPU % (its thread's
+# time over the plateau) after the CT-Server's total.
 #
 # Bounded: each step places exactly N calls that end by themselves. Only 127.0.0.1.
 set -euo pipefail
@@ -36,6 +38,7 @@ sip:
   max_transactions: 200000
 media:
   batched_io: ${BATCHED_IO:-uring}
+  loops: ${LOOPS:-$(nproc)}
 flow_link:
   listen: 127.0.0.1:25981
   secret: bench-secret-123
@@ -46,11 +49,18 @@ sleep 0.5
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CT/status"; }
 RSS0=$(rss_kib)
 ticks() { awk '{print $14 + $15}' "/proc/$CT/stat"; }
+# Each channel-loop thread's CPU ticks, in loop order: "0:123 1:456".
+loop_ticks() {
+  for t in /proc/$CT/task/*; do
+    c=$(cat "$t/comm" 2>/dev/null) || continue
+    case "$c" in channel-loop-*) echo "${c#channel-loop-}:$(awk '{print $14 + $15}' "$t/stat")" ;; esac
+  done | sort -n | tr '\n' ' '
+}
 HZ=$(getconf CLK_TCK)
 field() { grep -o "$1=[0-9]*" <<<"$2" | cut -d= -f2; }
 echo "media-calls  cores=$(nproc)  $(sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*')  PCMU 20 ms both ways, echo through the jitter buffer; hold=${HOLD}s"
 grep -o "channel loop: RTP I/O.*" "$DIR/ct.log" | head -n 1 || true
-printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s %9s %9s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost sipp_fail sys/tick rss_kib/ch
+printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s %9s %9s  %s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost sipp_fail sys/tick rss_kib/ch "loop_cpu%"
 for N in "${STEPS[@]}"; do
   RATE=$(( N / 5 > 20 ? N / 5 : 20 ))
   RAMP=$(( (N + RATE - 1) / RATE ))
@@ -61,10 +71,10 @@ for N in "${STEPS[@]}"; do
        -trace_stat -stf "$DIR/stat.csv" -fd 5 >/dev/null 2>&1 & SP=$!
   # Measure the plateau: after the ramp, for HOLD seconds.
   sleep $((RAMP + 2))
-  T0=$(ticks); S0=$(date +%s.%N)
+  T0=$(ticks); S0=$(date +%s.%N); L0=$(loop_ticks)
   LINE0=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep "$HOLD"
-  T1=$(ticks); S1=$(date +%s.%N)
+  T1=$(ticks); S1=$(date +%s.%N); L1=$(loop_ticks)
   RSS1=$(rss_kib)
   sleep 5.5   # the next report covers the end of the plateau; calls are still up
   LINE=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
@@ -75,9 +85,15 @@ for N in "${STEPS[@]}"; do
   CPU=$(echo "100 * ($T1 - $T0) / $HZ / ($S1 - $S0)" | bc -l)
   SYS=$(echo "($(field rtp_syscalls "$LINE") - $(field rtp_syscalls "$LINE0")) / ($(field ticks "$LINE") - $(field ticks "$LINE0"))" | bc -l)
   RSSCH=$(echo "($RSS1 - $RSS0) / $N" | bc -l)
-  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s %9.1f %9.1f\n' "$N" "$(field channels "$LINE")" "$CPU" \
+  LOOPCPU=""
+  for a in $L0; do
+    i=${a%%:*}; t0=${a#*:}
+    t1=$(tr ' ' '\n' <<<"$L1" | grep "^$i:" | cut -d: -f2)
+    LOOPCPU+="$(printf '%s=%.1f ' "$i" "$(echo "100 * (${t1:-$t0} - $t0) / $HZ / ($S1 - $S0)" | bc -l)")"
+  done
+  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s %9.1f %9.1f  %s\n' "$N" "$(field channels "$LINE")" "$CPU" \
     "$(field late_p50_us "$LINE")" "$(field late_p99_us "$LINE")" "$(field late_max_us "$LINE")" "$(field work_p99_us "$LINE")" \
-    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$SYS" "$RSSCH"
+    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$SYS" "$RSSCH" "$LOOPCPU"
   rm -f "$DIR/stat.csv"
   # Let the calls end and the loop's one-minute window move on.
   while [ "$(grep -o 'channels=[0-9]*' "$DIR/ct.log" | tail -n 1)" != "channels=0" ]; do sleep 1; done

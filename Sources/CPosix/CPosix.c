@@ -146,3 +146,4 @@ uint64_t CPosix_monotonic_ns(void) {
 int CPosix_accept(int fd, struct sockaddr_storage *addr, socklen_t *len) {
     return accept4(fd, (struct sockaddr *)addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
+int CPosix_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }

@@ -62,6 +62,8 @@ int CPosix_set_nonblocking(int fd);
 /// accept4 with SOCK_NONBLOCK | SOCK_CLOEXEC.
 int CPosix_accept(int fd, struct sockaddr_storage *addr, socklen_t *len);
 int CPosix_errno(void);
+/// Names the calling thread for the kernel (top -H, /proc/PID/task/*/comm); at most 15 octets.
+int CPosix_set_thread_name(const char *name);
 uint64_t CPosix_monotonic_ns(void);
 
 #endif

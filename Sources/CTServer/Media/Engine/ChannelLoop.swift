@@ -143,6 +143,8 @@ final class ChannelLoop: @unchecked Sendable {
     private static func now() -> UInt64 { monotonicNanoseconds() }
 
     private func run() {
+        // The kernel's name for the thread (top -H, /proc/PID/task/*/comm; bench/media-calls.sh).
+        _ = CPosix_set_thread_name("channel-loop-\(index)")
         expectedTick = Self.now() + tickNanoseconds
         _ = CPosix_timerfd_arm(timerfd, tickNanoseconds, tickNanoseconds)
         var evs = [CPosix_event](repeating: CPosix_event(), count: 4)
