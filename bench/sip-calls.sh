@@ -6,6 +6,8 @@
 #
 #   bench/sip-calls.sh [RATES...]        default: 250 500 1000 2000 3000 4000
 #
+#   LOOPS=1 BATCHED_IO=syscalls bench/sip-calls.sh 1000   (media.loops, media.batched_io)
+#
 # Bounded: 8 s per step, at most 8 × rate calls. Traffic only on 127.0.0.1.
 set -euo pipefail
 cd "$(dirname "$0")/.."
@@ -24,6 +26,9 @@ sip:
   rtp_port_min: 30000
   rtp_port_max: 39999
   max_transactions: 200000
+media:
+  loops: ${LOOPS:-$(nproc)}
+  batched_io: ${BATCHED_IO:-uring}
 flow_link:
   listen: 127.0.0.1:25961
   secret: bench-secret-123
