@@ -139,6 +139,36 @@ import Glibc
         #expect(engine.tickStats.channels == 0)
     }
 
+    /// A channel told to join two mixes on two other loops in a row, before its first move is
+    /// over: it makes both moves in order, and every command sent meanwhile reaches it.
+    @Test func aSecondMoveBeforeTheFirstHasLanded() throws {
+        var logger = Logger(label: "loops-test")
+        logger.logLevel = .warning
+        let engine = try MediaEngine(logger: logger, batchedIO: .uring, loops: 3)
+        engine.start()
+        defer { engine.stop() }
+        let a = try party("a", engine: engine), b = try party("b", engine: engine), c = try party("c", engine: engine)
+        Thread.sleep(forTimeInterval: 0.1)
+        // One channel per loop. b joins a's conference (loop of a), then at once c's.
+        engine.submit(.join(mix: "one", id: "a", role: .member, bridge: false))
+        engine.submit(.join(mix: "two", id: "c", role: .member, bridge: false))
+        engine.submit(.join(mix: "one", id: "b", role: .member, bridge: false))
+        engine.submit(.join(mix: "two", id: "b", role: .member, bridge: false))
+        engine.submit(.sendDTMF(id: "b", digits: "7"))
+        for seq in 0..<40 {
+            c.phone.send(frame(seq: UInt16(seq), tone: true), to: c.channelAddress)
+            Thread.sleep(forTimeInterval: 0.02)
+        }
+        Thread.sleep(forTimeInterval: 1.2)
+        #expect(engine.channelMigrations == 2)
+        let heard = b.phone.drain()
+        #expect(loud(heard) >= 25, "b heard \(loud(heard)) loud frames of \(heard.count)")
+        #expect(heard.contains { $0.count >= 2 && $0[1] & 0x7F == 101 })
+        // b and c share a loop now; a is alone on its own.
+        #expect(engine.loopStats.map(\.channels).sorted() == [0, 1, 2])
+        _ = a
+    }
+
     @Test func mixesAcrossLoopsWithIOUring() throws { try run(.uring) }
     @Test func mixesAcrossLoopsWithOneSystemCallPerPacket() throws { try run(.syscalls) }
 }

@@ -48,8 +48,9 @@ public final class MediaEngine: @unchecked Sendable {
     /// Each mix's loop and member count; each channel's mix.
     private var mixHome: [String: (loop: Int, members: Int)] = [:]
     private var channelMix: [String: String] = [:]
-    /// Work for channels on their way between loops, sent on when they arrive.
-    private var inTransit: [String: [ChannelLoop.Work]] = [:]
+    /// Channels on their way between loops: the loop each is going to, and the work held for
+    /// it (sent there when it arrives; a further move in the queue starts the next leg).
+    private var inTransit: [String: (to: Int, queue: [ChannelLoop.Work])] = [:]
     /// Channels moved between loops so far (the report's figure).
     private var migrations = 0
 
@@ -60,7 +61,7 @@ public final class MediaEngine: @unchecked Sendable {
         load = Array(repeating: 0, count: n)
         for l in loops {
             l.onEvents = { [weak self] events in self?.loopEvents(events) }
-            l.onAdopted = { [weak self] id in self?.arrived(id) }
+            l.onAdopted = { [weak self, index = l.index] id in self?.arrived(id, at: index) }
         }
     }
 
@@ -126,7 +127,9 @@ public final class MediaEngine: @unchecked Sendable {
                 send(.command(.remove(id: id)), id: id, to: old)
                 load[old] -= 1
             }
-            let l = load.indices.min { load[$0] < load[$1] }!
+            // Still arriving somewhere (the old channel's removal is queued there): the new one
+            // follows it, so that the removal cannot overtake it.
+            let l = inTransit[id]?.to ?? load.indices.min { load[$0] < load[$1] }!
             home[id] = l
             load[l] += 1
             send(.command(c), id: id, to: l)
@@ -156,7 +159,7 @@ public final class MediaEngine: @unchecked Sendable {
     }
 
     private func send(_ w: ChannelLoop.Work, id: String, to l: Int) {
-        if inTransit[id] != nil { inTransit[id]!.append(w) } else { loops[l].submit(w) }
+        if inTransit[id] != nil { inTransit[id]!.queue.append(w) } else { loops[l].submit(w) }
     }
 
     private func move(_ id: String, from: Int, to: Int) {
@@ -165,8 +168,8 @@ public final class MediaEngine: @unchecked Sendable {
         home[id] = to
         migrations += 1
         let w = ChannelLoop.Work.migrate(id: id, to: loops[to])
-        if inTransit[id] != nil { inTransit[id]!.append(w) } else {
-            inTransit[id] = []
+        if inTransit[id] != nil { inTransit[id]!.queue.append(w) } else {
+            inTransit[id] = (to, [])
             loops[from].submit(w)
         }
     }
@@ -176,22 +179,19 @@ public final class MediaEngine: @unchecked Sendable {
         if h.members <= 1 { mixHome[m] = nil } else { mixHome[m]!.members -= 1 }
     }
 
-    /// A moved channel has reached its loop (called on that loop's thread): what waited for it
-    /// goes there now, up to a further move (which puts it in transit again).
-    private func arrived(_ id: String) {
+    /// A moved channel has reached loop `at` (called on that loop's thread): what waited for it
+    /// goes there now, up to a further move, which starts the next leg of its journey.
+    private func arrived(_ id: String, at: Int) {
         lock.lock()
         defer { lock.unlock() }
-        guard var queue = inTransit[id] else { return }
-        let at = home[id] ?? 0
+        guard var queue = inTransit[id]?.queue else { return }
         while !queue.isEmpty {
             let w = queue.removeFirst()
+            loops[at].submit(w)
             if case .migrate(_, let target) = w {
-                inTransit[id] = queue
-                loops[at].submit(w)
-                _ = target
+                inTransit[id] = (target.index, queue)
                 return
             }
-            loops[at].submit(w)
         }
         inTransit[id] = nil
     }
