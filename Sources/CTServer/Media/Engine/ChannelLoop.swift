@@ -27,7 +27,7 @@ final class ChannelLoop: @unchecked Sendable {
     private var thread: Thread?
     private var running = false
 
-    private let lock = NSLock()
+    let lock = NSLock()
     /// What other threads hand this loop: signalling commands, and channels moving between
     /// loops (a mix's members must share one loop: its mixing runs in one tick on one thread).
     enum Work {
@@ -48,26 +48,26 @@ final class ChannelLoop: @unchecked Sendable {
     let index: Int
     /// Told (on this loop's thread) when a migrated channel has arrived here.
     var onAdopted: ((String) -> Void)?
-    private var published: [String: MediaChannelStats] = [:]
+    var published: [String: MediaChannelStats] = [:]
     private var publishedTicks = TickStats()
 
     // Loop-thread state.
-    private var channels: [String: MediaChannel] = [:]
-    private var order: [MediaChannel] = []
-    private var mixes: [String: MixGroup] = [:]
-    private var events: [MediaEvent] = []
+    var channels: [String: MediaChannel] = [:]
+    var order: [MediaChannel] = []
+    var mixes: [String: MixGroup] = [:]
+    var events: [MediaEvent] = []
     private var expectedTick: UInt64 = 0
     private var lateness = [Int32](repeating: 0, count: 3000)
     private var work = [Int32](repeating: 0, count: 3000)
-    private var tickCount = 0
+    var tickCount = 0
     private var missed = 0
     private var maxLateness = 0
-    private var retired = MediaChannelStats()
+    var retired = MediaChannelStats()
     /// Prometheus histograms (swift-metrics Timers), fed once per tick — never per packet.
     private let latenessTimer: Metrics.Timer
     private let workTimer: Metrics.Timer
-    private var joining: [MediaChannel] = []
-    private var leaving: [MediaChannel] = []
+    var joining: [MediaChannel] = []
+    var leaving: [MediaChannel] = []
 
     // RTCP's receive scratch (allocated once).
     private let datagramSize = 1536
@@ -140,7 +140,7 @@ final class ChannelLoop: @unchecked Sendable {
 
     // MARK: the loop
 
-    private static func now() -> UInt64 { monotonicNanoseconds() }
+    static func now() -> UInt64 { monotonicNanoseconds() }
 
     private func run() {
         // The kernel's name for the thread (top -H, /proc/PID/task/*/comm; bench/media-calls.sh).
@@ -183,7 +183,7 @@ final class ChannelLoop: @unchecked Sendable {
         }
     }
 
-    private func flushEvents() {
+    func flushEvents() {
         guard !events.isEmpty else { return }
         let e = events
         events.removeAll(keepingCapacity: true)
@@ -270,7 +270,7 @@ final class ChannelLoop: @unchecked Sendable {
         lock.unlock()
     }
 
-    private static func add(_ s: MediaChannelStats, to t: inout MediaChannelStats) {
+    static func add(_ s: MediaChannelStats, to t: inout MediaChannelStats) {
         t.packetsIn += s.packetsIn
         t.packetsOut += s.packetsOut
         t.foreignDropped += s.foreignDropped
@@ -372,7 +372,7 @@ final class ChannelLoop: @unchecked Sendable {
         }
     }
 
-    private func digit(_ ch: MediaChannel, _ d: Character, source: DTMFSource, now: UInt64) {
+    func digit(_ ch: MediaChannel, _ d: Character, source: DTMFSource, now: UInt64) {
         ch.stats.dtmfDigits += 1
         events.append(.dtmf(id: ch.id, digit: d, source: source))
         if let p = ch.player, p.bargeIn {
@@ -466,7 +466,7 @@ final class ChannelLoop: @unchecked Sendable {
     }
 
     /// RTCP every 5 s per channel (RFC 3550 §6.2 for a two-party session; phases spread the load).
-    private let rtcpIntervalTicks = 250
+    let rtcpIntervalTicks = 250
     private var rtcpBuffer = [UInt8](repeating: 0, count: 512)
 
     private func sendRTCP(_ ch: MediaChannel, now: UInt64) {
@@ -514,165 +514,5 @@ final class ChannelLoop: @unchecked Sendable {
                 }
             }
         }
-    }
-
-    private func stopRecording(_ ch: MediaChannel, reason: String) {
-        guard let r = ch.recorder else { return }
-        ch.recorder = nil
-        r.writer.close()
-        events.append(.recordDone(id: ch.id, r.result(reason: reason)))
-    }
-
-    // MARK: commands
-
-    private func handle(_ c: MediaCommand) {
-        switch c {
-        case .add(let id, let fd, let rtcp, let port, let endpoint, let echo):
-            if channels[id] != nil { removeChannel(id) }
-            let ch = MediaChannel(id: id, fd: fd, rtcp: rtcp, port: port, endpoint: endpoint, echo: echo)
-            ch.rtcpPhase = tickCount % 5
-            ch.nextRTCPTick = tickCount + 50   // the first report after 1 s, then every 5 s
-            channels[id] = ch
-            order.append(ch)
-        case .update(let id, let endpoint):
-            channels[id]?.setEndpoint(endpoint)
-        case .remove(let id):
-            removeChannel(id)
-        case .play(let id, let player):
-            guard let ch = channels[id] else { return }
-            if let old = ch.player { events.append(.playDone(id: id, tag: old.tag, outcome: .stopped)) }
-            ch.player = player
-        case .stopPlay(let id):
-            guard let ch = channels[id], let p = ch.player else { return }
-            ch.player = nil
-            events.append(.playDone(id: id, tag: p.tag, outcome: .stopped))
-        case .collect(let id, var collector, let afterPlay):
-            guard let ch = channels[id] else { return }
-            ch.collectAfterPlay = afterPlay
-            // Keys pressed ahead (during a prompt that nothing collected for) come first.
-            let ahead = ch.typeAhead
-            ch.typeAhead.removeAll()
-            let now = Self.now()
-            for (i, d) in ahead.enumerated() {
-                if let r = collector.digit(d, now: now) {
-                    events.append(.digitsCollected(id: id, tag: collector.tag, digits: r.digits, reason: r.reason))
-                    ch.typeAhead = Array(ahead[(i + 1)...])
-                    return
-                }
-            }
-            ch.collector = collector
-        case .stopCollect(let id):
-            guard let ch = channels[id], let c = ch.collector else { return }
-            ch.collector = nil
-            events.append(.digitsCollected(id: id, tag: c.tag, digits: c.digits, reason: .stopped))
-        case .record(let id, let request):
-            guard let ch = channels[id] else { return }
-            if ch.recorder != nil { stopRecording(ch, reason: "replaced") }
-            do {
-                ch.recorder = try Recorder(request)
-            } catch {
-                events.append(.failed(id: id, what: "record: \(error)"))
-                events.append(.recordDone(id: id, RecordingResult(tag: request.tag, path: request.path, durationMs: 0, reason: "failed", channels: request.stereo ? 2 : 1,
-                                                                  startedAtMs: 0, pauses: [], startedBy: request.startedBy, callID: request.callID)))
-            }
-        case .stopRecord(let id):
-            if let ch = channels[id] { stopRecording(ch, reason: "stopped") }
-        case .pauseRecord(let id, let paused):
-            channels[id]?.recorder?.pause(paused)
-        case .join(let mixID, let id, let role, let bridge):
-            guard let ch = channels[id] else { return }
-            leaving.removeAll { $0 === ch }
-            if ch.mix != nil { leave(ch) }
-            let m = mixes[mixID] ?? MixGroup(id: mixID, isBridge: bridge)
-            mixes[mixID] = m
-            ch.role = role
-            ch.mix = m
-            m.members.append(ch)
-            ch.fade = 1
-            joining.append(ch)
-        case .leave(let id):
-            // Fades out over this tick's frame, then leaves.
-            if let ch = channels[id], ch.mix != nil, !leaving.contains(where: { $0 === ch }) {
-                ch.fade = -1
-                leaving.append(ch)
-            }
-        case .setRole(let id, let role):
-            channels[id]?.role = role
-        case .sendDTMF(let id, let digits):
-            channels[id]?.pendingDTMF.append(contentsOf: digits.filter { TelephoneEvent.event(for: $0) != nil })
-        case .receivedDTMF(let id, let digits, let source):
-            guard let ch = channels[id] else { return }
-            for d in digits { digit(ch, d, source: source, now: Self.now()) }
-        case .inbandDTMF(let id, let enabled):
-            guard let ch = channels[id] else { return }
-            ch.inband = enabled ? (ch.inband ?? InbandDTMFDetector()) : nil
-        case .setEcho(let id, let enabled):
-            channels[id]?.echo = enabled
-        }
-    }
-
-    private func leave(_ ch: MediaChannel) {
-        guard let m = ch.mix else { return }
-        ch.mix = nil
-        ch.role = .member
-        m.members.removeAll { $0 === ch }
-        if m.isBridge && m.speakingMembers < 2 {
-            // The bridge is over: release everyone left (the other party and any taps).
-            for other in m.members {
-                other.mix = nil
-                other.role = .member
-                events.append(.bridgeEnded(id: other.id, mix: m.id))
-            }
-            m.members.removeAll()
-        }
-        if m.members.isEmpty { mixes.removeValue(forKey: m.id) }
-    }
-
-    /// Hands a channel to another loop: out of this loop's mix (a bridge it leaves ends as on a
-    /// join elsewhere), its sockets kept open, its state (jitter buffer, player, recorder,
-    /// collector) carried over; its counters stay with it.
-    private func migrate(_ id: String, to target: ChannelLoop) {
-        let ch = channels.removeValue(forKey: id)
-        if let ch {
-            joining.removeAll { $0 === ch }
-            leaving.removeAll { $0 === ch }
-            leave(ch)
-            ch.fade = 0
-            order.removeAll { $0 === ch }
-            lock.lock()
-            published[id] = nil
-            lock.unlock()
-        }
-        flushEvents()
-        target.submit(.adopt(id: id, ChannelBox(ch)))
-    }
-
-    private func adopt(_ id: String, _ ch: MediaChannel?) {
-        if let ch {
-            if channels[id] != nil { removeChannel(id) }
-            ch.rtcpPhase = tickCount % 5
-            ch.nextRTCPTick = tickCount + rtcpIntervalTicks
-            channels[id] = ch
-            order.append(ch)
-        }
-        onAdopted?(id)
-    }
-
-    private func removeChannel(_ id: String) {
-        guard let ch = channels.removeValue(forKey: id) else { return }
-        joining.removeAll { $0 === ch }
-        leaving.removeAll { $0 === ch }
-        leave(ch)
-        stopRecording(ch, reason: "hangup")
-        order.removeAll { $0 === ch }
-        close(ch.fd)
-        if ch.rtcpFd >= 0 { close(ch.rtcpFd) }
-        var st = ch.stats
-        st.cumulativeLost = Int(ch.reception.cumulativeLost)
-        st.jitter = ch.jitter.stats
-        Self.add(st, to: &retired)
-        lock.lock()
-        published[id] = st   // kept for a final read; replaced at the next publish
-        lock.unlock()
     }
 }

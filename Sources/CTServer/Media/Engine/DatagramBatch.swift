@@ -118,30 +118,20 @@ public final class DatagramBatch {
     }
 
     /// Receives into slots 0..<n; `results[i]` is the length or −errno.
-    func receive(_ n: Int) {
-        guard n > 0 else { return }
-        if let ring {
-            let r = hl_ring_recvmsg_batch(ring, fds, msgs, results, UInt32(n))
-            if r >= 0 { systemCalls += Int(r); return }
-            giveUpRing(r)
-        }
-        for i in 0..<n {
-            let r = recvmsg(fds[i], msgs + i, Int32(Glibc.MSG_DONTWAIT))
-            results[i] = r >= 0 ? Int32(r) : -errno
-        }
-        systemCalls += n
-    }
+    func receive(_ n: Int) { transfer(n, send: false) }
 
     /// Sends slots 0..<n; `results[i]` is the length sent or −errno.
-    func send(_ n: Int) {
+    func send(_ n: Int) { transfer(n, send: true) }
+
+    private func transfer(_ n: Int, send: Bool) {
         guard n > 0 else { return }
         if let ring {
-            let r = hl_ring_sendmsg_batch(ring, fds, msgs, results, UInt32(n))
+            let r = send ? hl_ring_sendmsg_batch(ring, fds, msgs, results, UInt32(n)) : hl_ring_recvmsg_batch(ring, fds, msgs, results, UInt32(n))
             if r >= 0 { systemCalls += Int(r); return }
             giveUpRing(r)
         }
         for i in 0..<n {
-            let r = sendmsg(fds[i], msgs + i, Int32(Glibc.MSG_DONTWAIT))
+            let r = send ? sendmsg(fds[i], msgs + i, Int32(Glibc.MSG_DONTWAIT)) : recvmsg(fds[i], msgs + i, Int32(Glibc.MSG_DONTWAIT))
             results[i] = r >= 0 ? Int32(r) : -errno
         }
         systemCalls += n
