@@ -13,6 +13,8 @@
 //   hotline-bench fuzz-links [MINUTES] [SEED]      # the link fuzzer against deploy/up's stack (issue 21)
 //   bench/wallboard.sh [SECONDS]                   # the live wallboard at 5,000 agents, 200 queues (hotline-bench board)
 //   swift run -c release hotline-bench pacing [SEEDS] # outbound dialling modes on virtual time: occupancy and abandon rate
+//   hotline-bench rtp-load --server H:P --calls N ...  # echo calls over SIP with every echoed RTP packet checked (issue 20)
+//   GEN=rtp-load bench/media-calls.sh [N...]            # the channel loops at N calls with that generator instead of SIPp
 //
 // Bounded in count and time; traffic only on 127.0.0.1.
 import Dispatch
@@ -172,6 +174,9 @@ if which == "board" {
     let args = Array(CommandLine.arguments.dropFirst(2))
     guard args.count >= 2 else { print("usage: hotline-bench board POSTGRES_URL FLOW_SERVER_BINARY [SECONDS]"); exit(2) }
     try benchBoard(url: args[0], flowServer: args[1], seconds: args.count > 2 ? Double(args[2]) ?? 10 : 10)
+}
+if which == "rtp-load" {
+    exit(benchRTPLoad(Array(CommandLine.arguments.dropFirst(2))))
 }
 if which == "fuzz-links" {
     let args = Array(CommandLine.arguments.dropFirst(2))
