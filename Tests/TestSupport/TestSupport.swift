@@ -1,6 +1,7 @@
 import Foundation
 import Logging
 import Protocol
+import CPosix
 #if canImport(Glibc)
 import Glibc
 #endif
