@@ -8,9 +8,11 @@
 # The generator is SIPp's UAC (rtp_stream), or with GEN=rtp-load our own (hotline-bench
 # rtp-load: batched I/O, every echoed packet checked; GEN_WORKERS=2 gives it two RTP threads).
 # With rtp-load the line also gives what it sent in its window, how many came back (once,
-# intact, from their own call), the percentage, its echo delay p99 and its own CPU.
+# intact, from their own call), the percentage and its echo delay p99. gen_cpu% is the
+# generator process's CPU over the plateau (SIPp or rtp-load).
 # As root, nftables counts the PCMU packets (UDP length 180) to and from the CT-Server's RTP
-# ports over the plateau — a count independent of both ends (nft_in, nft_out, nft_ret%).
+# ports over the plateau — a count independent of both ends (nft_in, nft_out, nft_ret%) — and,
+# with rtp-load, over the whole run, beside the generator's own totals ("whole run:" line).
 #
 #   bench/media-calls.sh [N...]          default: 100 250 500 1000 1500
 #   HOLD=20 bench/media-calls.sh 500     (seconds at full load; default 20)
@@ -76,6 +78,7 @@ sleep 0.5
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CT/status"; }
 RSS0=$(rss_kib)
 ticks() { awk '{print $14 + $15}' "/proc/$CT/stat"; }
+pticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Each channel-loop thread's CPU ticks, in loop order: "0:123 1:456".
 loop_ticks() {
   for t in /proc/$CT/task/*; do
@@ -88,11 +91,12 @@ field() { grep -o "\b$1=[0-9]*" <<<"$2" | head -n 1 | cut -d= -f2; }
 GENV=$([ "$GEN" = sipp ] && sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*' || echo "hotline-bench rtp-load, ${GEN_WORKERS:-1} RTP thread(s)")
 echo "media-calls  cores=$(nproc)  $GENV  PCMU 20 ms both ways, echo through the jitter buffer; hold=${HOLD}s"
 grep -o "channel loop: RTP I/O.*" "$DIR/ct.log" | head -n 1 || true
-printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s %9s %9s %10s %10s %8s  %s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost gen_fail sys/tick rss_kib/ch nft_in nft_out nft_ret% "loop cpu%/late_p99us"
+printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s %8s %9s %9s %10s %10s %8s  %s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost gen_fail gen_cpu% sys/tick rss_kib/ch nft_in nft_out nft_ret% "loop cpu%/late_p99us"
 for N in "${STEPS[@]}"; do
   RATE=$(( N / 5 > 20 ? N / 5 : 20 ))
   RAMP=$(( (N + RATE - 1) / RATE ))
   HOLD_MS=$(( (HOLD + RAMP + 10) * 1000 ))
+  NA0=$(nft_count rtp_in); NB0=$(nft_count rtp_out)
   if [ "$GEN" = sipp ]; then
     sipp 127.0.0.1:25980 -sf "$DIR/uac.xml" -s '*43' -i 127.0.0.1 -mi 127.0.0.1 -p 25990 -cp 25991 -mp 26000 -bind_local -nostdin \
          -r "$RATE" -m "$N" -l "$N" -d "$HOLD_MS" -buff_size 4194304 -timeout $((HOLD + RAMP + 60)) \
@@ -108,15 +112,17 @@ for N in "${STEPS[@]}"; do
       sleep 0.05
     done
   fi
-  T0=$(ticks); S0=$(date +%s.%N); L0=$(loop_ticks); NI0=$(nft_count rtp_in); NO0=$(nft_count rtp_out)
+  G0=$(pticks $SP); T0=$(ticks); S0=$(date +%s.%N); L0=$(loop_ticks); NI0=$(nft_count rtp_in); NO0=$(nft_count rtp_out)
   LINE0=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep "$HOLD"
-  T1=$(ticks); S1=$(date +%s.%N); L1=$(loop_ticks); NI1=$(nft_count rtp_in); NO1=$(nft_count rtp_out)
+  G1=$(pticks $SP); T1=$(ticks); S1=$(date +%s.%N); L1=$(loop_ticks); NI1=$(nft_count rtp_in); NO1=$(nft_count rtp_out)
   RSS1=$(rss_kib)
+  LINE1=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep 5.5   # the next report covers the end of the plateau; calls are still up
   LINE=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   LOOPLINES=$(grep "channel loop [0-9]*:" "$DIR/ct.log" | tail -n "$(grep -o 'loops=[0-9]*' <<<"$LINE" | cut -d= -f2)")
   wait $SP || true
+  NA1=$(nft_count rtp_in); NB1=$(nft_count rtp_out)
   if [ "$GEN" = sipp ]; then
     HEAD=$(head -n 1 "$DIR/stat.csv"); LAST=$(tail -n 1 "$DIR/stat.csv")
     col() { echo "$HEAD" | tr ';' '\n' | grep -n -x "$1" | cut -d: -f1; }
@@ -126,6 +132,7 @@ for N in "${STEPS[@]}"; do
     FAIL=$(field failed "$GLINE")
   fi
   CPU=$(echo "100 * ($T1 - $T0) / $HZ / ($S1 - $S0)" | bc -l)
+  GCPU=$(echo "100 * ($G1 - $G0) / $HZ / ($S1 - $S0)" | bc -l)
   SYS=$(echo "($(field rtp_syscalls "$LINE") - $(field rtp_syscalls "$LINE0")) / ($(field ticks "$LINE") - $(field ticks "$LINE0"))" | bc -l)
   RSSCH=$(echo "($RSS1 - $RSS0) / $N" | bc -l)
   LOOPCPU=""
@@ -137,18 +144,21 @@ for N in "${STEPS[@]}"; do
   done
   NIN=$((NI1 - NI0)); NOUT=$((NO1 - NO0))
   NRET=$([ "$NIN" -gt 0 ] && echo "scale=3; 100 * $NOUT / $NIN" | bc -l || echo -)
-  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s %9.1f %9.1f %10s %10s %8s  %s\n' "$N" "$(field channels "$LINE")" "$CPU" \
+  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s %8.1f %9.1f %9.1f %10s %10s %8s  %s\n' "$N" "$(field channels "$LINE1")" "$CPU" \
     "$(field late_p50_us "$LINE")" "$(field late_p99_us "$LINE")" "$(field late_max_us "$LINE")" "$(field work_p99_us "$LINE")" \
-    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$SYS" "$RSSCH" "$NIN" "$NOUT" "$NRET" "$LOOPCPU"
+    "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$GCPU" "$SYS" "$RSSCH" "$NIN" "$NOUT" "$NRET" "$LOOPCPU"
   if [ "$GEN" = rtp-load ]; then
     echo "        generator: sent=$(field sent "$GLINE") returned=$(field returned "$GLINE") returned_pct=$(grep -o 'returned_pct=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
          "corrupt=$(field corrupt "$GLINE") crosstalk=$(field crosstalk "$GLINE") dup=$(field dup "$GLINE")" \
-         "echo_p99_ms=$(grep -o 'echo_p99_ms=[0-9.]*' <<<"$GLINE" | cut -d= -f2) gen_cpu%=$(grep -o 'gen_cpu_pct=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
+         "echo_p99_ms=$(grep -o 'echo_p99_ms=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
          "gen_late_p99_us=$(field gen_late_p99_us "$GLINE")"
+    # The whole run, set-up to teardown: what the generator counted against what nftables saw.
+    echo "        whole run: generator total_sent=$(field total_sent "$GLINE") total_received=$(field total_received "$GLINE")" \
+         "nftables in=$((NA1 - NA0)) out=$((NB1 - NB0))"
   fi
   rm -f "$DIR/stat.csv" "$DIR/gen.out"
   # Let the calls end and the loop's one-minute window move on.
   while [ "$(grep -o 'channels=[0-9]*' "$DIR/ct.log" | tail -n 1)" != "channels=0" ]; do sleep 1; done
   if [ "${FAIL:-0}" -gt 0 ]; then echo "stopped: the generator saw failed calls at N=$N"; break; fi
 done
-echo "(rtp_in/rtp_out/lost are totals since the CT-Server started; sustained = channels at the last report of the plateau)"
+echo "(rtp_in/rtp_out/lost are totals since the CT-Server started; sustained = channels at the end of the plateau)"

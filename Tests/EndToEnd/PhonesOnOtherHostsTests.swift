@@ -124,7 +124,8 @@ import Glibc
         let after = try Self.forwardedFromServer(lab, rtr)
         #expect(after - before >= 2, "OPTIONS keep-alives crossed the NAT: \(before) → \(after)\n\(ct.outputText.suffix(1500))")
         let heard = try Self.heard(phone)
-        #expect(ToneAnalysis.maxLevel(heard, frequency: 700) > 2000, "the NAT'd phone heard itself: \(ct.outputText.suffix(1500))")
+        #expect(ToneAnalysis.maxLevel(heard, frequency: 700) > 2000,
+                "the NAT'd phone heard itself: \(heard.count) samples, peak \(heard.map { abs(Int($0)) }.max() ?? 0)\n\(ct.outputText.suffix(1500))\n\(phone.process.outputText.suffix(1200))")
         let gone = ct.outputLines.last { $0.contains("gone (") } ?? ""
         #expect(gone.contains("latched=10.77.3.2:"), "RTP latched to the router's address: \(gone)")
         let foreign = gone.range(of: #"foreign=\d+"#, options: .regularExpression).map { Int(gone[$0].dropFirst(8)) ?? 0 } ?? 0
