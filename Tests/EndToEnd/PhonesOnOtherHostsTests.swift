@@ -94,7 +94,7 @@ import Glibc
         let (toServer, _) = try lab.link(rtr, "10.77.3.2/24", srv, "10.77.3.1/24")
         try lab.ip(["addr", "add", "10.77.3.3/24", "dev", toServer], in: rtr)   // the third address
         try lab.rootRoute("10.77.3.0/24", via: "10.77.2.1")
-        try lab.masquerade(rtr, outside: toServer)
+        try lab.masquerade(rtr, outside: toServer, inside: "10.77.2.0/24")
         let dir = TestSupport.temporaryDirectory("nat")
         defer { try? FileManager.default.removeItem(at: dir) }
         let ct = try Self.ctServer(in: srv, dir: dir, extra: "  nat_keepalive_seconds: 2")

@@ -65,13 +65,16 @@ public final class NetworkLab {
         rootRoutes.append(["route", "del", prefix, "via", gateway])
     }
 
-    /// Makes `ns` a router that masquerades what leaves through `outside` (a home NAT).
-    public func masquerade(_ ns: String, outside: String) throws {
+    /// Makes `ns` a router that masquerades what its LAN (`inside`, a subnet) sends out through
+    /// `outside` (a home NAT). Only the LAN's packets: what the router itself sends from an
+    /// outside address keeps that address (rewritten, a second device's packets would share the
+    /// phone's public address and port range — no longer "a third address").
+    public func masquerade(_ ns: String, outside: String, inside: String) throws {
         try exec(ns, "/usr/sbin/sysctl", ["-q", "-w", "net.ipv4.ip_forward=1"])
         let rules = dir.appendingPathComponent("nat-\(ns).nft")
         try """
         table ip hotline_nat {
-          chain post { type nat hook postrouting priority 100; oifname "\(outside)" masquerade; }
+          chain post { type nat hook postrouting priority 100; ip saddr \(inside) oifname "\(outside)" masquerade; }
           chain counted { type filter hook forward priority 0; counter; }
         }
         """.write(to: rules, atomically: true, encoding: .utf8)
