@@ -23,7 +23,8 @@
 # Also printed: the RTP system calls per 20-ms tick over the plateau (io_uring_enter, or one
 # recvmsg/sendmsg per packet) and the CT-Server's resident memory per channel (RSS at the
 # plateau less RSS before the first call, over N), and each channel loop's CPU % (its thread's
-# time over the plateau) after the CT-Server's total.
+# time over the plateau) after the CT-Server's total; ct_sys% is the part of ct_cpu% spent in the
+# kernel (stime: the UDP path, io_uring).
 #
 # Bounded: each step places exactly N calls that end by themselves. Only 127.0.0.1.
 set -euo pipefail
@@ -78,6 +79,7 @@ sleep 0.5
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CT/status"; }
 RSS0=$(rss_kib)
 ticks() { awk '{print $14 + $15}' "/proc/$CT/stat"; }
+sticks() { awk '{print $15}' "/proc/$CT/stat"; }   # in the kernel (stime)
 pticks() { awk '{print $14 + $15}' "/proc/$1/stat" 2>/dev/null || echo 0; }
 # Each channel-loop thread's CPU ticks, in loop order: "0:123 1:456".
 loop_ticks() {
@@ -91,7 +93,7 @@ field() { grep -o "\b$1=[0-9]*" <<<"$2" | head -n 1 | cut -d= -f2; }
 GENV=$([ "$GEN" = sipp ] && sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*' || echo "hotline-bench rtp-load, ${GEN_WORKERS:-1} RTP thread(s)")
 echo "media-calls  cores=$(nproc)  $GENV  PCMU 20 ms both ways, echo through the jitter buffer; hold=${HOLD}s"
 grep -o "channel loop: RTP I/O.*" "$DIR/ct.log" | head -n 1 || true
-printf '%7s %9s %8s %10s %11s %11s %11s %10s %10s %8s %9s %8s %9s %9s %10s %10s %8s  %s\n' N sustained ct_cpu% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost gen_fail gen_cpu% sys/tick rss_kib/ch nft_in nft_out nft_ret% "loop cpu%/late_p99us"
+printf '%7s %9s %8s %7s %10s %11s %11s %11s %10s %10s %8s %9s %8s %9s %9s %10s %10s %8s  %s\n' N sustained ct_cpu% ct_sys% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost gen_fail gen_cpu% sys/tick rss_kib/ch nft_in nft_out nft_ret% "loop cpu%/late_p99us"
 for N in "${STEPS[@]}"; do
   RATE=$(( N / 5 > 20 ? N / 5 : 20 ))
   RAMP=$(( (N + RATE - 1) / RATE ))
@@ -112,10 +114,10 @@ for N in "${STEPS[@]}"; do
       sleep 0.05
     done
   fi
-  G0=$(pticks $SP); T0=$(ticks); S0=$(date +%s.%N); L0=$(loop_ticks); NI0=$(nft_count rtp_in); NO0=$(nft_count rtp_out)
+  G0=$(pticks $SP); T0=$(ticks); K0=$(sticks); S0=$(date +%s.%N); L0=$(loop_ticks); NI0=$(nft_count rtp_in); NO0=$(nft_count rtp_out)
   LINE0=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep "$HOLD"
-  G1=$(pticks $SP); T1=$(ticks); S1=$(date +%s.%N); L1=$(loop_ticks); NI1=$(nft_count rtp_in); NO1=$(nft_count rtp_out)
+  G1=$(pticks $SP); T1=$(ticks); K1=$(sticks); S1=$(date +%s.%N); L1=$(loop_ticks); NI1=$(nft_count rtp_in); NO1=$(nft_count rtp_out)
   RSS1=$(rss_kib)
   LINE1=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep 5.5   # the next report covers the end of the plateau; calls are still up
@@ -132,6 +134,7 @@ for N in "${STEPS[@]}"; do
     FAIL=$(field failed "$GLINE")
   fi
   CPU=$(echo "100 * ($T1 - $T0) / $HZ / ($S1 - $S0)" | bc -l)
+  KCPU=$(echo "100 * ($K1 - $K0) / $HZ / ($S1 - $S0)" | bc -l)
   GCPU=$(echo "100 * ($G1 - $G0) / $HZ / ($S1 - $S0)" | bc -l)
   SYS=$(echo "($(field rtp_syscalls "$LINE") - $(field rtp_syscalls "$LINE0")) / ($(field ticks "$LINE") - $(field ticks "$LINE0"))" | bc -l)
   RSSCH=$(echo "($RSS1 - $RSS0) / $N" | bc -l)
@@ -144,7 +147,7 @@ for N in "${STEPS[@]}"; do
   done
   NIN=$((NI1 - NI0)); NOUT=$((NO1 - NO0))
   NRET=$([ "$NIN" -gt 0 ] && echo "scale=3; 100 * $NOUT / $NIN" | bc -l || echo -)
-  printf '%7s %9s %8.1f %10s %11s %11s %11s %10s %10s %8s %9s %8.1f %9.1f %9.1f %10s %10s %8s  %s\n' "$N" "$(field channels "$LINE1")" "$CPU" \
+  printf '%7s %9s %8.1f %7.1f %10s %11s %11s %11s %10s %10s %8s %9s %8.1f %9.1f %9.1f %10s %10s %8s  %s\n' "$N" "$(field channels "$LINE1")" "$CPU" "$KCPU" \
     "$(field late_p50_us "$LINE")" "$(field late_p99_us "$LINE")" "$(field late_max_us "$LINE")" "$(field work_p99_us "$LINE")" \
     "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$GCPU" "$SYS" "$RSSCH" "$NIN" "$NOUT" "$NRET" "$LOOPCPU"
   if [ "$GEN" = rtp-load ]; then
