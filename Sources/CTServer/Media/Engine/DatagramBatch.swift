@@ -94,9 +94,10 @@ public final class DatagramBatch {
         msgs[i].msg_flags = 0
     }
 
-    /// Moves slot `from`'s socket and owner to slot `to` (compacting a receive round).
+    /// Re-arms slot `to` to receive on slot `from`'s socket for its owner (compacting a receive
+    /// round; `from` may equal `to`).
     @inline(__always) func moveReceive(from: Int, to: Int) {
-        if from != to { armReceive(to, fd: fds[from], owner: owners[from]) } else { armReceive(to, fd: fds[to], owner: owners[to]) }
+        armReceive(to, fd: fds[from], owner: owners[from])
     }
 
     /// Sets slot `i` up to send `length` octets (already in `buffer(i)`) to `address(i)`.
