@@ -19,12 +19,16 @@
 #   BATCHED_IO=syscalls bench/media-calls.sh 1000   (media.batched_io: uring, the default, or syscalls)
 #   LOOPS=1 bench/media-calls.sh 1000   (media.loops: channel-loop threads; default the core count)
 #   GEN=rtp-load bench/media-calls.sh 1000 2000 3000   (our generator instead of SIPp)
+#   REALTIME=0 bench/media-calls.sh 2000   (media.realtime_priority: the loops' SCHED_FIFO priority; default 10, 0 off)
+#   CT_SERVER=/tmp/ct-server-before bench/media-calls.sh 1000   (another build of the CT-Server: A/B in one sitting)
 #
 # Also printed: the RTP system calls per 20-ms tick over the plateau (io_uring_enter, or one
 # recvmsg/sendmsg per packet) and the CT-Server's resident memory per channel (RSS at the
 # plateau less RSS before the first call, over N), and each channel loop's CPU % (its thread's
 # time over the plateau) after the CT-Server's total; ct_sys% is the part of ct_cpu% spent in the
-# kernel (stime: the UDP path, io_uring).
+# kernel (stime: the UDP path, io_uring). "scheduling:" gives each loop's (fifo/10, or normal and
+# why) and how often a loop stepped down for overload; with rtp-load, of_intended is what the
+# generator sent in its window against N calls' 50 packets/s (below 100 %: it fell behind).
 #
 # Bounded: each step places exactly N calls that end by themselves. Only 127.0.0.1.
 set -euo pipefail
@@ -69,11 +73,12 @@ sip:
 media:
   batched_io: ${BATCHED_IO:-uring}
   loops: ${LOOPS:-$(nproc)}
+  realtime_priority: ${REALTIME:-10}
 flow_link:
   listen: 127.0.0.1:25981
   secret: bench-secret-123
 YAML
-"$BIN/ct-server" --config "$DIR/ct.yaml" >"$DIR/ct.log" 2>&1 &
+"${CT_SERVER:-$BIN/ct-server}" --config "$DIR/ct.yaml" >"$DIR/ct.log" 2>&1 &
 CT=$!
 sleep 0.5
 rss_kib() { awk '/^VmRSS/ {print $2}' "/proc/$CT/status"; }
@@ -150,8 +155,11 @@ for N in "${STEPS[@]}"; do
   printf '%7s %9s %8.1f %7.1f %10s %11s %11s %11s %10s %10s %8s %9s %8.1f %9.1f %9.1f %10s %10s %8s  %s\n' "$N" "$(field channels "$LINE1")" "$CPU" "$KCPU" \
     "$(field late_p50_us "$LINE")" "$(field late_p99_us "$LINE")" "$(field late_max_us "$LINE")" "$(field work_p99_us "$LINE")" \
     "$(field rtp_in "$LINE")" "$(field rtp_out "$LINE")" "$(field lost "$LINE")" "$FAIL" "$GCPU" "$SYS" "$RSSCH" "$NIN" "$NOUT" "$NRET" "$LOOPCPU"
+  echo "        scheduling: $(grep -o 'sched=[^ ]*' <<<"$LINE") $(grep -o 'sched_demotions=[0-9]*' <<<"$LINE")"
   if [ "$GEN" = rtp-load ]; then
-    echo "        generator: sent=$(field sent "$GLINE") returned=$(field returned "$GLINE") returned_pct=$(grep -o 'returned_pct=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
+    # What N calls at 50 packets/s would send in the window: below it, the generator itself fell behind.
+    INTENDED=$((N * 50 * HOLD))
+    echo "        generator: sent=$(field sent "$GLINE") of_intended=$(echo "scale=1; 100 * $(field sent "$GLINE") / $INTENDED" | bc -l)% returned=$(field returned "$GLINE") returned=$(field returned "$GLINE") returned_pct=$(grep -o 'returned_pct=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
          "corrupt=$(field corrupt "$GLINE") crosstalk=$(field crosstalk "$GLINE") dup=$(field dup "$GLINE")" \
          "echo_p99_ms=$(grep -o 'echo_p99_ms=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
          "gen_late_p99_us=$(field gen_late_p99_us "$GLINE")"

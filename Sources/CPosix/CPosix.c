@@ -11,6 +11,7 @@
 #include <sys/signalfd.h>
 #include <sys/timerfd.h>
 #include <pthread.h>
+#include <sched.h>
 
 const uint32_t CPosix_EPOLLIN = EPOLLIN;
 const uint32_t CPosix_EPOLLOUT = EPOLLOUT;
@@ -147,3 +148,18 @@ int CPosix_accept(int fd, struct sockaddr_storage *addr, socklen_t *len) {
     return accept4(fd, (struct sockaddr *)addr, len, SOCK_NONBLOCK | SOCK_CLOEXEC);
 }
 int CPosix_set_thread_name(const char *name) { return pthread_setname_np(pthread_self(), name); }
+
+int CPosix_thread_set_fifo(int priority) {
+    struct sched_param p;
+    memset(&p, 0, sizeof p);
+    p.sched_priority = priority;
+    return pthread_setschedparam(pthread_self(), SCHED_FIFO, &p);
+}
+
+int CPosix_gettid(void) { return (int)gettid(); }
+
+int CPosix_thread_set_normal(void) {
+    struct sched_param p;
+    memset(&p, 0, sizeof p);
+    return pthread_setschedparam(pthread_self(), SCHED_OTHER, &p);
+}

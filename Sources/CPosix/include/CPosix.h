@@ -64,6 +64,13 @@ int CPosix_accept(int fd, struct sockaddr_storage *addr, socklen_t *len);
 int CPosix_errno(void);
 /// Names the calling thread for the kernel (top -H, /proc/PID/task/*/comm); at most 15 octets.
 int CPosix_set_thread_name(const char *name);
+/// The calling thread to SCHED_FIFO at `priority` (1-99): 0, or the errno (EPERM without
+/// CAP_SYS_NICE or an RLIMIT_RTPRIO that allows it).
+int CPosix_thread_set_fifo(int priority);
+/// The calling thread back to ordinary scheduling (SCHED_OTHER): 0 or the errno.
+int CPosix_thread_set_normal(void);
+/// The calling thread's kernel id (/proc/self/task/TID).
+int CPosix_gettid(void);
 uint64_t CPosix_monotonic_ns(void);
 
 #endif

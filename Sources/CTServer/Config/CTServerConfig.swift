@@ -225,6 +225,12 @@ public struct MediaSettings: Codable, Equatable, Sendable {
     public var batchedIO: DatagramBatch.Mode?
     /// Channel loops (threads, each a core's worth of RTP); default the number of cores.
     public var loops: Int?
+    /// SCHED_FIFO priority of the channel loops' threads, 1-99 (default 10), so that a tick
+    /// runs on time however busy the machine is; 0 for ordinary scheduling. Refused by the
+    /// kernel (no CAP_SYS_NICE or RLIMIT_RTPRIO), the loops run ordinarily and say so; a loop
+    /// saturated for half a second steps down until calm (`LoopPriority`).
+    public var realtimePriority: Int?
+    public static let defaultRealtimePriority = 10
 
     public init() {}
 
@@ -232,6 +238,7 @@ public struct MediaSettings: Codable, Equatable, Sendable {
         case diagnostics
         case batchedIO = "batched_io"
         case loops
+        case realtimePriority = "realtime_priority"
         case promptDirectory = "prompt_directory"
         case recordingDirectory = "recording_directory"
         case ttsCacheDirectory = "tts_cache_directory"
@@ -246,6 +253,7 @@ extension CTServerConfig: ValidatedConfiguration {
         p.logLevel(logLevel)
         flowLink?.validate("flow_link", into: &p)
         p.range(media?.loops, "media.loops", 1...256)
+        p.range(media?.realtimePriority, "media.realtime_priority", 0...99)
         if let s = sip {
             for (key, value) in [("sip.listen", s.listen), ("sip.tls_listen", s.tlsListen)] {
                 if let value { p.check((try? SocketAddress.split(value)) != nil, key, "\(value) is not host:port") }

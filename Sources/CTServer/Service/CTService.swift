@@ -92,7 +92,8 @@ public final class CTService: RunnableService {
                 return k
             }
         }
-        media = try MediaEngine(logger: logger, batchedIO: mediaSettings.batchedIO ?? .uring, loops: mediaSettings.loops)
+        media = try MediaEngine(logger: logger, batchedIO: mediaSettings.batchedIO ?? .uring, loops: mediaSettings.loops,
+                                   realtimePriority: mediaSettings.realtimePriority ?? MediaSettings.defaultRealtimePriority)
         logger.info("channel loops: \(media.loopCount), RTP I/O \(media.ioMode == .uring ? "batched over io_uring" : "one system call per packet")")
         let prompts = PromptStore(promptDirectory: promptDirectory,
                                   cacheDirectory: mediaSettings.ttsCacheDirectory ?? "run/tts-cache")
@@ -164,10 +165,10 @@ public final class CTService: RunnableService {
             let t = self.media.tickStats
             if t.channels > 0 || self.lastReportedChannels > 0 {
                 // The sum over the loops (lateness and work: the worst loop), then each loop.
-                self.logger.notice("channel loop: channels=\(t.channels) ticks=\(t.ticks) missed=\(t.missedTicks) late_p50_us=\(t.latenessP50Us) late_p99_us=\(t.latenessP99Us) late_max_us=\(t.latenessMaxUs) work_p99_us=\(t.workP99Us) rtp_in=\(t.packetsIn) rtp_out=\(t.packetsOut) lost=\(t.lost) late=\(t.late) foreign=\(t.foreignDropped) malformed=\(t.malformed) rtp_syscalls=\(t.rtpSystemCalls) loops=\(self.media.loopCount) migrations=\(self.media.channelMigrations)")
+                self.logger.notice("channel loop: channels=\(t.channels) ticks=\(t.ticks) missed=\(t.missedTicks) late_p50_us=\(t.latenessP50Us) late_p99_us=\(t.latenessP99Us) late_max_us=\(t.latenessMaxUs) work_p99_us=\(t.workP99Us) rtp_in=\(t.packetsIn) rtp_out=\(t.packetsOut) lost=\(t.lost) late=\(t.late) foreign=\(t.foreignDropped) malformed=\(t.malformed) rtp_syscalls=\(t.rtpSystemCalls) loops=\(self.media.loopCount) migrations=\(self.media.channelMigrations) sched=\(t.scheduling) sched_demotions=\(t.priorityDemotions)")
                 if self.media.loopCount > 1 {
                     for l in self.media.loopStats {
-                        self.logger.notice("channel loop \(l.loop): channels=\(l.channels) missed=\(l.missedTicks) late_p50_us=\(l.latenessP50Us) late_p99_us=\(l.latenessP99Us) late_max_us=\(l.latenessMaxUs) work_p99_us=\(l.workP99Us) rtp_in=\(l.packetsIn) rtp_out=\(l.packetsOut) rtp_syscalls=\(l.rtpSystemCalls)")
+                        self.logger.notice("channel loop \(l.loop): channels=\(l.channels) missed=\(l.missedTicks) late_p50_us=\(l.latenessP50Us) late_p99_us=\(l.latenessP99Us) late_max_us=\(l.latenessMaxUs) work_p99_us=\(l.workP99Us) rtp_in=\(l.packetsIn) rtp_out=\(l.packetsOut) rtp_syscalls=\(l.rtpSystemCalls) sched=\(l.scheduling)")
                     }
                 }
             }

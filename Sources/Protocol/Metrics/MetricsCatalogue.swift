@@ -37,6 +37,7 @@ public enum MetricsCatalogue {
         MetricInfo("hotline_ct_calls_total", .counter, "Calls (channels) ended, by direction and outcome: answered, unanswered, busy, failed, rejected."),
         MetricInfo("hotline_ct_tick_lateness_seconds", .histogram, "How late each 20-ms channel-loop tick started.", buckets: latencyBuckets),
         MetricInfo("hotline_ct_tick_work_seconds", .histogram, "Time the channel loop spent working in each tick.", buckets: latencyBuckets),
+        MetricInfo("hotline_ct_loop_realtime", .gauge, "1 while the channel loop's thread runs at real-time priority (SCHED_FIFO), else 0."),
         MetricInfo("hotline_ct_ticks_missed_total", .counter, "Channel-loop ticks skipped because the loop was more than one tick behind."),
         MetricInfo("hotline_ct_rtp_packets_received_total", .counter, "RTP packets received on channels."),
         MetricInfo("hotline_ct_rtp_packets_sent_total", .counter, "RTP packets sent on channels."),

@@ -81,9 +81,15 @@ final class ChannelLoop: @unchecked Sendable {
     private var queuedSends = 0
     var ioMode: DatagramBatch.Mode { io.mode }
 
-    init(index: Int, logger: Logger, batchedIO: DatagramBatch.Mode = .uring) throws {
+    /// Real-time scheduling of this loop's thread (`media.realtime_priority`), tick by tick.
+    private(set) var priority: LoopPriority
+    private let realtimeGauge: Gauge
+
+    init(index: Int, logger: Logger, batchedIO: DatagramBatch.Mode = .uring, realtimePriority: Int32 = 0) throws {
         self.index = index
         self.logger = logger
+        priority = LoopPriority(priority: realtimePriority)
+        realtimeGauge = Gauge(label: "hotline_ct_loop_realtime", dimensions: [("loop", String(index))])
         latenessTimer = Metrics.Timer(label: "hotline_ct_tick_lateness_seconds", dimensions: [("loop", String(index))])
         workTimer = Metrics.Timer(label: "hotline_ct_tick_work_seconds", dimensions: [("loop", String(index))])
         io = DatagramBatch(preferring: batchedIO)
@@ -133,6 +139,10 @@ final class ChannelLoop: @unchecked Sendable {
         return published[id]
     }
 
+    /// The loop thread's kernel id once it runs (/proc/self/task/ID: its scheduling, its CPU).
+    var kernelThreadID: Int32? { lock.lock(); defer { lock.unlock() }; return threadID }
+    private var threadID: Int32?
+
     var tickStats: TickStats {
         lock.lock(); defer { lock.unlock() }
         return publishedTicks
@@ -145,6 +155,8 @@ final class ChannelLoop: @unchecked Sendable {
     private func run() {
         // The kernel's name for the thread (top -H, /proc/PID/task/*/comm; bench/media-calls.sh).
         _ = CPosix_set_thread_name("channel-loop-\(index)")
+        lock.lock(); threadID = CPosix_gettid(); lock.unlock()
+        apply(priority.start())
         expectedTick = Self.now() + tickNanoseconds
         _ = CPosix_timerfd_arm(timerfd, tickNanoseconds, tickNanoseconds)
         var evs = [CPosix_event](repeating: CPosix_event(), count: 4)
@@ -225,9 +237,33 @@ final class ChannelLoop: @unchecked Sendable {
         work[slot] = Int32(clamping: worked / 1000)
         latenessTimer.recordNanoseconds(Int64(max(0, late)) * 1000)
         workTimer.recordNanoseconds(worked)
+        apply(priority.tick(work: UInt64(worked), period: tickNanoseconds, expirations: expirations, now: Self.now()))
         tickCount += 1
         if tickCount % 50 == 0 { publish() }
         flushEvents()
+    }
+
+    /// Does what `LoopPriority` decided, on this loop's thread (scheduling is per thread).
+    private func apply(_ action: LoopPriority.Action) {
+        switch action {
+        case .none:
+            return
+        case .promote(let p):
+            let again = priority.demotions > 0
+            let r = CPosix_thread_set_fifo(p)
+            priority.applied(r)
+            if r != 0 {
+                if index == 0 {
+                    logger.warning("channel loop: real-time priority \(p) refused (errno \(r)); ordinary scheduling, so ticks may wait for a core when the machine is busy. Grant CAP_SYS_NICE or LimitRTPRIO=\(p) (docs/operations.md), or set media.realtime_priority: 0")
+                }
+            } else if again {
+                logger.notice("channel loop \(index): calm again; back to real-time priority \(p)")
+            }
+        case .demote:
+            _ = CPosix_thread_set_normal()
+            logger.warning("channel loop \(index): saturated for \(LoopPriority.overloadTicks) ticks in a row; real-time priority dropped so the SIP and link threads keep a core, back after \(LoopPriority.recoveryNanoseconds / 1_000_000_000) s of calm ticks")
+        }
+        realtimeGauge.record(priority.isRealtime ? 1 : 0)
     }
 
     private func publish() {
@@ -264,6 +300,9 @@ final class ChannelLoop: @unchecked Sendable {
         t.malformed = total.malformed
         t.meanJitterUs = order.isEmpty ? 0 : Int(jitterSum * 1000 / Double(order.count))
         t.rtpSystemCalls = io.systemCalls
+        t.realtimeLoops = priority.isRealtime ? 1 : 0
+        t.scheduling = priority.description
+        t.priorityDemotions = priority.demotions
         lock.lock()
         publishedTicks = t
         published = s

@@ -22,6 +22,12 @@ public struct ChannelLoopStats: Sendable, Equatable {
     public var meanJitterUs = 0
     /// System calls that moved RTP since start (io_uring_enter, or recvmsg/sendmsg).
     public var rtpSystemCalls = 0
+    /// Loops running at real-time priority now (one loop: 0 or 1), and how each is scheduled:
+    /// `fifo/N`, `normal`, `normal(refused errno=E)`, `normal(overloaded)` (`LoopPriority`).
+    public var realtimeLoops = 0
+    public var scheduling = "normal"
+    /// Times loops stepped down from real-time priority for overload, since start.
+    public var priorityDemotions = 0
 }
 
 /// The channel loops (docs/architecture.md, "Channel loops"): one `ChannelLoop` thread per core
@@ -54,10 +60,12 @@ public final class MediaEngine: @unchecked Sendable {
     /// Channels moved between loops so far (the report's figure).
     private var migrations = 0
 
-    /// - Parameter loops: channel loops (threads); default the number of cores.
-    public init(logger: Logger, batchedIO: DatagramBatch.Mode = .uring, loops count: Int? = nil) throws {
+    /// - Parameters:
+    ///   - loops: channel loops (threads); default the number of cores.
+    ///   - realtimePriority: SCHED_FIFO priority of the loops' threads (`LoopPriority`); 0: ordinary.
+    public init(logger: Logger, batchedIO: DatagramBatch.Mode = .uring, loops count: Int? = nil, realtimePriority: Int = 0) throws {
         let n = max(1, count ?? ProcessInfo.processInfo.activeProcessorCount)
-        loops = try (0..<n).map { try ChannelLoop(index: $0, logger: logger, batchedIO: batchedIO) }
+        loops = try (0..<n).map { try ChannelLoop(index: $0, logger: logger, batchedIO: batchedIO, realtimePriority: Int32(realtimePriority)) }
         load = Array(repeating: 0, count: n)
         for l in loops {
             l.onEvents = { [weak self] events in self?.loopEvents(events) }
@@ -110,9 +118,12 @@ public final class MediaEngine: @unchecked Sendable {
             t.foreignDropped += s.foreignDropped
             t.malformed += s.malformed
             t.rtpSystemCalls += s.rtpSystemCalls
+            t.realtimeLoops += s.realtimeLoops
+            t.priorityDemotions += s.priorityDemotions
             jitterWeighted += s.meanJitterUs * s.channels
         }
         t.meanJitterUs = t.channels > 0 ? jitterWeighted / t.channels : 0
+        t.scheduling = each.map(\.scheduling).joined(separator: ",")
         return t
     }
 
