@@ -95,7 +95,7 @@ loop_ticks() {
 }
 HZ=$(getconf CLK_TCK)
 field() { grep -o "\b$1=[0-9]*" <<<"$2" | head -n 1 | cut -d= -f2; }
-GENV=$([ "$GEN" = sipp ] && sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*' || echo "hotline-bench rtp-load, ${GEN_WORKERS:-1} RTP thread(s)")
+if [ "$GEN" = sipp ]; then GENV=$(sipp -v 2>&1 | grep -o 'SIPp v[0-9.]*' || true); else GENV="hotline-bench rtp-load, ${GEN_WORKERS:-1} RTP thread(s)"; fi
 echo "media-calls  cores=$(nproc)  $GENV  PCMU 20 ms both ways, echo through the jitter buffer; hold=${HOLD}s"
 grep -o "channel loop: RTP I/O.*" "$DIR/ct.log" | head -n 1 || true
 printf '%7s %9s %8s %7s %10s %11s %11s %11s %10s %10s %8s %9s %8s %9s %9s %10s %10s %8s  %s\n' N sustained ct_cpu% ct_sys% late_p50us late_p99us late_max_us work_p99us rtp_in rtp_out lost gen_fail gen_cpu% sys/tick rss_kib/ch nft_in nft_out nft_ret% "loop cpu%/late_p99us"
@@ -127,7 +127,7 @@ for N in "${STEPS[@]}"; do
   LINE1=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
   sleep 5.5   # the next report covers the end of the plateau; calls are still up
   LINE=$(grep "channel loop:" "$DIR/ct.log" | tail -n 1)
-  LOOPLINES=$(grep "channel loop [0-9]*:" "$DIR/ct.log" | tail -n "$(grep -o 'loops=[0-9]*' <<<"$LINE" | cut -d= -f2)")
+  LOOPLINES=$(grep "channel loop [0-9]*: channels=" "$DIR/ct.log" | tail -n "$(grep -o 'loops=[0-9]*' <<<"$LINE" | cut -d= -f2)" || true)   # none with one loop
   wait $SP || true
   NA1=$(nft_count rtp_in); NB1=$(nft_count rtp_out)
   if [ "$GEN" = sipp ]; then
@@ -147,7 +147,7 @@ for N in "${STEPS[@]}"; do
   for a in $L0; do
     i=${a%%:*}; t0=${a#*:}
     t1=$(tr ' ' '\n' <<<"$L1" | grep "^$i:" | cut -d: -f2)
-    LP99=$(grep "channel loop $i:" <<<"$LOOPLINES" | grep -o 'late_p99_us=[0-9]*' | cut -d= -f2)
+    LP99=$( (grep "channel loop $i:" <<<"$LOOPLINES" || grep "channel loop:" <<<"$LINE") | grep -o 'late_p99_us=[0-9]*' | cut -d= -f2)
     LOOPCPU+="$(printf '%s=%.1f/%s ' "$i" "$(echo "100 * (${t1:-$t0} - $t0) / $HZ / ($S1 - $S0)" | bc -l)" "$LP99")"
   done
   NIN=$((NI1 - NI0)); NOUT=$((NO1 - NO0))
@@ -159,7 +159,7 @@ for N in "${STEPS[@]}"; do
   if [ "$GEN" = rtp-load ]; then
     # What N calls at 50 packets/s would send in the window: below it, the generator itself fell behind.
     INTENDED=$((N * 50 * HOLD))
-    echo "        generator: sent=$(field sent "$GLINE") of_intended=$(echo "scale=1; 100 * $(field sent "$GLINE") / $INTENDED" | bc -l)% returned=$(field returned "$GLINE") returned=$(field returned "$GLINE") returned_pct=$(grep -o 'returned_pct=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
+    echo "        generator: sent=$(field sent "$GLINE") of_intended=$(echo "scale=1; 100 * $(field sent "$GLINE") / $INTENDED" | bc -l)% returned=$(field returned "$GLINE") returned_pct=$(grep -o 'returned_pct=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
          "corrupt=$(field corrupt "$GLINE") crosstalk=$(field crosstalk "$GLINE") dup=$(field dup "$GLINE")" \
          "echo_p99_ms=$(grep -o 'echo_p99_ms=[0-9.]*' <<<"$GLINE" | cut -d= -f2)" \
          "gen_late_p99_us=$(field gen_late_p99_us "$GLINE")"

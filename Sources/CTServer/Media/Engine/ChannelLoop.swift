@@ -257,11 +257,11 @@ final class ChannelLoop: @unchecked Sendable {
                     logger.warning("channel loop: real-time priority \(p) refused (errno \(r)); ordinary scheduling, so ticks may wait for a core when the machine is busy. Grant CAP_SYS_NICE or LimitRTPRIO=\(p) (docs/operations.md), or set media.realtime_priority: 0")
                 }
             } else if again {
-                logger.notice("channel loop \(index): calm again; back to real-time priority \(p)")
+                logger.notice("channel-loop-\(index) calm again: back to real-time priority \(p)")
             }
         case .demote:
             _ = CPosix_thread_set_normal()
-            logger.warning("channel loop \(index): saturated for \(LoopPriority.overloadTicks) ticks in a row; real-time priority dropped so the SIP and link threads keep a core, back after \(LoopPriority.recoveryNanoseconds / 1_000_000_000) s of calm ticks")
+            logger.warning("channel-loop-\(index) saturated for \(LoopPriority.overloadTicks) ticks in a row; real-time priority dropped so the SIP and link threads keep a core, back after \(LoopPriority.recoveryNanoseconds / 1_000_000_000) s of calm ticks")
         }
         realtimeGauge.record(priority.isRealtime ? 1 : 0)
     }
