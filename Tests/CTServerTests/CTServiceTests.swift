@@ -95,12 +95,15 @@ extension StrictConfigTests {
         var link = LinkSettings()
         link.maxConnections = 0
         bad.flowLink = link
+        var media = MediaSettings()
+        media.realtimePriority = 100
+        bad.media = media
         do {
             try bad.validate()
             Issue.record("accepted")
         } catch let p as ConfigProblems {
-            #expect(p.problems.count == 4, "\(p.problems)")
-            for key in ["log_level", "sip.min_expires", "sip.rtp_port_max", "flow_link.max_connections"] {
+            #expect(p.problems.count == 5, "\(p.problems)")
+            for key in ["log_level", "sip.min_expires", "sip.rtp_port_max", "flow_link.max_connections", "media.realtime_priority"] {
                 #expect(p.problems.contains { $0.hasPrefix(key + ":") }, "\(key) in \(p.problems)")
             }
         }

@@ -1,6 +1,9 @@
 import Foundation
 import Testing
 import TestSupport
+#if canImport(Glibc)
+import Glibc
+#endif
 
 /// Every service's Prometheus endpoint over real sockets: Debian's `promtool check metrics`
 /// accepts each one's output, /healthz and /readyz answer, and a real Prometheus scrapes all
@@ -66,6 +69,12 @@ import TestSupport
         let ctBody = try Self.get(ctMetrics).body
         #expect(ctBody.contains("hotline_ct_tick_lateness_seconds_bucket"), "the tick lateness histogram")
         #expect(ctBody.contains("hotline_ct_sip_responses_total{code=\"200\"}"), "\(ctBody.prefix(2000))")
+        // The channel loops run SCHED_FIFO by default; as root the kernel grants it.
+        let realtime = ctBody.split(separator: "\n").filter { $0.hasPrefix("hotline_ct_loop_realtime{loop=") }
+        #expect(!realtime.isEmpty, "hotline_ct_loop_realtime per loop")
+        if geteuid() == 0 {
+            for line in realtime { #expect(Double(line.split(separator: " ").last ?? "") == 1, "\(line)") }
+        }
         #expect(try Self.get(flowMetrics).body.contains("hotline_link_up{peer_role=\"ct-server\""))
 
         // A real Prometheus scraping all three every second.
