@@ -40,7 +40,16 @@ void hl_ring_destroy(hl_ring *r) {
 
 unsigned hl_ring_entries(const hl_ring *r) { return r->entries; }
 
-static int batch(hl_ring *r, const int *fds, struct msghdr *msgs, int *results, unsigned n, int send) {
+int hl_ring_files(hl_ring *r, unsigned count) {
+    return io_uring_register_files_sparse(&r->ring, count);
+}
+
+int hl_ring_file_set(hl_ring *r, unsigned slot, int fd) {
+    int e = io_uring_register_files_update(&r->ring, slot, &fd, 1);
+    return e == 1 ? 0 : (e < 0 ? e : -EIO);
+}
+
+static int batch(hl_ring *r, const int *fds, const int *fixed, struct msghdr *msgs, int *results, unsigned n, int send) {
     int enters = 0;
     unsigned done = 0;
     while (done < n) {
@@ -50,8 +59,10 @@ static int batch(hl_ring *r, const int *fds, struct msghdr *msgs, int *results, 
             struct io_uring_sqe *sqe = io_uring_get_sqe(&r->ring);
             if (!sqe) { chunk = i; break; }
             unsigned k = done + i;
-            if (send) io_uring_prep_sendmsg(sqe, fds[k], &msgs[k], MSG_DONTWAIT);
-            else io_uring_prep_recvmsg(sqe, fds[k], &msgs[k], MSG_DONTWAIT);
+            int f = fixed[k] >= 0 ? fixed[k] : fds[k];
+            if (send) io_uring_prep_sendmsg(sqe, f, &msgs[k], MSG_DONTWAIT);
+            else io_uring_prep_recvmsg(sqe, f, &msgs[k], MSG_DONTWAIT);
+            if (fixed[k] >= 0) sqe->flags |= IOSQE_FIXED_FILE;
             io_uring_sqe_set_data64(sqe, k);
         }
         if (chunk == 0) return -EBUSY;
@@ -81,10 +92,10 @@ static int batch(hl_ring *r, const int *fds, struct msghdr *msgs, int *results, 
     return enters;
 }
 
-int hl_ring_recvmsg_batch(hl_ring *r, const int *fds, struct msghdr *msgs, int *results, unsigned n) {
-    return batch(r, fds, msgs, results, n, 0);
+int hl_ring_recvmsg_batch(hl_ring *r, const int *fds, const int *fixed, struct msghdr *msgs, int *results, unsigned n) {
+    return batch(r, fds, fixed, msgs, results, n, 0);
 }
 
-int hl_ring_sendmsg_batch(hl_ring *r, const int *fds, struct msghdr *msgs, int *results, unsigned n) {
-    return batch(r, fds, msgs, results, n, 1);
+int hl_ring_sendmsg_batch(hl_ring *r, const int *fds, const int *fixed, struct msghdr *msgs, int *results, unsigned n) {
+    return batch(r, fds, fixed, msgs, results, n, 1);
 }

@@ -24,6 +24,7 @@ extension ChannelLoop {
             let ch = MediaChannel(id: id, fd: fd, rtcp: rtcp, port: port, endpoint: endpoint, echo: echo)
             ch.rtcpPhase = tickCount % 5
             ch.nextRTCPTick = tickCount + 50   // the first report after 1 s, then every 5 s
+            ch.ringSlot = io.register(fd)
             channels[id] = ch
             order.append(ch)
         case .update(let id, let endpoint):
@@ -131,6 +132,8 @@ extension ChannelLoop {
             leave(ch)
             ch.fade = 0
             order.removeAll { $0 === ch }
+            io.unregister(ch.ringSlot)   // the new loop registers it with its own ring
+            ch.ringSlot = -1
             lock.lock()
             published[id] = nil
             lock.unlock()
@@ -144,6 +147,7 @@ extension ChannelLoop {
             if channels[id] != nil { removeChannel(id) }
             ch.rtcpPhase = tickCount % 5
             ch.nextRTCPTick = tickCount + rtcpIntervalTicks
+            ch.ringSlot = io.register(ch.fd)
             channels[id] = ch
             order.append(ch)
         }
@@ -157,6 +161,8 @@ extension ChannelLoop {
         leave(ch)
         stopRecording(ch, reason: "hangup")
         order.removeAll { $0 === ch }
+        io.unregister(ch.ringSlot)   // the ring holds the socket open until then
+        ch.ringSlot = -1
         close(ch.fd)
         if ch.rtcpFd >= 0 { close(ch.rtcpFd) }
         var st = ch.stats

@@ -76,7 +76,7 @@ final class ChannelLoop: @unchecked Sendable {
     private var scratch = [Int16](repeating: 0, count: JitterBuffer.frameSamples)
 
     /// The tick's receive and send slots, and io_uring when the kernel allows it.
-    private let io: DatagramBatch
+    let io: DatagramBatch
     /// Sends queued this tick (slots of `io`), flushed in one submission after the mix.
     private var queuedSends = 0
     var ioMode: DatagramBatch.Mode { io.mode }
@@ -326,7 +326,7 @@ final class ChannelLoop: @unchecked Sendable {
         let n = order.count
         guard n > 0 else { return }
         io.reserve(n)
-        for i in 0..<n { io.armReceive(i, fd: order[i].fd, owner: Int32(i)) }
+        for i in 0..<n { io.armReceive(i, fd: order[i].fd, registered: order[i].ringSlot, owner: Int32(i)) }
         var live = n
         var round = 0
         while live > 0 && round < maxRounds {
@@ -499,7 +499,7 @@ final class ChannelLoop: @unchecked Sendable {
             UnsafeMutableRawPointer(target).copyMemory(from: addr, byteCount: Int(len))
             return len
         }) else { return }
-        io.armSend(slot, fd: ch.fd, owner: Int32(index), length: length, addressLength: addressLength)
+        io.armSend(slot, fd: ch.fd, registered: ch.ringSlot, owner: Int32(index), length: length, addressLength: addressLength)
         queuedSends += 1
         ch.sequence &+= 1
     }

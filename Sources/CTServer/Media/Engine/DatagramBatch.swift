@@ -26,6 +26,8 @@ public final class DatagramBatch {
 
     private(set) var capacity = 0
     private(set) var fds: UnsafeMutablePointer<Int32>
+    /// Each slot's registered-file index (`register`), or -1 to use its descriptor.
+    private(set) var fixed: UnsafeMutablePointer<Int32>
     private(set) var results: UnsafeMutablePointer<Int32>
     /// Which channel (index into the loop's order) each slot belongs to this round.
     private(set) var owners: UnsafeMutablePointer<Int32>
@@ -36,12 +38,30 @@ public final class DatagramBatch {
     /// System calls made (io_uring_enter, or recvmsg/sendmsg): the benchmark's count.
     private(set) var systemCalls = 0
 
+    /// The ring's table of registered sockets: its size (0: none), slots never used yet from
+    /// `fresh` up, and slots given back.
+    private(set) var fileTable = 0
+    private var fresh = 0
+    private var released: [Int32] = []
+
     init(preferring wanted: Mode, capacity initial: Int = 64) {
         var r: OpaquePointer?
         if wanted == .uring { r = hl_ring_create(1024) }
         ring = r
         mode = r != nil ? .uring : .syscalls
+        if let r {
+            // As large as RLIMIT_NOFILE allows (the kernel refuses a table beyond it), halving
+            // from 16,384; a kernel without sparse tables (before 5.19) leaves it at none.
+            var n: UInt32 = 16_384
+            while n >= 64 {
+                let e = hl_ring_files(r, n)
+                if e == 0 { fileTable = Int(n); break }
+                if e != -EMFILE { break }
+                n /= 2
+            }
+        }
         fds = .allocate(capacity: 1)
+        fixed = .allocate(capacity: 1)
         results = .allocate(capacity: 1)
         owners = .allocate(capacity: 1)
         msgs = .allocate(capacity: 1)
@@ -53,7 +73,7 @@ public final class DatagramBatch {
 
     deinit {
         if let ring { hl_ring_destroy(ring) }
-        fds.deallocate(); results.deallocate(); owners.deallocate(); msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); buffers.deallocate()
+        fds.deallocate(); fixed.deallocate(); results.deallocate(); owners.deallocate(); msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); buffers.deallocate()
     }
 
     /// Makes room for `n` slots (doubling); the only place that allocates.
@@ -61,8 +81,9 @@ public final class DatagramBatch {
         guard n > capacity else { return }
         var c = max(capacity, 64)
         while c < n { c *= 2 }
-        fds.deallocate(); results.deallocate(); owners.deallocate(); msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); buffers.deallocate()
+        fds.deallocate(); fixed.deallocate(); results.deallocate(); owners.deallocate(); msgs.deallocate(); iovs.deallocate(); addrs.deallocate(); buffers.deallocate()
         fds = .allocate(capacity: c)
+        fixed = .allocate(capacity: c)
         results = .allocate(capacity: c)
         owners = .allocate(capacity: c)
         msgs = .allocate(capacity: c)
@@ -79,6 +100,25 @@ public final class DatagramBatch {
         capacity = c
     }
 
+    /// Registers a channel's socket with the ring (one system call, when the channel arrives):
+    /// its operations then name the slot and the kernel skips the descriptor lookup on each.
+    /// Returns the slot, or -1 (no ring, table full or refused: the descriptor is used).
+    func register(_ fd: Int32) -> Int32 {
+        guard let ring, fileTable > 0 else { return -1 }
+        let slot: Int32
+        if let s = released.popLast() { slot = s } else if fresh < fileTable { slot = Int32(fresh); fresh += 1 } else { return -1 }
+        if hl_ring_file_set(ring, UInt32(slot), fd) == 0 { return slot }
+        released.append(slot)
+        return -1
+    }
+
+    /// Empties a channel's slot (before its socket is closed or handed to another loop).
+    func unregister(_ slot: Int32) {
+        guard slot >= 0 else { return }
+        if let ring { _ = hl_ring_file_set(ring, UInt32(slot), -1) }
+        released.append(slot)
+    }
+
     /// Slot `i`'s packet buffer.
     @inline(__always) func buffer(_ i: Int) -> UnsafeMutableRawPointer { buffers + i * Self.slotBytes }
     /// Slot `i`'s address (the source after a receive; the destination to fill before a send).
@@ -86,8 +126,9 @@ public final class DatagramBatch {
     @inline(__always) func addressLength(_ i: Int) -> socklen_t { msgs[i].msg_namelen }
 
     /// Sets slot `i` up to receive on `fd` for channel `owner`.
-    @inline(__always) func armReceive(_ i: Int, fd: Int32, owner: Int32) {
+    @inline(__always) func armReceive(_ i: Int, fd: Int32, registered: Int32, owner: Int32) {
         fds[i] = fd
+        fixed[i] = registered
         owners[i] = owner
         iovs[i].iov_len = Self.slotBytes
         msgs[i].msg_namelen = socklen_t(MemoryLayout<sockaddr_storage>.size)
@@ -97,12 +138,13 @@ public final class DatagramBatch {
     /// Re-arms slot `to` to receive on slot `from`'s socket for its owner (compacting a receive
     /// round; `from` may equal `to`).
     @inline(__always) func moveReceive(from: Int, to: Int) {
-        armReceive(to, fd: fds[from], owner: owners[from])
+        armReceive(to, fd: fds[from], registered: fixed[from], owner: owners[from])
     }
 
     /// Sets slot `i` up to send `length` octets (already in `buffer(i)`) to `address(i)`.
-    @inline(__always) func armSend(_ i: Int, fd: Int32, owner: Int32, length: Int, addressLength: socklen_t) {
+    @inline(__always) func armSend(_ i: Int, fd: Int32, registered: Int32, owner: Int32, length: Int, addressLength: socklen_t) {
         fds[i] = fd
+        fixed[i] = registered
         owners[i] = owner
         iovs[i].iov_len = length
         msgs[i].msg_namelen = addressLength
@@ -114,6 +156,7 @@ public final class DatagramBatch {
     private func giveUpRing(_ error: Int32) {
         if let ring { hl_ring_destroy(ring) }
         ring = nil
+        fileTable = 0
         mode = .syscalls
         ringFailure = error
     }
@@ -127,7 +170,7 @@ public final class DatagramBatch {
     private func transfer(_ n: Int, send: Bool) {
         guard n > 0 else { return }
         if let ring {
-            let r = send ? hl_ring_sendmsg_batch(ring, fds, msgs, results, UInt32(n)) : hl_ring_recvmsg_batch(ring, fds, msgs, results, UInt32(n))
+            let r = send ? hl_ring_sendmsg_batch(ring, fds, fixed, msgs, results, UInt32(n)) : hl_ring_recvmsg_batch(ring, fds, fixed, msgs, results, UInt32(n))
             if r >= 0 { systemCalls += Int(r); return }
             giveUpRing(r)
         }

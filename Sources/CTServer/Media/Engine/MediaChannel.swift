@@ -8,6 +8,8 @@ import Glibc
 final class MediaChannel {
     let id: String
     let fd: Int32
+    /// The socket's slot in its loop's io_uring file table (`DatagramBatch.register`), or -1.
+    var ringSlot: Int32 = -1
     let rtcpFd: Int32
     let port: Int
     var reception = RTPReceptionStats()
