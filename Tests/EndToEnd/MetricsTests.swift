@@ -63,7 +63,14 @@ import Glibc
             #expect(check.status == 0, "promtool on \(name): \(check.output)")
             let base = url.replacingOccurrences(of: "/metrics", with: "")
             #expect(try Self.get(base + "/healthz").status == 200)
-            let ready = try Self.get(base + "/readyz")
+            // Ready once its links are up and PostgreSQL has answered (migrations run at start):
+            // polled, as a load balancer or an orchestrator polls it.
+            var ready = try Self.get(base + "/readyz")
+            let until = Date().addingTimeInterval(30)
+            while ready.status != 200, Date() < until {
+                Thread.sleep(forTimeInterval: 0.2)
+                ready = try Self.get(base + "/readyz")
+            }
             #expect(ready.status == 200, "\(name) /readyz: \(ready.body)")
         }
         let ctBody = try Self.get(ctMetrics).body

@@ -54,7 +54,9 @@ extension FlowService {
         do {
             return try loop.submitAndWait { [self] () -> String? in
                 if ctLink.connection?.isEstablished != true { return "no link to the CT-Server (\(ctLink.target))" }
-                if let s = records?.currentStatus, !s.databaseUp { return "PostgreSQL unreachable: \(s.lastError ?? "?")" }
+                if let s = records?.currentStatus, !s.databaseUp {
+                    return s.lastError.map { "PostgreSQL unreachable: \($0)" } ?? "PostgreSQL not connected yet (connecting, schema migrations)"
+                }
                 return nil
             }
         } catch {
